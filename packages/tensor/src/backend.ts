@@ -1,0 +1,96 @@
+import type { DType, HostArray } from './dtype.js';
+import type { Shape } from './shape.js';
+
+/** Elementwise ops of one input. Output dtype equals input dtype. */
+export type UnaryOp =
+  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'log1p' | 'sqrt' | 'rsqrt'
+  | 'tanh' | 'sigmoid' | 'relu' | 'sin' | 'cos' | 'logicalNot';
+
+/** Elementwise ops of two broadcast inputs of one dtype. Comparisons and logical ops yield bool. */
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'
+  | 'logicalAnd' | 'logicalOr' | 'logicalXor';
+
+export const UNARY_OPS: readonly UnaryOp[] = [
+  'neg', 'abs', 'sign', 'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'sin', 'cos', 'logicalNot',
+];
+export const BINARY_OPS: readonly BinaryOp[] = [
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr', 'logicalXor',
+];
+export const COMPARISON_OPS: ReadonlySet<BinaryOp> = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+export const LOGICAL_OPS: ReadonlySet<BinaryOp> = new Set(['logicalAnd', 'logicalOr', 'logicalXor']);
+
+/**
+ * Reductions. `argmax`/`argmin` return int32 indices; ties resolve to the first
+ * (lowest) index. `max`/`min` propagate NaN.
+ */
+export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
+
+/**
+ * The primitive set every backend implements. Storage is always dense and row
+ * major; shapes are validated by the front end (`ops.ts`) before a backend sees
+ * them, so a backend may assume its arguments are consistent.
+ *
+ * Every method returns freshly allocated storage that the caller owns.
+ */
+export interface Backend<S = unknown> {
+  readonly name: 'cpu' | 'webgpu';
+  /** Copies host data into new storage. */
+  upload(data: HostArray, dtype: DType): S;
+  /** A new storage of `size` elements, each equal to `value`. */
+  fill(value: number, size: number, dtype: DType): S;
+  /** Copies storage back to the host. */
+  read(s: S, dtype: DType, size: number): Promise<HostArray>;
+  /** Synchronous read, only where the backend can do it without blocking on a device. */
+  readSync?(s: S, dtype: DType, size: number): HostArray;
+  /** Releases storage. Called exactly once per storage, when its last tensor is disposed. */
+  free(s: S): void;
+  /** Bytes of device memory held by live storages (for `memory()`). */
+  bytesInUse(): number;
+  /** Waits until queued work has finished (no-op on cpu). */
+  sync(): Promise<void>;
+
+  unary(op: UnaryOp, x: S, size: number, dtype: DType): S;
+  /** `a` and `b` have dtype `dtype`; output dtype is bool for comparisons/logical ops, else `dtype`. */
+  binary(op: BinaryOp, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape, dtype: DType): S;
+  /** `cond` is bool; `a` and `b` have dtype `dtype`; all three broadcast to `outShape`. */
+  where(cond: S, cShape: Shape, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape, dtype: DType): S;
+  /** Reduces x viewed as [outer, reduced, inner] over its middle axis into [outer, inner]. */
+  reduce(op: ReduceOp, x: S, outer: number, reduced: number, inner: number, dtype: DType): S;
+  /**
+   * float32 batched matmul: out[i] = op(A[i]) @ op(B[i]), i < batch; op(A) is m×k, op(B) is k×n;
+   * A[i] starts at i*aBatchStride (0 broadcasts one matrix), likewise B.
+   */
+  matmul(a: S, b: S, batch: number, m: number, k: number, n: number,
+    transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): S;
+  /** out[j...] = x[perm-applied index]; out shape is shape permuted by `perm`. */
+  transpose(x: S, shape: Shape, perm: readonly number[], dtype: DType): S;
+  /** Materialises x broadcast to outShape (x's shape right-aligned, size-1 dims stretched). */
+  broadcastTo(x: S, shape: Shape, outShape: Shape, dtype: DType): S;
+  /** out[i_0..] = x[begin_d + i_d * step_d]; steps are non-zero, possibly negative. */
+  slice(x: S, shape: Shape, begin: readonly number[], step: readonly number[], outShape: Shape, dtype: DType): S;
+  /** Constant padding: out has x placed at offset `before` per axis, `value` elsewhere. */
+  pad(x: S, shape: Shape, before: readonly number[], outShape: Shape, value: number, dtype: DType): S;
+  /** Concatenation along `axis` of tensors whose shapes agree elsewhere. */
+  concat(xs: readonly S[], shapes: readonly Shape[], axis: number, outShape: Shape, dtype: DType): S;
+  /**
+   * x viewed as [outer, dim, inner]; indices (int32, `count` of them, each in [0, dim)) pick
+   * along the middle axis: out[o, i, j] = x[o, idx[i], j], shape [outer, count, inner].
+   */
+  gather(x: S, outer: number, dim: number, inner: number, indices: S, count: number, dtype: DType): S;
+  /**
+   * Adjoint of gather: out [outer, dim, inner] zeros, then out[o, idx[i], j] += upd[o, i, j]
+   * with the additions for one output element done in increasing i (deterministic).
+   */
+  scatterAdd(updates: S, outer: number, dim: number, inner: number, indices: S, count: number, dtype: DType): S;
+  /** Converts dtypes: float→int truncates toward zero; anything→bool is `x != 0`. */
+  cast(x: S, size: number, from: DType, to: DType): S;
+  /**
+   * `size` random values from Philox-4x32-10 with the 64-bit key (key0, key1): word w is
+   * output lane (w mod 4) of the block with counter (floor(w/4), 0, 0, 0).
+   * `bits`: the raw words as int32. `uniform`: float32 (floor(word / 2^9) + 0.5) · 2^-23, which
+   * lies strictly inside (0, 1) and is exact, so every backend yields the same bits.
+   */
+  random(key0: number, key1: number, size: number, dist: 'bits' | 'uniform'): S;
+}

@@ -1,0 +1,78 @@
+/**
+ * Choosing a backend: by argument, or by `TANDEM_BACKEND=cpu|webgpu|auto`.
+ * `auto` takes webgpu only when the adapter is real hardware; a software
+ * adapter (Mesa llvmpipe, SwiftShader) is slower than the cpu backend.
+ */
+import type { Backend } from './backend.js';
+import { createCpuBackend } from './cpu/backend.js';
+import { TensorError } from './errors.js';
+import { getBackend, hasBackend, registerBackend, setCpuFactory, setDefaultBackend, type BackendName } from './registry.js';
+
+setCpuFactory(createCpuBackend);
+
+export type BackendChoice = BackendName | 'auto';
+
+export interface WebGPUInitOptions {
+  /** Accept a software adapter (llvmpipe): what tests on GPU-less machines want. Default true. */
+  allowSoftware?: boolean;
+}
+
+/** Information about the webgpu adapter in use, once initialised. */
+export interface WebGPUInfo {
+  description: string;
+  isSoftware: boolean;
+}
+
+let webgpuInfo: WebGPUInfo | undefined;
+
+/**
+ * Initialises and registers a backend (idempotent) and returns it. For webgpu this
+ * requests an adapter and device through Dawn's Node bindings (npm `webgpu`).
+ */
+export async function initBackend(name: BackendName, opts: WebGPUInitOptions = {}): Promise<Backend> {
+  if (hasBackend(name)) return getBackend(name);
+  if (name === 'cpu') return getBackend('cpu');
+  if (name === 'webgpu') {
+    const { createWebGPUBackend } = await import('./webgpu/backend.js');
+    const { backend, info } = await createWebGPUBackend(opts);
+    webgpuInfo = info;
+    registerBackend(backend);
+    return backend;
+  }
+  throw new TensorError('initBackend', `unknown backend ${JSON.stringify(name)}; expected 'cpu' or 'webgpu'`);
+}
+
+/** The webgpu adapter's description, if the webgpu backend is initialised. */
+export function webgpuAdapterInfo(): WebGPUInfo | undefined {
+  return webgpuInfo;
+}
+
+/**
+ * Resolves a choice (argument, else TANDEM_BACKEND, else 'auto') to an initialised
+ * backend and makes it the default. `auto` uses webgpu only on a hardware adapter.
+ */
+export async function useBackend(choice?: BackendChoice): Promise<Backend> {
+  const c = choice ?? (process.env.TANDEM_BACKEND as BackendChoice | undefined) ?? 'auto';
+  if (c !== 'cpu' && c !== 'webgpu' && c !== 'auto') {
+    throw new TensorError('useBackend', `unknown backend choice ${JSON.stringify(c)} (from ${choice ? 'the argument' : 'TANDEM_BACKEND'}); expected cpu, webgpu or auto`);
+  }
+  let b: Backend;
+  if (c === 'auto') {
+    try {
+      const gpu = await initBackend('webgpu', { allowSoftware: false });
+      b = gpu;
+    } catch {
+      b = getBackend('cpu');
+    }
+  } else b = await initBackend(c);
+  setDefaultBackend(b);
+  return b;
+}
+
+/** Releases the webgpu device so the process can exit (the backend must be re-initialised to be used again). */
+export async function shutdownWebGPU(): Promise<void> {
+  if (!hasBackend('webgpu')) return;
+  const { destroyWebGPUBackend } = await import('./webgpu/backend.js');
+  destroyWebGPUBackend(getBackend('webgpu'));
+  webgpuInfo = undefined;
+}

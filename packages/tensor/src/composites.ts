@@ -1,0 +1,121 @@
+/**
+ * Composite ops, built once from the primitives: autodiff differentiates them
+ * through their parts, and every backend gets them for free.
+ */
+import { arange, full } from './creation.js';
+import { TensorError } from './errors.js';
+import * as P from './ops.js';
+import { normAxes, normAxis } from './shape.js';
+import type { Tensor } from './tensor.js';
+import { withoutTracing } from './trace.js';
+
+/** x². */
+export const square = (x: Tensor): Tensor => P.mul(x, x);
+
+/** Mean over `axes` (all when omitted); float32. */
+export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  if (x.dtype !== 'float32') throw new TensorError('mean', `expected a float32 tensor, got ${x.dtype}; cast first`);
+  const ax = normAxes('mean', axes, x.rank);
+  const count = ax.reduce((p, a) => p * x.shape[a]!, 1);
+  return P.div(P.sum(x, ax, keepDims), count);
+}
+
+/**
+ * The row maximum, treated as a constant: shifting by any constant leaves
+ * logSumExp/softmax unchanged, so no gradient needs to flow through it.
+ */
+function shift(x: Tensor, axes: number[]): Tensor {
+  return withoutTracing(() => {
+    const m = P.max(x, axes, true);
+    // A row of -inf would give -inf - -inf = NaN; shift such rows by 0 instead.
+    return P.where(P.eq(m, -Infinity), 0, m);
+  });
+}
+
+/** log Σ exp(x) over `axes`, computed stably (shifted by the maximum). */
+export function logSumExp(x: Tensor, axes: number | readonly number[] = -1, keepDims = false): Tensor {
+  const ax = normAxes('logSumExp', axes, x.rank);
+  const m = shift(x, ax);
+  const s = P.log(P.sum(P.exp(P.sub(x, m)), ax, true));
+  const out = P.add(s, m);
+  return keepDims ? out : P.reshape(out, x.shape.filter((_, i) => !ax.includes(i)));
+}
+
+/** exp(x) / Σ exp(x) along `axis`, stably. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const ax = normAxis('softmax', axis, x.rank);
+  const e = P.exp(P.sub(x, shift(x, [ax])));
+  return P.div(e, P.sum(e, ax, true));
+}
+
+/** x − logSumExp(x) along `axis`, stably. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const ax = normAxis('logSoftmax', axis, x.rank);
+  const z = P.sub(x, shift(x, [ax]));
+  return P.sub(z, P.log(P.sum(P.exp(z), ax, true)));
+}
+
+/** float32 one-hot encoding of int32 indices: shape indices.shape + [depth]. */
+export function oneHot(indices: Tensor, depth: number): Tensor {
+  if (indices.dtype !== 'int32') throw new TensorError('oneHot', `indices must be int32, got ${indices.dtype}`);
+  if (!Number.isInteger(depth) || depth < 0) throw new TensorError('oneHot', `depth must be a non-negative integer, got ${depth}`);
+  const classes = arange(0, depth, 1, { dtype: 'int32', backend: indices.backend });
+  return P.cast(P.eq(expandDims(indices, -1), classes), 'float32');
+}
+
+/** A bool [n, m] mask that is true on and above diagonal k (`triu`) — the causal mask's complement. */
+export function triuMask(n: number, m = n, k = 0, opts: { backend?: Tensor['backend'] } = {}): Tensor {
+  const rows = P.reshape(arange(0, n, 1, { dtype: 'int32', backend: opts.backend }), [n, 1]);
+  const cols = P.reshape(arange(0, m, 1, { dtype: 'int32', backend: opts.backend }), [1, m]);
+  return P.ge(P.sub(cols, rows), k);
+}
+
+/** A bool [n, m] mask that is true on and below diagonal k (a causal attention mask for k = 0). */
+export function trilMask(n: number, m = n, k = 0, opts: { backend?: Tensor['backend'] } = {}): Tensor {
+  return P.logicalNot(triuMask(n, m, k + 1, opts));
+}
+
+/** Keeps the upper triangle (on and above diagonal k) of the last two axes, zeros elsewhere. */
+export function triu(x: Tensor, k = 0): Tensor {
+  const [n, m] = x.shape.slice(-2) as [number, number];
+  return P.where(triuMask(n, m, k, { backend: x.backend }), x, 0);
+}
+
+/** Keeps the lower triangle (on and below diagonal k) of the last two axes, zeros elsewhere. */
+export function tril(x: Tensor, k = 0): Tensor {
+  const [n, m] = x.shape.slice(-2) as [number, number];
+  return P.where(trilMask(n, m, k, { backend: x.backend }), x, 0);
+}
+
+/** min(max(x, lo), hi). */
+export function clamp(x: Tensor, lo: number, hi: number): Tensor {
+  if (lo > hi) throw new TensorError('clamp', `lower bound ${lo} exceeds upper bound ${hi}`);
+  return P.minimum(P.maximum(x, lo), hi);
+}
+
+/** Inserts a size-1 axis at `axis` (which may be -1 for the end). */
+export function expandDims(x: Tensor, axis: number): Tensor {
+  const ax = normAxis('expandDims', axis, x.rank + 1);
+  return P.reshape(x, [...x.shape.slice(0, ax), 1, ...x.shape.slice(ax)]);
+}
+
+/** Removes size-1 axes (the given ones, which must be size 1, or all). */
+export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+  const ax = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes('squeeze', axes, x.rank);
+  for (const a of ax) {
+    if (x.shape[a] !== 1) throw new TensorError('squeeze', `axis ${a} has size ${x.shape[a]}, not 1`);
+  }
+  return P.reshape(x, x.shape.filter((_, i) => !ax.includes(i)));
+}
+
+/** Joins tensors of one shape along a new axis. */
+export function stack(xs: readonly Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw new TensorError('stack', 'needs at least one tensor');
+  const ax = normAxis('stack', axis, xs[0]!.rank + 1);
+  return P.concat(xs.map((x) => expandDims(x, ax)), ax);
+}
+
+/** A float32 tensor like `x` filled with `value`. */
+export function fullLike(x: Tensor, value: number): Tensor {
+  return full(x.shape, value, { dtype: x.dtype, backend: x.backend });
+}

@@ -1,0 +1,249 @@
+/**
+ * The cpu backend: the reference implementation of every primitive, over typed
+ * arrays. Storage is the host typed array itself (Float32Array, Int32Array or
+ * Uint8Array for bool), so reads are free and garbage collection reclaims memory.
+ * All loops run in a fixed order, so results are bit-reproducible.
+ */
+import type { Backend, BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
+import { allocHost, type DType, type HostArray } from '../dtype.js';
+import { TensorError } from '../errors.js';
+import { philoxStream, wordToUniform } from '../philox.js';
+import { shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { binaryKernels, broadcastStrides, forEachRow, unaryKernel } from './elementwise.js';
+import { matmulF32 } from './matmul.js';
+
+type Arr = HostArray;
+
+let bytes = 0;
+function alloc(dtype: DType, size: number): Arr {
+  bytes += size * (dtype === 'bool' ? 1 : 4);
+  return allocHost(dtype, size);
+}
+
+function reduceKernel(op: ReduceOp, x: Arr, out: Arr, outer: number, red: number, inner: number): void {
+  if (op === 'sum') {
+    // Accumulate in float64 (or exact integers) in increasing index order, round once.
+    const acc = new Float64Array(inner);
+    for (let o = 0; o < outer; o++) {
+      acc.fill(0);
+      let base = o * red * inner;
+      if (inner === 1) {
+        let s = 0;
+        for (let r = 0; r < red; r++) s += x[base + r]!;
+        acc[0] = s;
+      } else {
+        for (let r = 0; r < red; r++, base += inner) for (let j = 0; j < inner; j++) acc[j] += x[base + j]!;
+      }
+      for (let j = 0; j < inner; j++) out[o * inner + j] = acc[j]!;
+    }
+    return;
+  }
+  const isArg = op === 'argmax' || op === 'argmin';
+  const wantMax = op === 'max' || op === 'argmax';
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * red * inner + j;
+      let best = x[base]!;
+      let bi = 0;
+      if (best === best) {
+        for (let r = 1; r < red; r++) {
+          const v = x[base + r * inner]!;
+          if (v !== v) {
+            best = v;
+            bi = r;
+            break;
+          }
+          // Strict comparison: ties keep the first (lowest) index.
+          if (wantMax ? v > best : v < best) {
+            best = v;
+            bi = r;
+          }
+        }
+      }
+      out[o * inner + j] = isArg ? bi : best;
+    }
+  }
+}
+
+function copyStrided(x: Arr, out: Arr, outShape: Shape, strides: readonly number[], base: number): void {
+  forEachRow(outShape, strides, base, (o, i, n, last) => {
+    if (last === 1) out.set(x.subarray(i, i + n), o);
+    else for (let j = 0; j < n; j++) out[o + j] = x[i + j * last]!;
+  });
+}
+
+export function createCpuBackend(): Backend<Arr> {
+  const be: Backend<Arr> = {
+    name: 'cpu',
+    upload(data, dtype) {
+      const out = alloc(dtype, data.length);
+      out.set(data);
+      return out;
+    },
+    fill(value, size, dtype) {
+      const out = alloc(dtype, size);
+      if (value !== 0) out.fill(dtype === 'bool' ? (value ? 1 : 0) : value);
+      return out;
+    },
+    async read(s) {
+      return s.slice();
+    },
+    readSync(s) {
+      return s.slice();
+    },
+    free(s) {
+      bytes -= s.byteLength;
+    },
+    bytesInUse: () => bytes,
+    async sync() {},
+
+    unary(op: UnaryOp, x, size, dtype) {
+      const out = alloc(dtype, size);
+      unaryKernel(op)(x, out, size);
+      return out;
+    },
+    binary(op: BinaryOp, a, aShape, b, bShape, outShape, dtype) {
+      const outDType: DType = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr', 'logicalXor'].includes(op) ? 'bool' : dtype;
+      const n = sizeOf(outShape);
+      const out = alloc(outDType, n);
+      if (n === 0) return out;
+      const k = binaryKernels(op, dtype);
+      if (a.length === n && b.length === n && shapesEqual(aShape, bShape)) k.flat(a, b, out, n);
+      else if (b.length === 1 && a.length === n) k.scalarB(a, b[0]!, out, n);
+      else if (a.length === 1 && b.length === n) k.scalarA(b, a[0]!, out, n);
+      else k.strided(a, b, out, outShape, broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape));
+      return out;
+    },
+    where(c, cShape, a, aShape, b, bShape, outShape, dtype) {
+      const n = sizeOf(outShape);
+      const out = alloc(dtype, n);
+      if (n === 0) return out;
+      const r = outShape.length;
+      const sc = broadcastStrides(cShape, outShape);
+      const sa = broadcastStrides(aShape, outShape);
+      const sb = broadcastStrides(bShape, outShape);
+      const st = stridesOf(outShape);
+      for (let i = 0; i < n; i++) {
+        let ci = 0, ai = 0, bi = 0, rem = i;
+        for (let d = 0; d < r; d++) {
+          const q = Math.floor(rem / st[d]!);
+          rem -= q * st[d]!;
+          ci += q * sc[d]!;
+          ai += q * sa[d]!;
+          bi += q * sb[d]!;
+        }
+        out[i] = c[ci] ? a[ai]! : b[bi]!;
+      }
+      return out;
+    },
+    reduce(op, x, outer, red, inner, dtype) {
+      const out = alloc(op === 'argmax' || op === 'argmin' ? 'int32' : dtype, outer * inner);
+      reduceKernel(op, x, out, outer, red, inner);
+      return out;
+    },
+    matmul(a, b, batch, m, k, n, transA, transB, aStride, bStride) {
+      const out = alloc('float32', batch * m * n) as Float32Array;
+      matmulF32(a as Float32Array, b as Float32Array, out, batch, m, k, n, transA, transB, aStride, bStride);
+      return out;
+    },
+    transpose(x, shape, perm, dtype) {
+      const outShape = perm.map((p) => shape[p]!);
+      const out = alloc(dtype, x.length);
+      const inStrides = stridesOf(shape);
+      copyStrided(x, out, outShape, perm.map((p) => inStrides[p]!), 0);
+      return out;
+    },
+    broadcastTo(x, shape, outShape, dtype) {
+      const out = alloc(dtype, sizeOf(outShape));
+      copyStrided(x, out, outShape, broadcastStrides(shape, outShape), 0);
+      return out;
+    },
+    slice(x, shape, begin, step, outShape, dtype) {
+      const out = alloc(dtype, sizeOf(outShape));
+      const inStrides = stridesOf(shape);
+      let base = 0;
+      for (let d = 0; d < shape.length; d++) base += begin[d]! * inStrides[d]!;
+      copyStrided(x, out, outShape, inStrides.map((s, d) => s * step[d]!), base);
+      return out;
+    },
+    pad(x, shape, before, outShape, value, dtype) {
+      const out = alloc(dtype, sizeOf(outShape));
+      if (value !== 0) out.fill(value);
+      if (x.length === 0) return out;
+      const outStrides = stridesOf(outShape);
+      let base = 0;
+      for (let d = 0; d < shape.length; d++) base += before[d]! * outStrides[d]!;
+      // Walk the input rows; each lands contiguously in the output.
+      forEachRow(shape, outStrides, base, (i, o, n) => out.set(x.subarray(i, i + n), o));
+      return out;
+    },
+    concat(xs, shapes, axis, outShape, dtype) {
+      const out = alloc(dtype, sizeOf(outShape));
+      const outer = sizeOf(outShape.slice(0, axis));
+      const inner = sizeOf(outShape.slice(axis + 1));
+      const rowOut = outShape[axis]! * inner;
+      let off = 0;
+      xs.forEach((x, t) => {
+        const chunk = shapes[t]![axis]! * inner;
+        for (let o = 0; o < outer; o++) out.set(x.subarray(o * chunk, (o + 1) * chunk), o * rowOut + off);
+        off += chunk;
+      });
+      return out;
+    },
+    gather(x, outer, dim, inner, indices, count, dtype) {
+      const idx = indices as Int32Array;
+      for (let i = 0; i < count; i++) {
+        const v = idx[i]!;
+        if (v < 0 || v >= dim) {
+          throw new TensorError('gather', `index ${v} at flat position ${i} is out of range for an axis of size ${dim}; expected 0 ≤ index < ${dim}`);
+        }
+      }
+      const out = alloc(dtype, outer * count * inner);
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < count; i++) {
+          const src = (o * dim + idx[i]!) * inner;
+          out.set(x.subarray(src, src + inner), (o * count + i) * inner);
+        }
+      }
+      return out;
+    },
+    scatterAdd(updates, outer, dim, inner, indices, count, dtype) {
+      const idx = indices as Int32Array;
+      for (let i = 0; i < count; i++) {
+        const v = idx[i]!;
+        if (v < 0 || v >= dim) {
+          throw new TensorError('scatterAdd', `index ${v} at flat position ${i} is out of range for an axis of size ${dim}; expected 0 ≤ index < ${dim}`);
+        }
+      }
+      const out = alloc(dtype, outer * dim * inner);
+      // Increasing i per output element: the same float32 rounding sequence as the webgpu kernel.
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < count; i++) {
+          const dst = (o * dim + idx[i]!) * inner;
+          const src = (o * count + i) * inner;
+          for (let j = 0; j < inner; j++) out[dst + j] += updates[src + j]!;
+        }
+      }
+      return out;
+    },
+    cast(x, size, from, to) {
+      const out = alloc(to, size);
+      if (to === 'bool') for (let i = 0; i < size; i++) out[i] = x[i] !== 0 ? 1 : 0;
+      else if (to === 'int32' && from === 'float32') for (let i = 0; i < size; i++) out[i] = Math.trunc(x[i]!);
+      else out.set(x);
+      return out;
+    },
+    random(key0, key1, size, dist) {
+      const words = new Int32Array(size);
+      philoxStream(key0, key1, words);
+      if (dist === 'bits') {
+        bytes += size * 4;
+        return words;
+      }
+      const out = alloc('float32', size);
+      for (let i = 0; i < size; i++) out[i] = wordToUniform(words[i]!);
+      return out;
+    },
+  };
+  return be;
+}

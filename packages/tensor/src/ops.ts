@@ -1,0 +1,482 @@
+/**
+ * The primitive ops: validate arguments, compute the output shape and dtype,
+ * run the backend kernel and show the application to any active tracer.
+ * Everything else in tandem (composites, autodiff rules, layers) is built from these.
+ */
+import { COMPARISON_OPS, LOGICAL_OPS, type Backend, type BinaryOp, type ReduceOp, type UnaryOp } from './backend.js';
+import type { DType } from './dtype.js';
+import { TensorError, fmtShape } from './errors.js';
+import { getBackend } from './registry.js';
+import { broadcastShapes, checkPerm, normAxes, normAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
+import { Tensor, aliasTensor, makeTensor, type TensorLike } from './tensor.js';
+import { emit, isTracing } from './trace.js';
+
+function describe(t: Tensor): string {
+  return `${t.dtype}${fmtShape(t.shape)}`;
+}
+
+/** @internal Checks that every input lives on one backend and returns it. */
+export function sameBackend(op: string, ts: readonly Tensor[]): Backend {
+  const b = ts[0]!.dataRef(op).backend;
+  for (const t of ts) {
+    const tb = t.dataRef(op).backend;
+    if (tb !== b) throw new TensorError(op, `inputs live on different backends (${b.name} and ${tb.name}); move one with \`toBackend\``);
+  }
+  return b;
+}
+
+function scalarLike(v: number | boolean, like: Tensor, op: string): Tensor {
+  const dtype = like.dtype;
+  if (typeof v === 'boolean' && dtype !== 'bool') {
+    throw new TensorError(op, `cannot combine the boolean ${v} with a ${dtype} tensor; expected a number`);
+  }
+  if (typeof v === 'number' && dtype === 'bool') {
+    throw new TensorError(op, `cannot combine the number ${v} with a bool tensor; expected true or false`);
+  }
+  if (dtype === 'int32' && typeof v === 'number' && !Number.isInteger(v)) {
+    throw new TensorError(op, `cannot combine the non-integer ${v} with an int32 tensor; cast the tensor to float32 first`);
+  }
+  const b = like.dataRef(op).backend;
+  return makeTensor(b, b.fill(Number(v), 1, dtype), [], dtype);
+}
+
+function requireDType(op: string, t: Tensor, allowed: readonly DType[]): void {
+  if (!allowed.includes(t.dtype)) {
+    throw new TensorError(op, `expected a ${allowed.join(' or ')} tensor, got ${describe(t)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------- unary
+
+const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(['exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'sin', 'cos']);
+
+function unary(op: UnaryOp, x: Tensor): Tensor {
+  const b = x.dataRef(op).backend;
+  if (op === 'logicalNot') requireDType(op, x, ['bool']);
+  else if (FLOAT_ONLY.has(op)) requireDType(op, x, ['float32']);
+  else requireDType(op, x, ['float32', 'int32']);
+  const out = makeTensor(b, b.unary(op, x.storage(op), x.size, x.dtype), x.shape, x.dtype);
+  emit(op, [x], {}, out);
+  return out;
+}
+
+/** -x */
+export const neg = (x: Tensor): Tensor => unary('neg', x);
+/** |x| */
+export const abs = (x: Tensor): Tensor => unary('abs', x);
+/** -1, 0 or 1 (0 for ±0; NaN stays NaN). */
+export const sign = (x: Tensor): Tensor => unary('sign', x);
+/** e^x */
+export const exp = (x: Tensor): Tensor => unary('exp', x);
+/** Natural log. */
+export const log = (x: Tensor): Tensor => unary('log', x);
+/** log(1 + x), accurate near 0. */
+export const log1p = (x: Tensor): Tensor => unary('log1p', x);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
+/** 1 / sqrt(x) */
+export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+/** 1 / (1 + e^-x), computed without overflow. */
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+/** max(x, 0) */
+export const relu = (x: Tensor): Tensor => unary('relu', x);
+export const sin = (x: Tensor): Tensor => unary('sin', x);
+export const cos = (x: Tensor): Tensor => unary('cos', x);
+/** Boolean not. */
+export const logicalNot = (x: Tensor): Tensor => unary('logicalNot', x);
+
+// ---------------------------------------------------------------------------- binary
+
+function toTensors(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor, Tensor[]] {
+  const temps: Tensor[] = [];
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
+    throw new TensorError(op, 'at least one operand must be a Tensor');
+  }
+  let ta: Tensor, tb: Tensor;
+  if (a instanceof Tensor) ta = a;
+  else temps.push((ta = scalarLike(a, b as Tensor, op)));
+  if (b instanceof Tensor) tb = b;
+  else temps.push((tb = scalarLike(b, ta, op)));
+  return [ta, tb, temps];
+}
+
+function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
+  const [ta, tb, temps] = toTensors(op, a, b);
+  const backend = sameBackend(op, [ta, tb]);
+  if (ta.dtype !== tb.dtype) {
+    throw new TensorError(op, `operands have different dtypes (${describe(ta)} and ${describe(tb)}); cast one of them explicitly`);
+  }
+  if (LOGICAL_OPS.has(op)) requireDType(op, ta, ['bool']);
+  else if (op === 'div' || op === 'pow') requireDType(op, ta, ['float32']);
+  else if (op === 'eq' || op === 'ne') requireDType(op, ta, ['float32', 'int32', 'bool']);
+  else requireDType(op, ta, ['float32', 'int32']);
+  const outShape = broadcastShapes(op, ta.shape, tb.shape);
+  const outDType: DType = COMPARISON_OPS.has(op) || LOGICAL_OPS.has(op) ? 'bool' : ta.dtype;
+  const s = backend.binary(op, ta.storage(op), ta.shape, tb.storage(op), tb.shape, outShape, ta.dtype);
+  const out = makeTensor(backend, s, outShape, outDType);
+  emit(op, [ta, tb], {}, out);
+  // Scalar operands are only needed later if a tracer saw them (its rule may read them).
+  if (!isTracing()) for (const t of temps) t.dispose();
+  return out;
+}
+
+export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b);
+export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b);
+export const mul = (a: TensorLike, b: TensorLike): Tensor => binary('mul', a, b);
+/** float32 division. */
+export const div = (a: TensorLike, b: TensorLike): Tensor => binary('div', a, b);
+/** float32 a^b (NaN for a negative base with a non-integer exponent, as Math.pow). */
+export const pow = (a: TensorLike, b: TensorLike): Tensor => binary('pow', a, b);
+export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum', a, b);
+export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b);
+export const eq = (a: TensorLike, b: TensorLike): Tensor => binary('eq', a, b);
+export const ne = (a: TensorLike, b: TensorLike): Tensor => binary('ne', a, b);
+export const lt = (a: TensorLike, b: TensorLike): Tensor => binary('lt', a, b);
+export const le = (a: TensorLike, b: TensorLike): Tensor => binary('le', a, b);
+export const gt = (a: TensorLike, b: TensorLike): Tensor => binary('gt', a, b);
+export const ge = (a: TensorLike, b: TensorLike): Tensor => binary('ge', a, b);
+export const logicalAnd = (a: TensorLike, b: TensorLike): Tensor => binary('logicalAnd', a, b);
+export const logicalOr = (a: TensorLike, b: TensorLike): Tensor => binary('logicalOr', a, b);
+export const logicalXor = (a: TensorLike, b: TensorLike): Tensor => binary('logicalXor', a, b);
+
+/** Elementwise `cond ? a : b`, all three broadcast together; cond must be bool. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const op = 'where';
+  requireDType(op, cond, ['bool']);
+  const [ta, tb, temps] = toTensors(op, a, b);
+  const backend = sameBackend(op, [cond, ta, tb]);
+  if (ta.dtype !== tb.dtype) {
+    throw new TensorError(op, `branches have different dtypes (${describe(ta)} and ${describe(tb)}); cast one of them explicitly`);
+  }
+  const outShape = broadcastShapes(op, broadcastShapes(op, cond.shape, ta.shape), tb.shape);
+  const s = backend.where(cond.storage(op), cond.shape, ta.storage(op), ta.shape, tb.storage(op), tb.shape, outShape, ta.dtype);
+  const out = makeTensor(backend, s, outShape, ta.dtype);
+  emit(op, [cond, ta, tb], {}, out);
+  if (!isTracing()) for (const t of temps) t.dispose();
+  return out;
+}
+
+// ---------------------------------------------------------------------------- reductions
+
+function reduce(op: ReduceOp, x: Tensor, axesIn: number | readonly number[] | undefined, keepDims: boolean): Tensor {
+  const backend = x.dataRef(op).backend;
+  if (op === 'sum') requireDType(op, x, ['float32', 'int32']);
+  else requireDType(op, x, ['float32', 'int32']);
+  const axes = normAxes(op, axesIn, x.rank);
+  const reducedSize = axes.reduce((p, a) => p * x.shape[a]!, 1);
+  if (op !== 'sum' && reducedSize === 0) {
+    throw new TensorError(op, `cannot reduce ${describe(x)} over axes [${axes.join(',')}] of size 0: ${op} of an empty set has no value`);
+  }
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]!);
+  const outDType: DType = op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype;
+  let src = x;
+  let temp: Tensor | undefined;
+  const contiguous = axes.length === 0 || axes[axes.length - 1]! - axes[0]! === axes.length - 1;
+  let outer: number, inner: number;
+  if (contiguous) {
+    const first = axes.length ? axes[0]! : x.rank;
+    const last = axes.length ? axes[axes.length - 1]! : x.rank - 1;
+    outer = sizeOf(x.shape.slice(0, first));
+    inner = sizeOf(x.shape.slice(last + 1));
+  } else {
+    // Move the reduced axes last (a copy), then reduce the trailing block.
+    const perm = [...kept, ...axes];
+    temp = src = runTranspose(x, perm);
+    outer = sizeOf(kept.map((i) => x.shape[i]!));
+    inner = 1;
+  }
+  const s = backend.reduce(op, src.storage(op), outer, reducedSize, inner, x.dtype);
+  temp?.dispose();
+  const out = makeTensor(backend, s, outShape, outDType);
+  emit(op, [x], { axes, keepDims }, out);
+  return out;
+}
+
+/** Sum over `axes` (all when omitted). */
+export const sum = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => reduce('sum', x, axes, keepDims);
+/** Maximum over `axes` (all when omitted); NaN propagates. */
+export const max = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => reduce('max', x, axes, keepDims);
+/** Minimum over `axes` (all when omitted); NaN propagates. */
+export const min = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => reduce('min', x, axes, keepDims);
+/** Index of the maximum along `axis` (int32); ties go to the lowest index. */
+export const argmax = (x: Tensor, axis: number, keepDims = false): Tensor => reduce('argmax', x, normAxis('argmax', axis, x.rank), keepDims);
+/** Index of the minimum along `axis` (int32); ties go to the lowest index. */
+export const argmin = (x: Tensor, axis: number, keepDims = false): Tensor => reduce('argmin', x, normAxis('argmin', axis, x.rank), keepDims);
+
+// ---------------------------------------------------------------------------- matmul
+
+export interface MatmulOptions {
+  /** Use the transpose of the last two axes of `a`. */
+  transA?: boolean;
+  /** Use the transpose of the last two axes of `b`. */
+  transB?: boolean;
+}
+
+/**
+ * Matrix product over the last two axes, batched over the leading axes with
+ * NumPy broadcasting: [..., m, k] @ [..., k, n] → [..., m, n]. float32, rank ≥ 2.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const op = 'matmul';
+  const backend = sameBackend(op, [a, b]);
+  requireDType(op, a, ['float32']);
+  requireDType(op, b, ['float32']);
+  if (a.rank < 2 || b.rank < 2) {
+    throw new TensorError(op, `both operands need rank ≥ 2, got ${describe(a)} and ${describe(b)}; reshape a vector to [1,n] or [n,1]`);
+  }
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const [ar, ac] = [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
+  const [br, bc] = [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
+  const m = transA ? ac : ar;
+  const k = transA ? ar : ac;
+  const k2 = transB ? bc : br;
+  const n = transB ? br : bc;
+  if (k !== k2) {
+    throw new TensorError(
+      op,
+      `inner dimensions differ: ${describe(a)}${transA ? 'ᵀ' : ''} @ ${describe(b)}${transB ? 'ᵀ' : ''} contracts ${k} with ${k2}; expected equal`,
+    );
+  }
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const batchShape = broadcastShapes(op, aBatch, bBatch);
+  const batch = sizeOf(batchShape);
+  const outShape = [...batchShape, m, n];
+  const temps: Tensor[] = [];
+  // Each side is a single matrix (batch stride 0) or a full batch (stride one matrix);
+  // partial broadcasts such as [2,1] against [1,3] are materialised first.
+  const prepare = (t: Tensor, tBatch: Shape, rows: number, cols: number): [Tensor, number] => {
+    if (sizeOf(tBatch) === 1) return [t, 0];
+    if (shapesEqual(padLeft(tBatch, batchShape.length), batchShape)) return [t, rows * cols];
+    const full = runBroadcast(t, [...batchShape, rows, cols]);
+    temps.push(full);
+    return [full, rows * cols];
+  };
+  const [sa, aStride] = prepare(a, aBatch, ar, ac);
+  const [sb, bStride] = prepare(b, bBatch, br, bc);
+  let s: unknown;
+  if (bStride === 0 && aStride !== 0 && !transA) {
+    // [B, m, k] @ [k, n] is one [B·m, k] @ [k, n] product: same sums, one kernel call.
+    s = backend.matmul(sa.storage(op), sb.storage(op), 1, batch * m, k, n, false, transB, 0, 0);
+  } else {
+    s = backend.matmul(sa.storage(op), sb.storage(op), batch, m, k, n, transA, transB, aStride, bStride);
+  }
+  for (const t of temps) t.dispose();
+  const out = makeTensor(backend, s, outShape, 'float32');
+  emit(op, [a, b], { transA, transB }, out);
+  return out;
+}
+
+function padLeft(shape: Shape, rank: number): number[] {
+  return [...new Array<number>(rank - shape.length).fill(1), ...shape];
+}
+
+// ---------------------------------------------------------------------------- layout
+
+/** Same elements, new shape (one entry may be -1 to infer it). Shares storage. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const op = 'reshape';
+  x.dataRef(op);
+  const infer = shape.filter((d) => d === -1).length;
+  if (infer > 1 || shape.some((d) => !Number.isInteger(d) || d < -1)) {
+    throw new TensorError(op, `invalid target shape ${fmtShape(shape)}: entries must be non-negative integers, with at most one -1`);
+  }
+  let target = [...shape];
+  if (infer) {
+    const known = sizeOf(shape.filter((d) => d !== -1));
+    if (known === 0 || x.size % known !== 0) {
+      throw new TensorError(op, `cannot infer the -1 in ${fmtShape(shape)} for ${describe(x)} (${x.size} elements)`);
+    }
+    target = shape.map((d) => (d === -1 ? x.size / known : d));
+  }
+  if (sizeOf(target) !== x.size) {
+    throw new TensorError(op, `cannot reshape ${describe(x)} (${x.size} elements) to ${fmtShape(target)} (${sizeOf(target)} elements)`);
+  }
+  const out = aliasTensor(x, target);
+  emit(op, [x], { shape: target }, out);
+  return out;
+}
+
+function runTranspose(x: Tensor, perm: readonly number[]): Tensor {
+  const b = x.dataRef('transpose').backend;
+  const outShape = perm.map((p) => x.shape[p]!);
+  return makeTensor(b, b.transpose(x.storage('transpose'), x.shape, perm, x.dtype), outShape, x.dtype);
+}
+
+/** Permutes axes; the default reverses them. */
+export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
+  const op = 'transpose';
+  x.dataRef(op);
+  const p = perm === undefined ? x.shape.map((_, i) => x.rank - 1 - i) : checkPerm(op, perm, x.rank);
+  const out = runTranspose(x, p);
+  emit(op, [x], { perm: p }, out);
+  return out;
+}
+
+function runBroadcast(x: Tensor, shape: Shape): Tensor {
+  const b = x.dataRef('broadcastTo').backend;
+  return makeTensor(b, b.broadcastTo(x.storage('broadcastTo'), x.shape, shape, x.dtype), shape, x.dtype);
+}
+
+/** Materialises `x` broadcast to `shape` (NumPy rules; `x` is right-aligned). */
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  const op = 'broadcastTo';
+  x.dataRef(op);
+  const ok = shape.length >= x.rank && x.shape.every((d, i) => d === 1 || d === shape[shape.length - x.rank + i]);
+  if (!ok) {
+    throw new TensorError(op, `cannot broadcast ${describe(x)} to ${fmtShape(shape)}: each dimension must equal the target's or be 1`);
+  }
+  const out = runBroadcast(x, [...shape]);
+  emit(op, [x], { shape: [...shape] }, out);
+  return out;
+}
+
+/**
+ * Strided slice, Python style per axis: `starts[d]`, `stops[d]` (exclusive; `null` or
+ * omitted means "to the end in the direction of the step") and `steps[d]` (non-zero,
+ * default 1). Negative starts/stops count from the end. Axes past the given lists are
+ * taken whole. Indices outside the axis are an error, never clamped.
+ */
+export function slice(x: Tensor, starts: readonly number[], stops?: readonly (number | null)[], steps?: readonly number[]): Tensor {
+  const op = 'slice';
+  x.dataRef(op);
+  if (starts.length > x.rank || (stops && stops.length > x.rank) || (steps && steps.length > x.rank)) {
+    throw new TensorError(op, `got more slice entries than the ${x.rank} axes of ${describe(x)}`);
+  }
+  const begin: number[] = [];
+  const step: number[] = [];
+  const outShape: number[] = [];
+  for (let d = 0; d < x.rank; d++) {
+    const dim = x.shape[d]!;
+    const st = steps?.[d] ?? 1;
+    if (!Number.isInteger(st) || st === 0) throw new TensorError(op, `step for axis ${d} must be a non-zero integer, got ${st}`);
+    let s0 = starts[d] ?? (st > 0 ? 0 : dim - 1);
+    const e0 = stops?.[d];
+    if (!Number.isInteger(s0)) throw new TensorError(op, `start for axis ${d} must be an integer, got ${s0}`);
+    if (s0 < 0) s0 += dim;
+    let e: number;
+    if (e0 === null || e0 === undefined) e = st > 0 ? dim : -1;
+    else {
+      if (!Number.isInteger(e0)) throw new TensorError(op, `stop for axis ${d} must be an integer or null, got ${e0}`);
+      e = e0 < 0 ? e0 + dim : e0;
+      if (e < 0 || e > dim) throw new TensorError(op, `stop ${e0} is out of range for axis ${d} of size ${dim} in ${describe(x)}`);
+    }
+    const count = st > 0 ? Math.max(0, Math.ceil((e - s0) / st)) : Math.max(0, Math.ceil((s0 - e) / -st));
+    if (count > 0 && (s0 < 0 || s0 >= dim)) {
+      throw new TensorError(op, `start ${starts[d]} is out of range for axis ${d} of size ${dim} in ${describe(x)}`);
+    }
+    begin.push(count > 0 ? s0 : 0);
+    step.push(st);
+    outShape.push(count);
+  }
+  const b = x.dataRef(op).backend;
+  const out = makeTensor(b, b.slice(x.storage(op), x.shape, begin, step, outShape, x.dtype), outShape, x.dtype);
+  emit(op, [x], { begin, step }, out);
+  return out;
+}
+
+/** Pads each axis with `widths[d] = [before, after]` copies of `value` (a constant). */
+export function pad(x: Tensor, widths: readonly (readonly [number, number])[], value = 0): Tensor {
+  const op = 'pad';
+  const b = x.dataRef(op).backend;
+  if (widths.length !== x.rank) {
+    throw new TensorError(op, `expected ${x.rank} [before, after] pairs for ${describe(x)}, got ${widths.length}`);
+  }
+  for (const w of widths) {
+    if (w.length !== 2 || !w.every((v) => Number.isInteger(v) && v >= 0)) {
+      throw new TensorError(op, `pad widths must be pairs of non-negative integers, got ${JSON.stringify(widths)}`);
+    }
+  }
+  if (x.dtype === 'int32' && !Number.isInteger(value)) throw new TensorError(op, `pad value ${value} is not an integer, as int32 needs`);
+  const before = widths.map((w) => w[0]);
+  const outShape = x.shape.map((d, i) => d + widths[i]![0] + widths[i]![1]);
+  const out = makeTensor(b, b.pad(x.storage(op), x.shape, before, outShape, value, x.dtype), outShape, x.dtype);
+  emit(op, [x], { widths: widths.map((w) => [w[0], w[1]]), value }, out);
+  return out;
+}
+
+/** Joins tensors along an existing axis; other dimensions and dtypes must agree. */
+export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  const op = 'concat';
+  if (xs.length === 0) throw new TensorError(op, 'needs at least one tensor');
+  const backend = sameBackend(op, xs);
+  const first = xs[0]!;
+  const ax = normAxis(op, axis, first.rank);
+  for (const t of xs) {
+    if (t.dtype !== first.dtype) throw new TensorError(op, `dtypes differ: ${describe(first)} and ${describe(t)}`);
+    if (t.rank !== first.rank || t.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
+      throw new TensorError(op, `shapes ${fmtShape(first.shape)} and ${fmtShape(t.shape)} differ outside axis ${ax}`);
+    }
+  }
+  const outShape = first.shape.map((d, i) => (i === ax ? xs.reduce((s, t) => s + t.shape[ax]!, 0) : d));
+  const s = backend.concat(xs.map((t) => t.storage(op)), xs.map((t) => t.shape), ax, outShape, first.dtype);
+  const out = makeTensor(backend, s, outShape, first.dtype);
+  emit(op, [...xs], { axis: ax }, out);
+  return out;
+}
+
+// ---------------------------------------------------------------------------- gather / scatter
+
+/**
+ * Picks entries along `axis` by int32 `indices` (any shape): the output shape is
+ * x.shape[:axis] + indices.shape + x.shape[axis+1:]. On cpu an index outside
+ * [0, dim) throws; on webgpu it reads 0 (the kernel cannot raise), so validate first.
+ */
+export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
+  const op = 'gather';
+  const backend = sameBackend(op, [x, indices]);
+  requireDType(op, indices, ['int32']);
+  if (x.rank === 0) throw new TensorError(op, `cannot gather from a scalar ${describe(x)}`);
+  const ax = normAxis(op, axis, x.rank);
+  const outer = sizeOf(x.shape.slice(0, ax));
+  const inner = sizeOf(x.shape.slice(ax + 1));
+  const dim = x.shape[ax]!;
+  const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+  const s = backend.gather(x.storage(op), outer, dim, inner, indices.storage(op), indices.size, x.dtype);
+  const out = makeTensor(backend, s, outShape, x.dtype);
+  emit(op, [x, indices], { axis: ax }, out);
+  return out;
+}
+
+/**
+ * The adjoint of `gather`: a tensor of shape `shape` (zeros) where each slice of
+ * `updates` is added at the position its index names along `axis`. Repeated
+ * indices accumulate, in increasing order of their position (deterministic).
+ */
+export function scatterAdd(updates: Tensor, indices: Tensor, axis: number, shape: readonly number[]): Tensor {
+  const op = 'scatterAdd';
+  const backend = sameBackend(op, [updates, indices]);
+  requireDType(op, indices, ['int32']);
+  requireDType(op, updates, ['float32', 'int32']);
+  const ax = normAxis(op, axis, shape.length);
+  const expected = [...shape.slice(0, ax), ...indices.shape, ...shape.slice(ax + 1)];
+  if (!shapesEqual(expected, updates.shape)) {
+    throw new TensorError(op, `updates ${describe(updates)} do not match target ${fmtShape(shape)} with indices ${fmtShape(indices.shape)} on axis ${ax}; expected updates of shape ${fmtShape(expected)}`);
+  }
+  const outer = sizeOf(shape.slice(0, ax));
+  const inner = sizeOf(shape.slice(ax + 1));
+  const s = backend.scatterAdd(updates.storage(op), outer, shape[ax]!, inner, indices.storage(op), indices.size, updates.dtype);
+  const out = makeTensor(backend, s, [...shape], updates.dtype);
+  emit(op, [updates, indices], { axis: ax, shape: [...shape] }, out);
+  return out;
+}
+
+// ---------------------------------------------------------------------------- cast, random
+
+/** Converts to `dtype`: float→int32 truncates toward zero; to bool is `x != 0`; from bool gives 0/1. */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  const op = 'cast';
+  const b = x.dataRef(op).backend;
+  const out = x.dtype === dtype ? aliasTensor(x, x.shape) : makeTensor(b, b.cast(x.storage(op), x.size, x.dtype, dtype), x.shape, dtype);
+  emit(op, [x], { dtype }, out);
+  return out;
+}
+
+/** @internal Philox words or uniforms for the random module (no tracing: random draws have no gradient). */
+export function randomRaw(key0: number, key1: number, shape: readonly number[], dist: 'bits' | 'uniform', backend?: Backend): Tensor {
+  const b = backend ?? getBackend();
+  const dtype: DType = dist === 'bits' ? 'int32' : 'float32';
+  return makeTensor(b, b.random(key0 >>> 0, key1 >>> 0, sizeOf(shape), dist), [...shape], dtype);
+}
