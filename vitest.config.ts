@@ -1,9 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+// `tandem-source` resolves workspace packages to their TypeScript sources, so tests
+// run without a build step; published packages resolve to dist/ (see docs/decisions).
+const conditions = ['tandem-source', 'import', 'module', 'node', 'default'];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['tandem-source'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'property-tests/**/*.test.ts'],
-    // Files run in separate forked processes: a WebGPU device per file, and a crash stays contained.
+    // Each file runs in its own forked process: one WebGPU device per file, crashes contained.
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 60_000,

@@ -36,9 +36,7 @@ const ASC_FLAGS = [
   '--enable', 'simd',
   '--enable', 'threads',
   '--importMemory',
-  '--sharedMemory',
   '--initialMemory', '1',
-  '--maximumMemory', '65536',
   '--use', 'abort=',
 ];
 

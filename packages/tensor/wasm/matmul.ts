@@ -25,10 +25,11 @@
 //   6x8 (12+2+1) spills and runs at ~33 GFLOP/s vs ~60 for 5x8 in isolation
 //   (4x8 ~50, 3x8 ~46). Unrolling the k loop or a do-while loop shape made V8's output
 //   slower (~27-40), so the loop is kept as the plain form below.
-// * A is NOT packed: the kernel walks 5 row pointers with a generic element stride,
-//   which serves both A (row-major, step 4 bytes) and A^T (step m*4 bytes) and costs
-//   nothing measurable versus a packed panel. Skipping the pack matters for the small
-//   transformer shapes, where packing A would cost as much as the multiply.
+// * A is normally NOT packed: the kernel walks 5 row pointers with a generic element
+//   stride, so row-major A (step 4 bytes) is read in place at full speed. Skipping the
+//   pack matters for the small transformer shapes, where packing A would cost about as
+//   much as the multiply. Transposed A is packed per row block (see packAT) because its
+//   k step is m*4 bytes, which thrashes cache sets when m is a power of two.
 // * B is packed into k-block x 8-column panels (contiguous 32 bytes per k step) so the
 //   inner loop streams it from L1; B^T is transposed during packing with 4x4 shuffles.
 //   When B is not transposed and small (fits in L2), full panels are read straight from
@@ -52,6 +53,11 @@ const DIRECT_B_MAX_BYTES: i32 = 256 * 1024;
 /** Bytes of packing scratch the wrapper must reserve per thread for a given n. */
 export function packBytes(n: i32): i32 {
   return KC * (((n + NR - 1) / NR) * NR) * 4;
+}
+
+/** Bytes of the per-thread A^T packing scratch (one MC x KC block, see packAT). */
+export function packABytes(): i32 {
+  return MC * KC * 4;
 }
 
 /** Bytes of the per-thread edge-tile scratch (one MR x NR tile). */
@@ -273,18 +279,48 @@ function transpose4(r0: v128, r1: v128, r2: v128, r3: v128, d: usize): void {
 // ---- driver ---------------------------------------------------------------------------
 
 /**
+ * Pack the A^T block rows [i0, i1) x k steps [pc, pc+kc) into MR-row panels: panel t
+ * holds, for each k step, the MR values A(i0+5t .. i0+5t+4, p) contiguously (20 bytes),
+ * at dst + t*kc*20. Only used for transposed A: there the kernel would otherwise step
+ * m*4 bytes per k step, and when that stride is a multiple of a large power of two (m =
+ * 256, 512, 1024...) every step maps to the same few cache sets and the A tile no
+ * longer stays cached (measured: 39 instead of 60 GFLOP/s at n=1024).
+ */
+function packAT(a: usize, m: i32, i0: i32, i1: i32, pc: i32, kc: i32, dst: usize): void {
+  const ld = <usize>m * 4;
+  let src = a + <usize>pc * ld + <usize>i0 * 4;
+  const rowsAll = i1 - i0;
+  const full = rowsAll / MR;
+  const rest = rowsAll - full * MR;
+  const panelBytes = <usize>kc * (MR * 4);
+  for (let p = 0; p < kc; p++) {
+    let s = src;
+    let d = dst + <usize>p * (MR * 4);
+    for (let t = 0; t < full; t++) {
+      v128.store(d, v128.load(s));
+      store<f32>(d, load<f32>(s, 16), 16);
+      s += MR * 4;
+      d += panelBytes;
+    }
+    for (let r = 0; r < rest; r++) store<f32>(d + <usize>r * 4, load<f32>(s + <usize>r * 4));
+    src += ld;
+  }
+}
+
+/**
  * out[bi] = op(A[bi]) @ op(B[bi]) for bi in [b0, b1), output rows [m0, m1) only.
  * All pointers are byte addresses in linear memory; strides are in elements.
  * The full problem is (batch, m, k, n); the ranges let several threads split the output
  * without changing any element's arithmetic. k >= 1 (the wrapper handles k == 0).
- * pack: packBytes(n) bytes of scratch; tmp: tmpBytes() bytes of scratch (per thread).
+ * Scratch, per thread: pack = packBytes(n) bytes, packA = packABytes() bytes (only
+ * touched when transA), tmp = tmpBytes() bytes.
  */
 export function matmul(
   aPtr: usize, bPtr: usize, cPtr: usize,
   m: i32, k: i32, n: i32,
   transA: bool, transB: bool, aStride: i32, bStride: i32,
   b0: i32, b1: i32, m0: i32, m1: i32,
-  pack: usize, tmp: usize,
+  pack: usize, packA: usize, tmp: usize,
 ): void {
   // Element (i, p) of op(A) is at A + i*rsA + p*csA.
   const rsA: usize = transA ? 4 : <usize>k * 4;
@@ -304,6 +340,16 @@ export function matmul(
       const Ak = A + <usize>pc * csA;
       for (let ic = m0; ic < m1; ic += MC) {
         const ie = min(ic + MC, m1);
+        // Where this row block's A tiles are read from (see packAT).
+        let Ai = Ak + <usize>ic * rsA;
+        let rsT = rsA, csT = csA, tileStep = <usize>MR * rsA;
+        if (transA) {
+          packAT(A, m, ic, ie, pc, kc, packA);
+          Ai = packA;
+          rsT = 4;
+          csT = MR * 4;
+          tileStep = <usize>kc * (MR * 4);
+        }
         for (let jp = 0; jp < nPanels; jp++) {
           const j = jp * NR;
           const nr = min(NR, n - j);
@@ -314,9 +360,11 @@ export function matmul(
             ldb = <usize>n * 4;
           }
           const Cj = C + <usize>j * 4;
+          let at = Ai;
           if (nr == NR) {
             for (let i = ic; i < ie; i += MR) {
-              tileRows(ie - i, kc, Ak + <usize>i * rsA, rsA, csA, bp, ldb, Cj + <usize>i * ldc, ldc, acc);
+              tileRows(ie - i, kc, at, rsT, csT, bp, ldb, Cj + <usize>i * ldc, ldc, acc);
+              at += tileStep;
             }
           } else {
             // Ragged last panel: run the full-width kernel on an MR x 8 scratch tile
@@ -325,8 +373,9 @@ export function matmul(
               const rows = min(MR, ie - i);
               const Ci = Cj + <usize>i * ldc;
               if (acc) copyTile(Ci, ldc, tmp, 32, rows, nr);
-              tileRows(rows, kc, Ak + <usize>i * rsA, rsA, csA, bp, ldb, tmp, 32, acc);
+              tileRows(rows, kc, at, rsT, csT, bp, ldb, tmp, 32, acc);
               copyTile(tmp, 32, Ci, ldc, rows, nr);
+              at += tileStep;
             }
           }
         }

@@ -6,7 +6,7 @@
 // into linear memory, one wasm call (which loops over the batch itself) and one copy out.
 //
 // Linear memory layout for a call (byte offsets, each region 64-byte aligned):
-//   [heapBase .. )  A operand | B operand | C output | B pack scratch | edge-tile scratch
+//   [heapBase .. )  A | B | C | B pack scratch | A^T pack scratch (transA only) | edge tile
 // The memory only ever grows (wasm memories cannot shrink); it is sized for the largest
 // call seen so far.
 
@@ -19,9 +19,10 @@ interface KernelExports {
     m: number, k: number, n: number,
     transA: number, transB: number, aStride: number, bStride: number,
     b0: number, b1: number, m0: number, m1: number,
-    pack: number, tmp: number,
+    pack: number, packA: number, tmp: number,
   ): void;
   packBytes(n: number): number;
+  packABytes(): number;
   tmpBytes(): number;
   heapBase(): number;
 }
@@ -31,6 +32,7 @@ interface Kernels {
   readonly exports: KernelExports;
   readonly heapBase: number;
   readonly tmpBytes: number;
+  readonly packABytes: number;
   /** View of the whole memory; replaced whenever the memory grows. */
   f32: Float32Array;
 }
@@ -48,7 +50,7 @@ function loadKernels(): Kernels {
   // module on it; a shared memory must declare its maximum, which only reserves
   // address space.
   const module = new WebAssembly.Module(bytes);
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+  const memory = new WebAssembly.Memory({ initial: 16 });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
   return {
@@ -56,6 +58,7 @@ function loadKernels(): Kernels {
     exports,
     heapBase: align64(exports.heapBase()),
     tmpBytes: exports.tmpBytes(),
+    packABytes: exports.packABytes(),
     f32: new Float32Array(memory.buffer),
   };
 }
@@ -125,13 +128,14 @@ export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
   const bOff = align64(aOff + needA * 4);
   const cOff = align64(bOff + needB * 4);
   const packOff = align64(cOff + outLen * 4);
-  const tmpOff = align64(packOff + kr.exports.packBytes(n));
+  const packAOff = align64(packOff + kr.exports.packBytes(n));
+  const tmpOff = align64(packAOff + (transA ? kr.packABytes : 0));
   ensureMemory(kr, tmpOff + kr.tmpBytes);
 
   const f32 = kr.f32;
   f32.set(a.length === needA ? a : a.subarray(0, needA), aOff >>> 2);
   f32.set(b.length === needB ? b : b.subarray(0, needB), bOff >>> 2);
   kr.exports.matmul(aOff, bOff, cOff, m, k, n, transA ? 1 : 0, transB ? 1 : 0,
-    aBatchStride, bBatchStride, 0, batch, 0, m, packOff, tmpOff);
+    aBatchStride, bBatchStride, 0, batch, 0, m, packOff, packAOff, tmpOff);
   out.set(f32.subarray(cOff >>> 2, (cOff >>> 2) + outLen));
 }

@@ -1,0 +1,13 @@
+import * as T from '@tandem/tensor';
+import { grad, valueAndGrad, checkGrads, vjp } from '@tandem/autodiff';
+const x = T.tensor([[1, 2], [3, 4]]);
+const w = T.tensor([[0.5, -1], [2, 0.25]]);
+const f = (x: T.Tensor, w: T.Tensor) => T.logSumExp(x.matmul(w).tanh(), -1).sum();
+const [v, g] = valueAndGrad(f, { argnums: [0, 1] })(x, w);
+console.log(v.toArraySync(), g.map((t: T.Tensor) => t.toArraySync()));
+console.log(checkGrads(f, [x, w]));
+const h = (x: T.Tensor) => x.mul(x).mul(x).sum();
+console.log(grad((x: T.Tensor) => grad(h)(x).sum())(x).toArraySync(), '(expect 6x)');
+const sl = (x: T.Tensor) => T.slice(x, [1, 1], [null, null], [-1, -2]).mul(T.tensor([[3]])).sum();
+console.log(grad(sl)(T.arange(12).reshape([3, 4])).toArraySync());
+console.log(T.memory());

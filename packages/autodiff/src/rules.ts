@@ -1,0 +1,187 @@
+/**
+ * One vector-Jacobian rule per primitive of @tandem/tensor. A rule receives the
+ * recorded application and the cotangent of its output and returns one cotangent
+ * per input (null where an input gets none: integer inputs, indices, masks).
+ * Rules are written with the same primitives, so they are differentiable again:
+ * that is all grad(grad(f)) needs.
+ */
+import {
+  TensorError, add, broadcastTo, cast, concat, cos, div, eq, expandDims, gather, gt, log, lt, matmul, mul,
+  neg, pad, pow, reshape, scatterAdd, sign, sin, slice, sub, sum, transpose, where, zeros,
+  type OpRecord, type Tensor,
+} from '@tandem/tensor';
+import { unbroadcast } from './unbroadcast.js';
+
+export type Rule = (rec: OpRecord, ct: Tensor) => (Tensor | null)[];
+
+const attr = <T>(rec: OpRecord, name: string): T => rec.attrs[name] as T;
+
+/** 1 where a beats b, ½ on ties, 0 elsewhere: ties split the gradient evenly (as JAX does). */
+function winWeight(a: Tensor, b: Tensor, beats: (a: Tensor, b: Tensor) => Tensor): Tensor {
+  return add(cast(beats(a, b), 'float32'), mul(cast(eq(a, b), 'float32'), 0.5));
+}
+
+/** The cotangent of a reduction, broadcast back over the reduced axes. */
+function expandReduced(ct: Tensor, x: Tensor, axes: number[], keepDims: boolean): Tensor {
+  const kept = keepDims ? ct : reshape(ct, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  return broadcastTo(kept, x.shape);
+}
+
+/** Max/min: the gradient goes to the extremal entries, split evenly among ties. */
+function extremumRule(rec: OpRecord, ct: Tensor): (Tensor | null)[] {
+  const x = rec.inputs[0]!;
+  const axes = attr<number[]>(rec, 'axes');
+  const keepDims = attr<boolean>(rec, 'keepDims');
+  const out = expandReduced(rec.output, x, axes, keepDims);
+  const mask = cast(eq(x, out), 'float32');
+  const count = sum(mask, axes, true);
+  return [div(mul(expandReduced(ct, x, axes, keepDims), mask), count)];
+}
+
+/** Places `ct` (the sliced values) back at their positions in zeros of x's shape. */
+function unslice(ct: Tensor, shape: readonly number[], begin: readonly number[], step: readonly number[]): Tensor {
+  if (ct.size === 0) return zeros(shape, { backend: ct.backend });
+  let g = ct;
+  for (let d = 0; d < shape.length; d++) {
+    const c = g.shape[d]!;
+    let st = step[d]!;
+    let start = begin[d]!;
+    if (st < 0) {
+      // Reverse along d so the picks run upward, from the last one picked.
+      g = slice(g, axisSpec(d, c - 1, g.rank), axisStops(d, null, g.rank), axisSpec(d, -1, g.rank, 1));
+      start = start + (c - 1) * st;
+      st = -st;
+    }
+    if (st > 1) {
+      // Dilate: put st-1 zeros after each entry, then drop the trailing ones.
+      const e = expandDims(g, d + 1);
+      const widths = e.shape.map((_, i): [number, number] => (i === d + 1 ? [0, st - 1] : [0, 0]));
+      const dil = reshape(pad(e, widths), [...g.shape.slice(0, d), c * st, ...g.shape.slice(d + 1)]);
+      g = slice(dil, axisSpec(d, 0, g.rank), axisStops(d, (c - 1) * st + 1, g.rank));
+    }
+    const span = g.shape[d]!;
+    const widths = g.shape.map((_, i): [number, number] => (i === d ? [start, shape[d]! - start - span] : [0, 0]));
+    g = pad(g, widths);
+  }
+  return g;
+}
+const axisSpec = (d: number, v: number, rank: number, fill = 0): number[] =>
+  Array.from({ length: rank }, (_, i) => (i === d ? v : fill));
+const axisStops = (d: number, v: number | null, rank: number): (number | null)[] =>
+  Array.from({ length: rank }, (_, i) => (i === d ? v : null));
+
+function matmulRule(rec: OpRecord, ct: Tensor): (Tensor | null)[] {
+  const [a, b] = rec.inputs as [Tensor, Tensor];
+  const transA = attr<boolean>(rec, 'transA');
+  const transB = attr<boolean>(rec, 'transB');
+  // C = op(A)·op(B)  ⇒  dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC; stored transposes flip the product.
+  const da = transA ? matmul(b, ct, { transA: transB, transB: true }) : matmul(ct, b, { transB: !transB });
+  const db = transB ? matmul(ct, a, { transA: true, transB: transA }) : matmul(a, ct, { transA: !transA });
+  return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)];
+}
+
+const none = (rec: OpRecord): null[] => rec.inputs.map(() => null);
+
+export const RULES: Record<string, Rule> = {
+  neg: (_r, ct) => [neg(ct)],
+  abs: (r, ct) => [mul(ct, sign(r.inputs[0]!))],
+  sign: (r) => none(r),
+  exp: (r, ct) => [mul(ct, r.output)],
+  log: (r, ct) => [div(ct, r.inputs[0]!)],
+  log1p: (r, ct) => [div(ct, add(r.inputs[0]!, 1))],
+  sqrt: (r, ct) => [div(mul(ct, 0.5), r.output)],
+  rsqrt: (r, ct) => [mul(ct, div(mul(r.output, -0.5), r.inputs[0]!))],
+  tanh: (r, ct) => [mul(ct, sub(1, mul(r.output, r.output)))],
+  sigmoid: (r, ct) => [mul(ct, mul(r.output, sub(1, r.output)))],
+  // relu'(0) = 0, the usual subgradient choice.
+  relu: (r, ct) => [where(gt(r.inputs[0]!, 0), ct, 0)],
+  sin: (r, ct) => [mul(ct, cos(r.inputs[0]!))],
+  cos: (r, ct) => [neg(mul(ct, sin(r.inputs[0]!)))],
+  logicalNot: none,
+
+  add: (r, ct) => [unbroadcast(ct, r.inputs[0]!.shape), unbroadcast(ct, r.inputs[1]!.shape)],
+  sub: (r, ct) => [unbroadcast(ct, r.inputs[0]!.shape), unbroadcast(neg(ct), r.inputs[1]!.shape)],
+  mul: (r, ct) => {
+    const [a, b] = r.inputs as [Tensor, Tensor];
+    return [unbroadcast(mul(ct, b), a.shape), unbroadcast(mul(ct, a), b.shape)];
+  },
+  div: (r, ct) => {
+    const [a, b] = r.inputs as [Tensor, Tensor];
+    return [unbroadcast(div(ct, b), a.shape), unbroadcast(neg(div(mul(ct, r.output), b)), b.shape)];
+  },
+  pow: (r, ct) => {
+    const [a, b] = r.inputs as [Tensor, Tensor];
+    const da = mul(ct, mul(b, pow(a, sub(b, 1))));
+    // d/db a^b = a^b·log a is defined for a > 0; taken as 0 elsewhere (log of 1 keeps it finite).
+    const pos = gt(a, 0);
+    const db = where(pos, mul(ct, mul(r.output, log(where(pos, a, 1)))), 0);
+    return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)];
+  },
+  maximum: (r, ct) => {
+    const [a, b] = r.inputs as [Tensor, Tensor];
+    const w = winWeight(a, b, gt);
+    return [unbroadcast(mul(ct, w), a.shape), unbroadcast(mul(ct, sub(1, w)), b.shape)];
+  },
+  minimum: (r, ct) => {
+    const [a, b] = r.inputs as [Tensor, Tensor];
+    const w = winWeight(a, b, lt);
+    return [unbroadcast(mul(ct, w), a.shape), unbroadcast(mul(ct, sub(1, w)), b.shape)];
+  },
+  eq: none, ne: none, lt: none, le: none, gt: none, ge: none,
+  logicalAnd: none, logicalOr: none, logicalXor: none,
+
+  where: (r, ct) => {
+    const [c, a, b] = r.inputs as [Tensor, Tensor, Tensor];
+    return [null, unbroadcast(where(c, ct, 0), a.shape), unbroadcast(where(c, 0, ct), b.shape)];
+  },
+
+  sum: (r, ct) => [expandReduced(ct, r.inputs[0]!, attr(r, 'axes'), attr(r, 'keepDims'))],
+  max: extremumRule,
+  min: extremumRule,
+  argmax: none,
+  argmin: none,
+
+  matmul: matmulRule,
+
+  reshape: (r, ct) => [reshape(ct, r.inputs[0]!.shape)],
+  transpose: (r, ct) => {
+    const perm = attr<number[]>(r, 'perm');
+    const inv = new Array<number>(perm.length);
+    perm.forEach((p, i) => (inv[p] = i));
+    return [transpose(ct, inv)];
+  },
+  broadcastTo: (r, ct) => [unbroadcast(ct, r.inputs[0]!.shape)],
+  slice: (r, ct) => [unslice(ct, r.inputs[0]!.shape, attr(r, 'begin'), attr(r, 'step'))],
+  pad: (r, ct) => {
+    const x = r.inputs[0]!;
+    const widths = attr<[number, number][]>(r, 'widths');
+    return [slice(ct, widths.map((w) => w[0]), widths.map((w, i) => w[0] + x.shape[i]!))];
+  },
+  concat: (r, ct) => {
+    const axis = attr<number>(r, 'axis');
+    let off = 0;
+    return r.inputs.map((x) => {
+      const starts = x.shape.map((_, i) => (i === axis ? off : 0));
+      const stops = x.shape.map((d, i) => (i === axis ? off + d : d));
+      off += x.shape[axis]!;
+      return slice(ct, starts, stops);
+    });
+  },
+  gather: (r, ct) => {
+    const [x, idx] = r.inputs as [Tensor, Tensor];
+    return [scatterAdd(ct, idx, attr(r, 'axis'), x.shape), null];
+  },
+  scatterAdd: (r, ct) => [gather(ct, r.inputs[1]!, attr(r, 'axis')), null],
+  cast: (r, ct) => {
+    const x = r.inputs[0]!;
+    // Only a float→float cast (an identity) carries a gradient.
+    return [x.dtype === 'float32' && r.output.dtype === 'float32' ? ct : null];
+  },
+};
+
+/** Looks up the rule of a primitive, or names the primitive that lacks one. */
+export function ruleFor(prim: string): Rule {
+  const r = RULES[prim];
+  if (!r) throw new TensorError('vjp', `no gradient rule for the primitive '${prim}'`);
+  return r;
+}
