@@ -27,8 +27,24 @@ interface KernelExports {
   heapBase(): number;
 }
 
+/**
+ * The slice of the WebAssembly JS API used here. The project's TypeScript libs (ES2022 +
+ * @types/node 20) do not declare the `WebAssembly` global, and declaring it globally
+ * would clash once some other lib does, so it is typed locally and read off globalThis.
+ */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(deltaPages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
 interface Kernels {
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   readonly exports: KernelExports;
   readonly heapBase: number;
   readonly tmpBytes: number;
@@ -49,9 +65,9 @@ function loadKernels(): Kernels {
   // module is ~4 KiB. The memory is shared so that worker threads can run the same
   // module on it; a shared memory must declare its maximum, which only reserves
   // address space.
-  const module = new WebAssembly.Module(bytes);
-  const memory = new WebAssembly.Memory({ initial: 16 });
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const module = new wasmApi.Module(bytes);
+  const memory = new wasmApi.Memory({ initial: 16 });
+  const instance = new wasmApi.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
   return {
     memory,

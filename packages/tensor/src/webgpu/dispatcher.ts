@@ -1,0 +1,183 @@
+/**
+ * Records kernel dispatches into one command encoder and submits them lazily.
+ *
+ * Why batch: a submit costs far more than a dispatch (tens of µs in Dawn, more on
+ * llvmpipe), and an eager training step issues hundreds of small kernels. Work is
+ * submitted when a result is read, on `sync()`, when a batch fills up, and at the
+ * end of the current JS task (a microtask), so the GPU never idles behind a
+ * synchronous loop for long.
+ *
+ * Per-dispatch parameters live in one uniform "arena" buffer per batch, one
+ * 256-byte slot per dispatch (256 = the largest minUniformBufferOffsetAlignment).
+ * The arena is written with a single queue.writeBuffer right before its batch is
+ * submitted. A single params buffer rewritten per dispatch would be wrong:
+ * writeBuffer runs at queue time, before every command of the still-unsubmitted
+ * encoder, so all dispatches would see the last values.
+ *
+ * Buffer lifetime: a storage freed while the open encoder may still reference it
+ * goes to `deferred` and reaches the pool only after that encoder is submitted.
+ * Reusing it earlier inside the same encoder would be ordered correctly for
+ * kernels, but not for queue.writeBuffer (uploads, small fills), which would
+ * overwrite it before the pending commands that still read it had run.
+ */
+import { TensorError } from '../errors.js';
+import type { BufferPool } from './pool.js';
+
+/** Bytes of parameters each dispatch gets (64 u32 words); matches `Params` in wgsl.ts. */
+export const PARAM_SLOT_BYTES = 256;
+export const PARAM_WORDS = PARAM_SLOT_BYTES / 4;
+/** Dispatches per submit at most (one arena of this many slots). */
+const MAX_BATCH = 64;
+
+interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+export type Workgroups = readonly [number, number, number];
+
+export class Dispatcher {
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private arena: GPUBuffer | undefined;
+  private readonly arenaHost = new Uint32Array((MAX_BATCH * PARAM_SLOT_BYTES) / 4);
+  private slots = 0;
+  /** Commands recorded in the open encoder (dispatches and copies). */
+  private pendingCommands = 0;
+  private deferred: GPUBuffer[] = [];
+  private readonly pipelines = new Map<string, CachedPipeline>();
+  private flushScheduled = false;
+  /** Totals for diagnostics and tests. */
+  readonly stats = { dispatches: 0, submits: 0, pipelines: 0 };
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly pool: BufferPool,
+    /** Workgroups per grid dimension (maxComputeWorkgroupsPerDimension). */
+    private readonly maxGroupsPerDim: number,
+    /** Called with a message when a pipeline fails to compile or validate. */
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  /** The pipeline for a WGSL source whose entry point is `main` (compiled once per source). */
+  private pipelineFor(code: string, label: string): CachedPipeline {
+    let p = this.pipelines.get(code);
+    if (!p) {
+      // Compile errors arrive asynchronously; attribute them to the kernel by label.
+      this.device.pushErrorScope('validation');
+      const module = this.device.createShaderModule({ code, label });
+      const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
+      void this.device.popErrorScope().then((err) => {
+        if (err) this.onError(`kernel '${label}' failed to build: ${err.message}`);
+      }, () => {});
+      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      this.pipelines.set(code, p);
+      this.stats.pipelines++;
+    }
+    return p;
+  }
+
+  private ensureEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.encoder = this.device.createCommandEncoder();
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        queueMicrotask(() => {
+          this.flushScheduled = false;
+          this.flush();
+        });
+      }
+    }
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = undefined;
+    }
+  }
+
+  /**
+   * Records one dispatch: `buffers` bind to @binding(1..) in order, `params` (u32
+   * words; pass negative ints and float bits already converted) to @binding(0).
+   */
+  dispatch(code: string, label: string, buffers: readonly GPUBuffer[], params: ArrayLike<number>, groups: Workgroups): void {
+    if (params.length > PARAM_WORDS) throw new TensorError(label, `internal: ${params.length} parameter words exceed the ${PARAM_WORDS} a dispatch has`);
+    if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
+    if (this.slots === MAX_BATCH) this.flush();
+    const { pipeline, layout } = this.pipelineFor(code, label);
+    const encoder = this.ensureEncoder();
+    if (!this.arena) this.arena = this.pool.acquire(this.arenaHost.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'params');
+    const slot = this.slots++;
+    const base = slot * PARAM_WORDS;
+    for (let i = 0; i < params.length; i++) this.arenaHost[base + i] = params[i]!;
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset: slot * PARAM_SLOT_BYTES, size: PARAM_SLOT_BYTES } }];
+    for (let i = 0; i < buffers.length; i++) entries.push({ binding: i + 1, resource: { buffer: buffers[i]! } });
+    const bindGroup = this.device.createBindGroup({ layout, entries });
+    // One compute pass holds many dispatches: each dispatch is its own
+    // synchronisation scope, so a later one sees an earlier one's writes.
+    if (!this.pass) this.pass = encoder.beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    this.pendingCommands++;
+    this.stats.dispatches++;
+  }
+
+  /** Workgroups covering `threads` invocations of `wgSize`, in 2-D when one dimension is not enough. */
+  grid1D(threads: number, wgSize: number): Workgroups {
+    const g = Math.ceil(threads / wgSize);
+    if (g <= this.maxGroupsPerDim) return [g, 1, 1];
+    const y = Math.ceil(g / this.maxGroupsPerDim);
+    if (y > this.maxGroupsPerDim) throw new TensorError('webgpu', `${threads} elements exceed what one dispatch can cover`);
+    return [this.maxGroupsPerDim, y, 1];
+  }
+
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+    const encoder = this.ensureEncoder();
+    this.endPass();
+    encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+    this.pendingCommands++;
+  }
+
+  clear(dst: GPUBuffer, bytes: number): void {
+    const encoder = this.ensureEncoder();
+    this.endPass();
+    encoder.clearBuffer(dst, 0, bytes);
+    this.pendingCommands++;
+  }
+
+  /** Hands `b` back to the pool once no unsubmitted command can reference it. */
+  releaseWhenIdle(b: GPUBuffer): void {
+    if (this.pendingCommands === 0) this.pool.release(b);
+    else this.deferred.push(b);
+  }
+
+  /** Submits everything recorded so far (no-op when nothing is pending). */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    const cb = this.encoder.finish();
+    this.encoder = undefined;
+    // The arena write is queued before the submit, so its commands see these values.
+    if (this.arena && this.slots > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaHost, 0, this.slots * PARAM_WORDS);
+    this.device.queue.submit([cb]);
+    this.stats.submits++;
+    if (this.arena) this.pool.release(this.arena);
+    this.arena = undefined;
+    this.slots = 0;
+    this.pendingCommands = 0;
+    for (const b of this.deferred) this.pool.release(b);
+    this.deferred = [];
+  }
+
+  /** Drops recorded work and cached pipelines (the device is going away). */
+  dispose(): void {
+    this.endPass();
+    this.encoder = undefined;
+    this.arena = undefined;
+    this.deferred = [];
+    this.pipelines.clear();
+  }
+}
