@@ -143,7 +143,15 @@ export const logicalXor = (a: TensorLike, b: TensorLike): Tensor => binary('logi
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const op = 'where';
   requireDType(op, cond, ['bool']);
+  let own: Tensor | undefined;
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
+    // Two JS scalars: numbers make float32 (booleans bool) tensors on cond's backend.
+    const cb = cond.dataRef(op).backend;
+    const dt: DType = typeof a === 'boolean' ? 'bool' : 'float32';
+    a = own = makeTensor(cb, cb.fill(Number(a), 1, dt), [], dt);
+  }
   const [ta, tb, temps] = toTensors(op, a, b);
+  if (own) temps.push(own);
   const backend = sameBackend(op, [cond, ta, tb]);
   if (ta.dtype !== tb.dtype) {
     throw new TensorError(op, `branches have different dtypes (${describe(ta)} and ${describe(tb)}); cast one of them explicitly`);

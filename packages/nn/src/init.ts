@@ -1,0 +1,20 @@
+/** Key-driven initialisers: each is a pure function of (key, shape). */
+import { normal, ones as onesT, uniform, zeros as zerosT, TensorError, type Key, type Tensor } from '@tandem/tensor';
+
+/** Glorot/Xavier uniform for an [in, out] matrix: U(−a, a), a = sqrt(6 / (in + out)). */
+export function glorotUniform(k: Key, shape: readonly number[]): Tensor {
+  if (shape.length < 2) throw new TensorError('glorotUniform', `needs a matrix shape [in, out], got [${shape.join(',')}]`);
+  const fanIn = shape[shape.length - 2]!;
+  const fanOut = shape[shape.length - 1]!;
+  const a = Math.sqrt(6 / (fanIn + fanOut));
+  return uniform(k, shape, { minval: -a, maxval: a });
+}
+
+/** Normal with standard deviation `std` (e.g. 0.02 for embeddings, 1/sqrt(fan-in) for a scaled init). */
+export function scaledNormal(k: Key, shape: readonly number[], std: number): Tensor {
+  if (!(std > 0)) throw new TensorError('scaledNormal', `std must be positive, got ${std}`);
+  return normal(k, shape, { std });
+}
+
+export const zeros = (shape: readonly number[]): Tensor => zerosT(shape);
+export const ones = (shape: readonly number[]): Tensor => onesT(shape);

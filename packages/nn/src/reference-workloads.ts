@@ -1,0 +1,91 @@
+/**
+ * The deterministic reference workloads RW-1 and RW-2 of ../../shared/WORKLOADS.md:
+ * weights and token data from the integer hash mix32, bit-identical to the PyTorch,
+ * TF.js and jax-js anchors, so their check losses can be reproduced exactly.
+ */
+import { tensor, type Backend, type BackendName, type Tensor } from '@tandem/tensor';
+import { transformerConfig, type TransformerConfig, type TransformerParams } from './transformer.js';
+
+/** murmur3's fmix32 of i·0x9E3779B1, on uint32. */
+export function mix32(i: number): number {
+  let h = Math.imul(i >>> 0, 0x9e3779b1) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export interface ReferenceWorkload {
+  name: 'RW-1' | 'RW-2';
+  config: TransformerConfig;
+  batch: number;
+  srcLen: number;
+  tgtLen: number;
+}
+
+const make = (name: 'RW-1' | 'RW-2', d: number, heads: number, dFf: number, layers: number): ReferenceWorkload => ({
+  name,
+  config: transformerConfig({ vocab: 64, dModel: d, heads, dFf, encLayers: layers, decLayers: layers, maxSrc: 24, maxTgt: 16, bos: 1 }),
+  batch: 32,
+  srcLen: 24,
+  tgtLen: 16,
+});
+
+export const RW1 = make('RW-1', 64, 4, 256, 2);
+export const RW2 = make('RW-2', 256, 8, 1024, 4);
+
+/** Token-stream offsets of the spec. */
+export const OFFSETS = { src: 0x10000000, tgt: 0x20000000, prompt: 0x30000000, yw: 0x40000000, yl: 0x50000000, samplePrompt: 0x60000000 } as const;
+
+/** The RW parameters in the spec's canonical order, each from the running offset. */
+export function referenceParams(w: ReferenceWorkload, backend?: Backend | BackendName): TransformerParams {
+  const c = w.config;
+  const d = c.dModel;
+  let off = 0;
+  const det = (shape: number[], kind: 'emb' | 'lin' | 'g' | 'b'): Tensor => {
+    const n = shape.reduce((p, x) => p * x, 1);
+    const data = new Float32Array(n);
+    const scale = kind === 'emb' ? 0.1 : 1 / Math.sqrt(shape[0]!);
+    for (let k = 0; k < n; k++) {
+      if (kind === 'g') data[k] = 1;
+      else if (kind === 'b') data[k] = 0;
+      else data[k] = ((mix32(off + k) / 4294967296) * 2 - 1) * scale;
+    }
+    off += n;
+    return tensor(data, { shape, backend });
+  };
+  const ln = () => ({ g: det([d], 'g'), b: det([d], 'b') });
+  const att = () => ({ wq: det([d, d], 'lin'), wk: det([d, d], 'lin'), wv: det([d, d], 'lin'), wo: det([d, d], 'lin') });
+  const ff = () => ({ w1: det([d, c.dFf], 'lin'), w2: det([c.dFf, d], 'lin') });
+  const srcEmb = det([c.vocab, d], 'emb');
+  const tgtEmb = det([c.vocab, d], 'emb');
+  const srcPos = det([c.maxSrc, d], 'emb');
+  const tgtPos = det([c.maxTgt, d], 'emb');
+  const enc = Array.from({ length: c.encLayers }, () => {
+    const ln1 = ln();
+    const a = att();
+    const ln2 = ln();
+    return { ln1, att: a, ln2, ff: ff() };
+  });
+  const encLnf = ln();
+  const dec = Array.from({ length: c.decLayers }, () => {
+    const ln1 = ln();
+    const self = att();
+    const ln2 = ln();
+    const cross = att();
+    const ln3 = ln();
+    return { ln1, self, ln2, cross, ln3, ff: ff() };
+  });
+  const decLnf = ln();
+  return { srcEmb, tgtEmb, srcPos, tgtPos, enc, encLnf, dec, decLnf, out: { w: det([d, c.vocab], 'lin') } };
+}
+
+/** int32 tokens `mix32(offset + k) mod V`, row-major, of `shape`. */
+export function referenceTokens(offset: number, shape: readonly number[], vocab = 64, backend?: Backend | BackendName): Tensor {
+  const n = shape.reduce((p, x) => p * x, 1);
+  const data = new Int32Array(n);
+  for (let k = 0; k < n; k++) data[k] = mix32(offset + k) % vocab;
+  return tensor(data, { shape, backend });
+}
