@@ -23,7 +23,7 @@ export interface CheckResult {
   checked: number;
   maxAbsError: number;
   /** The coordinate with the largest violation of the tolerance. */
-  worst: { input: number; index: number; analytic: number; numeric: number } | undefined;
+  worst: { input: number; leaf: number; index: number; analytic: number; numeric: number } | undefined;
 }
 
 function toCpuF32(t: Tensor): Float32Array {
@@ -85,7 +85,7 @@ export function checkGrads(f: (...args: any[]) => Tensor, inputs: readonly unkno
         maxAbsError = Math.max(maxAbsError, err);
         if (!(excess <= worstExcess) || (Number.isNaN(err))) {
           worstExcess = Number.isNaN(err) ? Infinity : excess;
-          worst = { input: i, index: li === 0 ? k : k, analytic, numeric };
+          worst = { input: i, leaf: li, index: k, analytic, numeric };
           if (Number.isNaN(err)) break;
         }
       }
@@ -95,7 +95,7 @@ export function checkGrads(f: (...args: any[]) => Tensor, inputs: readonly unkno
   if (worstExcess > 0 && worst) {
     throw new TensorError(
       'checkGrads',
-      `gradient mismatch at input ${worst.input}, flat index ${worst.index}: analytic ${worst.analytic}, finite difference ${worst.numeric} (eps ${eps}, rtol ${rtol}, atol ${atol})`,
+      `gradient mismatch at input ${worst.input}, leaf ${worst.leaf} (in pytree flatten order), flat index ${worst.index}: analytic ${worst.analytic}, finite difference ${worst.numeric} (eps ${eps}, rtol ${rtol}, atol ${atol})`,
     );
   }
   return { checked, maxAbsError, worst };
