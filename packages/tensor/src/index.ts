@@ -15,6 +15,7 @@ export * from './ops.js';
 export * from './composites.js';
 export * from './creation.js';
 export * from './random.js';
+export { philox4x32 } from './philox.js';
 export { tidy, keep, dispose, collectCreated, adoptIntoScope } from './memory.js';
 export { treeFlatten, treeUnflatten, treeMap, treeZip, treeLeaves, type PyTree, type TreeDef } from './tree.js';
 export { withTracer, withoutTracing, isTracing, activeTracers, type OpRecord, type Tracer } from './trace.js';

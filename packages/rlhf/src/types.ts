@@ -1,0 +1,48 @@
+/**
+ * The data the preference pipeline passes around. Everything here is plain,
+ * immutable, serialisable host data (numbers and arrays), so it can be recorded,
+ * replayed, hashed and written to disk exactly.
+ */
+
+/** Token ids. Every task shares the special ids of @tandem/nn's tokenizer: PAD 0, BOS 1, EOS 2, SEP 3. */
+export type Tokens = readonly number[];
+
+/** Where a pair came from, for analysis and for the figures' dataset ablations. */
+export interface Provenance {
+  /** The task that generated the prompt. */
+  readonly task: string;
+  /** Who produced the responses, e.g. 'behaviour:noisy-0.3', 'policy:sft', 'policy:online@800'. */
+  readonly source: string;
+  /** Who labelled the pair, e.g. 'rater', 'golden', 'proxy'. */
+  readonly labeller: string;
+  /** Training step at which the pair was produced (online stream), if any. */
+  readonly step?: number;
+}
+
+/**
+ * One labelled comparison: a prompt and two responses, and which one was preferred.
+ * `preference` is 1 when y1 ≻ y2 and 0 when y2 ≻ y1. Responses end with EOS (not padded).
+ */
+export interface Pair {
+  readonly prompt: Tokens;
+  readonly y1: Tokens;
+  readonly y2: Tokens;
+  readonly preference: 0 | 1;
+  readonly provenance: Provenance;
+}
+
+/** An immutable, named list of pairs. */
+export interface PairDataset {
+  readonly name: string;
+  readonly pairs: readonly Pair[];
+}
+
+/** A batch as the training step sees it: winners and losers, already ordered by the label. */
+export interface PairBatch {
+  readonly pairs: readonly Pair[];
+}
+
+/** Returns [winner, loser] of a pair. */
+export function winnerLoser(p: Pair): [Tokens, Tokens] {
+  return p.preference === 1 ? [p.y1, p.y2] : [p.y2, p.y1];
+}
