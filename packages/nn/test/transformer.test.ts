@@ -76,12 +76,13 @@ describe('outputs', () => {
 
 describe('gradients of composites match finite differences', () => {
   it('layerNorm', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 1e6 }), (r, d, seed) => {
+    // d ≥ 3: a LayerNorm over 2 values outputs ±1 whatever the input, so its gradient is ~0 and finite differences see only curvature.
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 3, max: 6 }), fc.integer({ min: 1, max: 1e6 }), (r, d, seed) => {
       const x = T.normal(T.key(seed), [r, d]);
       const g = T.add(T.normal(T.key(seed + 1), [d]), 1);
       const b = T.normal(T.key(seed + 2), [d]);
       const w = T.normal(T.key(seed + 3), [r, d]);
-      checkGrads((x: Tensor, g: Tensor, b: Tensor) => T.sum(T.mul(layerNorm({ g, b }, x), w)), [x, g, b], { eps: 1e-2, rtol: 2e-2, atol: 5e-3 });
+      checkGrads((x: Tensor, g: Tensor, b: Tensor) => T.sum(T.mul(layerNorm({ g, b }, x), w)), [x, g, b], { eps: 1e-3, rtol: 2e-2, atol: 5e-3 });
     }), { numRuns: runs(15) });
   });
   it('attention, cross-entropy and sequence log-prob through the whole model', () => {

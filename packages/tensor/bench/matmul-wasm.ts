@@ -1,16 +1,19 @@
 // Benchmark of the cpu backend's WebAssembly SIMD matmul (src/cpu/wasm/matmul.ts).
 //
-//   node --import tsx packages/tensor/bench/matmul-wasm.ts           # full (~1 min)
-//   node --import tsx packages/tensor/bench/matmul-wasm.ts --quick   # a few seconds
+//   node --import tsx packages/tensor/bench/matmul-wasm.ts           # full (~10 s)
+//   node --import tsx packages/tensor/bench/matmul-wasm.ts --quick   # ~1 s
+//   ... --single                                                      # force one thread
 //
 // Prints one JSON line per case. Square cases use
-//   {"bench":"matmul","backend":"cpu","n":256,"ms":...,"gflops":...}
+//   {"bench":"matmul","backend":"cpu","n":256,"ms":...,"gflops":...,"threads":2}
 // and the transformer-shaped / tiny cases add "case", "batch", "m", "k", "n", "transA",
 // "transB". `ms` is the median time of one call over 7 samples (3 with --quick), each
 // sample timing enough back-to-back calls to last ~50 ms (~5 ms with --quick).
 // gflops = 2*batch*m*k*n / time; per-call overhead shows up in the tiny cases' ms.
+// `threads` is 2 when the wrapper splits that size over its worker thread (it may still
+// fall back to one thread per call if the other core is busy; see matmul.ts).
 
-import { matmulF32 } from '../src/cpu/wasm/matmul.js';
+import { configureMatmulF32, matmulF32, matmulF32ThreadsReady, matmulF32UsesThreads } from '../src/cpu/wasm/matmul.js';
 
 interface Case {
   name?: string;
@@ -25,6 +28,7 @@ interface Case {
 }
 
 const quick = process.argv.includes('--quick');
+const singleThread = process.argv.includes('--single');
 const SAMPLE_MS = quick ? 5 : 50;
 const SAMPLES = quick ? 3 : 7;
 
@@ -89,10 +93,14 @@ function run(c: Case): Record<string, unknown> {
   }
   const ms = median(perCall);
   const gflops = (2 * c.batch * c.m * c.k * c.n) / (ms * 1e6);
+  const threads = threadsReady && matmulF32UsesThreads(c.batch, c.m, c.k, c.n, a.length, b.length) ? 2 : 1;
   const base = { bench: 'matmul', backend: 'cpu' };
-  const stats = { ms: Number(ms.toPrecision(4)), gflops: Number(gflops.toPrecision(4)) };
+  const stats = { ms: Number(ms.toPrecision(4)), gflops: Number(gflops.toPrecision(4)), threads };
   if (c.name === undefined) return { ...base, n: c.n, ...stats };
   return { ...base, case: c.name, batch: c.batch, m: c.m, k: c.k, n: c.n, transA, transB, ...stats };
 }
 
+let threadsReady = false;
+if (singleThread) configureMatmulF32({ threads: false });
+else threadsReady = await matmulF32ThreadsReady();
 for (const c of cases) console.log(JSON.stringify(run(c)));

@@ -12,9 +12,13 @@ import { withoutTracing } from './trace.js';
 /** x². */
 export const square = (x: Tensor): Tensor => P.mul(x, x);
 
+function requireFloat(op: string, x: Tensor): void {
+  if (x.dtype !== 'float32') throw new TensorError(op, `expected a float32 tensor, got ${x.dtype}; cast first`);
+}
+
 /** Mean over `axes` (all when omitted); float32. */
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
-  if (x.dtype !== 'float32') throw new TensorError('mean', `expected a float32 tensor, got ${x.dtype}; cast first`);
+  requireFloat('mean', x);
   const ax = normAxes('mean', axes, x.rank);
   const count = ax.reduce((p, a) => p * x.shape[a]!, 1);
   return P.div(P.sum(x, ax, keepDims), count);
@@ -34,6 +38,7 @@ function shift(x: Tensor, axes: number[]): Tensor {
 
 /** log Σ exp(x) over `axes`, computed stably (shifted by the maximum). */
 export function logSumExp(x: Tensor, axes: number | readonly number[] = -1, keepDims = false): Tensor {
+  requireFloat('logSumExp', x);
   const ax = normAxes('logSumExp', axes, x.rank);
   const m = shift(x, ax);
   const s = P.log(P.sum(P.exp(P.sub(x, m)), ax, true));
@@ -43,6 +48,7 @@ export function logSumExp(x: Tensor, axes: number | readonly number[] = -1, keep
 
 /** exp(x) / Σ exp(x) along `axis`, stably. */
 export function softmax(x: Tensor, axis = -1): Tensor {
+  requireFloat('softmax', x);
   const ax = normAxis('softmax', axis, x.rank);
   const e = P.exp(P.sub(x, shift(x, [ax])));
   return P.div(e, P.sum(e, ax, true));
@@ -50,6 +56,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 
 /** x − logSumExp(x) along `axis`, stably. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  requireFloat('logSoftmax', x);
   const ax = normAxis('logSoftmax', axis, x.rank);
   const z = P.sub(x, shift(x, [ax]));
   return P.sub(z, P.log(P.sum(P.exp(z), ax, true)));

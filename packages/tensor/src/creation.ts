@@ -82,6 +82,10 @@ export function tensor(data: NestedArray | HostArray | readonly number[], opts: 
     if (dtype !== hostType) throw new TensorError(op, `a ${data.constructor.name} holds ${hostType}, but dtype ${dtype} was asked for; convert the array or cast the tensor`);
     const shape = opts.shape ? [...checkShape(op, opts.shape)] : [data.length];
     if (sizeOf(shape) !== data.length) throw new TensorError(op, `shape ${fmtShape(shape)} holds ${sizeOf(shape)} elements but the array has ${data.length}`);
+    if (dtype === 'bool') {
+      const bad = (data as Uint8Array).findIndex((v) => v > 1);
+      if (bad >= 0) throw new TensorError(op, `element ${bad} of the Uint8Array is ${data[bad]}; a bool tensor holds 0 or 1`);
+    }
     return makeTensor(backend, backend.upload(data as HostArray, dtype), shape, dtype);
   }
   const shape = inferShape(data, op);
@@ -121,6 +125,7 @@ export function arange(start: number, stop?: number, step = 1, opts: CreateOptio
   const op = 'arange';
   if (stop === undefined) [start, stop] = [0, start];
   if (step === 0 || !Number.isFinite(step)) throw new TensorError(op, `step must be a finite non-zero number, got ${step}`);
+  if (!Number.isFinite(start) || !Number.isFinite(stop)) throw new TensorError(op, `start and stop must be finite numbers, got ${start} and ${stop}`);
   const dtype = opts.dtype === undefined ? 'float32' : checkDType(op, opts.dtype);
   if (dtype === 'bool') throw new TensorError(op, 'dtype bool is not a range type; use float32 or int32');
   if (dtype === 'int32' && ![start, stop, step].every(Number.isInteger)) throw new TensorError(op, 'an int32 range needs integer start, stop and step');

@@ -7,7 +7,7 @@ import { COMPARISON_OPS, LOGICAL_OPS, type Backend, type BinaryOp, type ReduceOp
 import type { DType } from './dtype.js';
 import { TensorError, fmtShape } from './errors.js';
 import { getBackend } from './registry.js';
-import { broadcastShapes, checkPerm, normAxes, normAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
+import { broadcastShapes, checkPerm, checkShape, normAxes, normAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
 import { Tensor, aliasTensor, makeTensor, type TensorLike } from './tensor.js';
 import { emit, isTracing } from './trace.js';
 
@@ -35,6 +35,9 @@ function scalarLike(v: number | boolean, like: Tensor, op: string): Tensor {
   }
   if (dtype === 'int32' && typeof v === 'number' && !Number.isInteger(v)) {
     throw new TensorError(op, `cannot combine the non-integer ${v} with an int32 tensor; cast the tensor to float32 first`);
+  }
+  if (dtype === 'int32' && typeof v === 'number' && (v < -2147483648 || v > 2147483647)) {
+    throw new TensorError(op, `cannot combine ${v} with an int32 tensor: it is outside the int32 range [-2^31, 2^31); cast the tensor to float32 first`);
   }
   const b = like.dataRef(op).backend;
   return makeTensor(b, b.fill(Number(v), 1, dtype), [], dtype);
@@ -332,6 +335,7 @@ function runBroadcast(x: Tensor, shape: Shape): Tensor {
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   const op = 'broadcastTo';
   x.dataRef(op);
+  checkShape(op, shape);
   const ok = shape.length >= x.rank && x.shape.every((d, i) => d === 1 || d === shape[shape.length - x.rank + i]);
   if (!ok) {
     throw new TensorError(op, `cannot broadcast ${describe(x)} to ${fmtShape(shape)}: each dimension must equal the target's or be 1`);
@@ -397,7 +401,10 @@ export function pad(x: Tensor, widths: readonly (readonly [number, number])[], v
       throw new TensorError(op, `pad widths must be pairs of non-negative integers, got ${JSON.stringify(widths)}`);
     }
   }
-  if (x.dtype === 'int32' && !Number.isInteger(value)) throw new TensorError(op, `pad value ${value} is not an integer, as int32 needs`);
+  if (x.dtype === 'int32' && !(Number.isInteger(value) && value >= -2147483648 && value <= 2147483647)) {
+    throw new TensorError(op, `pad value ${value} is not an int32 (an integer in [-2^31, 2^31)), as an int32 tensor needs`);
+  }
+  if (x.dtype === 'bool' && value !== 0 && value !== 1) throw new TensorError(op, `pad value ${value} is not 0 or 1, as a bool tensor needs`);
   const before = widths.map((w) => w[0]);
   const outShape = x.shape.map((d, i) => d + widths[i]![0] + widths[i]![1]);
   const out = makeTensor(b, b.pad(x.storage(op), x.shape, before, outShape, value, x.dtype), outShape, x.dtype);
@@ -458,6 +465,7 @@ export function scatterAdd(updates: Tensor, indices: Tensor, axis: number, shape
   const backend = sameBackend(op, [updates, indices]);
   requireDType(op, indices, ['int32']);
   requireDType(op, updates, ['float32', 'int32']);
+  checkShape(op, shape);
   const ax = normAxis(op, axis, shape.length);
   const expected = [...shape.slice(0, ax), ...indices.shape, ...shape.slice(ax + 1)];
   if (!shapesEqual(expected, updates.shape)) {

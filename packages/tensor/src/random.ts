@@ -93,7 +93,19 @@ export function uniform(k: Key, shape: readonly number[], opts: RandomOptions & 
   const hi = opts.maxval ?? 1;
   if (!(hi > lo)) throw new TensorError('uniform', `maxval ${hi} must exceed minval ${lo}`);
   if (lo === 0 && hi === 1) return u;
-  return P.add(P.mul(u, hi - lo), lo);
+  // u·(hi − lo) + lo can round up to hi itself (e.g. a narrow range far from 0); keep [lo, hi) half-open.
+  return P.minimum(P.add(P.mul(u, hi - lo), lo), float32Below(hi));
+}
+
+/** The largest float32 strictly below x. */
+function float32Below(x: number): number {
+  const f = Math.fround(x);
+  if (f < x) return f;
+  if (f === 0) return -(2 ** -149);
+  const bits = new Float32Array([f]);
+  const words = new Int32Array(bits.buffer);
+  words[0]! += f > 0 ? -1 : 1;
+  return bits[0]!;
 }
 
 /** float32 standard normal draws (Box–Muller on two uniform streams from split keys). */

@@ -91,6 +91,7 @@ function sameDef(a: TreeDef, b: TreeDef): boolean {
  * corresponding leaves. Mismatched structures are an error, never truncated.
  */
 export function treeZip<T = unknown>(f: (...leaves: Tensor[]) => unknown, ...trees: unknown[]): T {
+  if (trees.length === 0) throw new TensorError('treeZip', 'needs at least one tree');
   const flat = trees.map((t) => treeFlatten(t));
   const def = flat[0]![1];
   flat.forEach(([, d], i) => {

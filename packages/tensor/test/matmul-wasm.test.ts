@@ -9,9 +9,11 @@
 
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { matmulF32 } from '../src/cpu/wasm/matmul.js';
+import { configureMatmulF32, matmulF32, matmulF32ThreadsReady } from '../src/cpu/wasm/matmul.js';
 import { KERNELS_SOURCE_SHA256 } from '../src/cpu/wasm/kernels.generated.js';
 
 interface Problem {
@@ -158,7 +160,7 @@ function checkAgainstReferences(p: Problem): void {
 
 describe('matmulF32 (wasm simd)', () => {
   it('matches float64 and sequential float32 references on small shapes', () => {
-    fc.assert(fc.property(problemArb(24, 40, 24, 4), checkAgainstReferences), { numRuns: 400 });
+    fc.assert(fc.property(problemArb(24, 40, 24, 4), checkAgainstReferences), { numRuns: 1000 });
   });
 
   it('matches on shapes that cross the k-block (256) and row-block (120) boundaries', () => {
@@ -245,6 +247,68 @@ describe('matmulF32 (wasm simd)', () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  it('gives the same bits on two threads as on one', async () => {
+    expect(await matmulF32ThreadsReady()).toBe(true);
+    const saved = configureMatmulF32();
+    const both = (p: Problem): [Float32Array, Float32Array] => {
+      configureMatmulF32({ threads: false });
+      const one = run(p);
+      // Force the threaded path for every size, so all chunkings (batch entries, column
+      // panels, row ranges) are exercised on small shapes.
+      configureMatmulF32({ threads: true, minFlops: 0, minFlopsPerByte: 0 });
+      const two = run(p);
+      return [one, two];
+    };
+    try {
+      fc.assert(
+        fc.property(problemArb(30, 40, 70, 4), (p) => {
+          const [one, two] = both(p);
+          expect(firstBitDifference(one, two)).toBe(-1);
+        }),
+        { numRuns: 500 },
+      );
+      // Larger: several k blocks and row blocks, packed B, A^T packing.
+      for (const [m, k, n, transA, transB] of [
+        [250, 600, 90, false, false], [130, 300, 300, true, false], [64, 520, 7, true, true],
+      ] as const) {
+        const p: Problem = {
+          batch: 1, m, k, n, transA, transB, aBatchStride: 0, bBatchStride: 0,
+          a: fill(m * k, m, 1), b: fill(k * n, n, 1),
+        };
+        const [one, two] = both(p);
+        expect(firstBitDifference(one, two)).toBe(-1);
+      }
+      checkAgainstReferences({
+        batch: 3, m: 33, k: 70, n: 45, transA: false, transB: true, aBatchStride: 33 * 70 + 1,
+        bBatchStride: 0, a: fill(3 * 33 * 70 + 2, 5, 1), b: fill(70 * 45, 6, 1),
+      });
+    } finally {
+      configureMatmulF32(saved);
+    }
+  });
+
+  it('does not keep the process alive once the worker thread has started', () => {
+    const modulePath = fileURLToPath(new URL('../src/cpu/wasm/matmul.ts', import.meta.url));
+    const script = `
+      const { matmulF32, matmulF32ThreadsReady } = await import(${JSON.stringify(modulePath)});
+      if (!(await matmulF32ThreadsReady())) throw new Error('no threads');
+      const n = 200, a = new Float32Array(n * n).fill(1), out = new Float32Array(n * n);
+      matmulF32(a, a, out, 1, n, n, n, false, false, 0, 0);
+      if (out[0] !== n) throw new Error('bad result ' + out[0]);
+      console.log('ok');`;
+    const started = Date.now();
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect({ status: child.status, stdout: child.stdout, stderr: child.stderr }).toEqual({
+      status: 0,
+      stdout: 'ok\n',
+      stderr: '',
+    });
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it('writes zeros when k = 0 and does nothing for empty outputs', () => {

@@ -1,8 +1,400 @@
-import type { Backend } from '../backend.js';
+/**
+ * The webgpu backend: every primitive of `Backend` as a WGSL compute kernel,
+ * run through Dawn's Node bindings.
+ *
+ * - Storage is a pooled GPUBuffer of 32-bit words (bool as u32 0/1), see pool.ts.
+ * - Dispatches are batched into one command encoder and submitted lazily, see
+ *   dispatcher.ts; `read` and `sync` submit.
+ * - Kernels are generated per (op, dtype, rank) and compiled once, see kernels/.
+ * - Asynchronous device failures (device lost, validation errors) are recorded
+ *   and thrown as a TensorError from the next call into the backend.
+ */
+import type { Backend, BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
 import type { WebGPUInfo, WebGPUInitOptions } from '../backends.js';
+import { broadcastStrides } from '../cpu/elementwise.js';
+import { allocHost, type DType, type HostArray } from '../dtype.js';
 import { TensorError } from '../errors.js';
+import { sizeOf, stridesOf, type Shape } from '../shape.js';
+import { openDevice } from './device.js';
+import { Dispatcher, type Workgroups } from './dispatcher.js';
+import { binaryKernel, castKernel, fillKernel, unaryKernel, whereKernel } from './kernels/elementwise.js';
+import { concatKernel, gatherKernel, padKernel, scatterAddKernel, stridedCopyKernel } from './kernels/layout.js';
+import { MATMUL_WG, matmulKernel, matmulVariant } from './kernels/matmul.js';
+import { randomKernel } from './kernels/random.js';
+import { reduceKernel } from './kernels/reduce.js';
+import { BufferPool } from './pool.js';
+import { checkRank, coalesce } from './strides.js';
 
-export async function createWebGPUBackend(_opts: WebGPUInitOptions): Promise<{ backend: Backend; info: WebGPUInfo }> {
-  throw new TensorError('initBackend', 'webgpu backend not yet implemented');
+/** A webgpu storage: a pooled buffer holding at least `size` 32-bit words. */
+export interface GPUStorage {
+  readonly buffer: GPUBuffer;
+  freed: boolean;
 }
-export function destroyWebGPUBackend(_b: Backend): void {}
+
+/** Fills up to this many elements are uploaded from the host instead of dispatched. */
+const SMALL_FILL = 1024;
+/** A reduction with fewer outputs than this and a long axis is split into chunks (two passes). */
+const REDUCE_PARALLELISM = 16384;
+const MIN_CHUNK = 64;
+
+const STORAGE_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** The 32-bit pattern a value has when stored as `dtype`. */
+function valueBits(value: number, dtype: DType): number {
+  if (dtype === 'float32') return new Uint32Array(new Float32Array([value]).buffer)[0]!;
+  if (dtype === 'int32') return value >>> 0;
+  return value ? 1 : 0;
+}
+
+/** Negative int32 parameters travel as their two's-complement u32 bits. */
+const u32 = (xs: readonly number[]): number[] => xs.map((x) => x >>> 0);
+
+interface Runtime {
+  device: GPUDevice;
+  pool: BufferPool;
+  dispatcher: Dispatcher;
+  /** Invocations per workgroup of the 1-D kernels. */
+  wg: number;
+  liveBytes: number;
+  /** Set once the device is lost (other than by our own destroy). */
+  lost: string | undefined;
+  /** The first asynchronous GPU error not yet reported. */
+  error: string | undefined;
+  destroyed: boolean;
+}
+
+const runtimes = new WeakMap<Backend, Runtime>();
+
+export interface WebGPUStats {
+  dispatches: number;
+  submits: number;
+  pipelines: number;
+  /** GPU buffers created so far (a flat count in a steady loop means the pool is reused). */
+  buffersCreated: number;
+  /** Bytes held by free buffers in the pool. */
+  pooledBytes: number;
+  /** Bytes held by live storages (= bytesInUse). */
+  liveBytes: number;
+}
+
+/** Counters of a webgpu backend, for tests and diagnostics. */
+export function webgpuStats(b: Backend): WebGPUStats {
+  const rt = runtimes.get(b);
+  if (!rt) throw new TensorError('webgpuStats', `expected the webgpu backend, got '${b.name}'`);
+  return { ...rt.dispatcher.stats, buffersCreated: rt.pool.created, pooledBytes: rt.pool.pooledBytes, liveBytes: rt.liveBytes };
+}
+
+export async function createWebGPUBackend(opts: WebGPUInitOptions): Promise<{ backend: Backend; info: WebGPUInfo }> {
+  const { device, info } = await openDevice(opts);
+  const pool = new BufferPool(device);
+  const rt: Runtime = {
+    device,
+    pool,
+    dispatcher: undefined as unknown as Dispatcher,
+    wg: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup, device.limits.maxComputeWorkgroupSizeX),
+    liveBytes: 0,
+    lost: undefined,
+    error: undefined,
+    destroyed: false,
+  };
+  rt.dispatcher = new Dispatcher(device, pool, device.limits.maxComputeWorkgroupsPerDimension, (msg) => (rt.error ??= msg));
+  void device.lost.then((l) => {
+    if (!rt.destroyed) rt.lost = `the GPU device was lost (${l.reason}): ${l.message}`;
+  });
+  device.addEventListener('uncapturederror', (ev) => {
+    rt.error ??= (ev as GPUUncapturedErrorEvent).error.message;
+  });
+  const backend = makeBackend(rt);
+  runtimes.set(backend, rt);
+  return { backend, info };
+}
+
+/** Destroys the device and drops every GPU object, so Node can exit. Later calls throw. */
+export function destroyWebGPUBackend(b: Backend): void {
+  const rt = runtimes.get(b);
+  if (!rt || rt.destroyed) return;
+  rt.destroyed = true;
+  rt.dispatcher.dispose();
+  rt.pool.clear();
+  rt.device.destroy();
+  runtimes.delete(b);
+}
+
+function makeBackend(rt: Runtime): Backend<GPUStorage> {
+  const { dispatcher } = rt;
+  const wg = rt.wg;
+
+  /** Generated WGSL, memoised by a short key so each op does not rebuild (and rehash) its source. */
+  const sources = new Map<string, string>();
+  const src = (key: string, gen: () => string): string => {
+    let s = sources.get(key);
+    if (s === undefined) sources.set(key, (s = gen()));
+    return s;
+  };
+
+  function check(op: string): void {
+    if (rt.destroyed) throw new TensorError(op, 'the webgpu backend was shut down (shutdownWebGPU); initialise it again with initBackend(\'webgpu\')');
+    if (rt.lost) throw new TensorError(op, `webgpu: ${rt.lost}`);
+    if (rt.error) {
+      const e = rt.error;
+      rt.error = undefined;
+      throw new TensorError(op, `webgpu: an earlier GPU command failed, so results since then are unreliable: ${e}`);
+    }
+  }
+
+  function alloc(op: string, size: number): GPUStorage {
+    check(op);
+    const buffer = rt.pool.acquire(size * 4, STORAGE_USAGE(), op);
+    rt.liveBytes += buffer.size;
+    return { buffer, freed: false };
+  }
+
+  function run(key: string, gen: () => string, label: string, buffers: GPUBuffer[], params: number[], groups: Workgroups): void {
+    dispatcher.dispatch(src(key, gen), label, buffers, params, groups);
+  }
+  const grid = (n: number) => dispatcher.grid1D(n, wg);
+
+  /** out[i] = x[base + Σ coord·stride]: the common core of transpose, broadcastTo and slice. */
+  function stridedCopy(op: string, x: GPUStorage, outShape: Shape, strides: readonly number[], base: number): GPUStorage {
+    const n = sizeOf(outShape);
+    const out = alloc(op, n);
+    if (n === 0) return out;
+    const c = coalesce(outShape, [strides]);
+    const rank = c.shape.length;
+    const st = c.strides[0]!;
+    if (rank === 0 || (rank === 1 && st[0] === 1)) {
+      // A contiguous run: a plain buffer copy.
+      dispatcher.copy(x.buffer, out.buffer, n * 4, base * 4, 0);
+      return out;
+    }
+    checkRank(op, rank);
+    run(`copy:${rank}`, () => stridedCopyKernel(rank, wg), op, [x.buffer, out.buffer], [n, base >>> 0, ...c.shape, ...u32(st)], grid(n));
+    return out;
+  }
+
+  /** Reduces x [outer, red, inner] over red into `out`, chunking long axes into a second pass. */
+  function reduceInto(op: ReduceOp, x: GPUStorage, outer: number, red: number, inner: number, dtype: DType, out: GPUStorage): void {
+    const outputs = outer * inner;
+    let groups = 1;
+    if (op !== 'argmax' && op !== 'argmin' && red > 4 * MIN_CHUNK && outputs < REDUCE_PARALLELISM) {
+      groups = Math.min(Math.ceil(red / MIN_CHUNK), Math.ceil(REDUCE_PARALLELISM / outputs));
+    }
+    const len = Math.ceil(red / groups);
+    groups = Math.ceil(red / len);
+    const kernel = () => reduceKernel(op, dtype, wg);
+    const key = `reduce:${op}:${dtype}`;
+    if (groups === 1) {
+      run(key, kernel, op, [x.buffer, out.buffer], [outputs, red, inner, 1, red], grid(outputs));
+      return;
+    }
+    const partial = alloc(op, outer * groups * inner);
+    run(key, kernel, op, [x.buffer, partial.buffer], [outer * groups * inner, red, inner, groups, len], grid(outer * groups * inner));
+    reduceInto(op, partial, outer, groups, inner, dtype, out);
+    be.free(partial);
+  }
+
+  const be: Backend<GPUStorage> = {
+    name: 'webgpu',
+
+    upload(data, dtype) {
+      const out = alloc('upload', data.length);
+      if (data.length > 0) {
+        // bool arrives as bytes and is stored as u32 words.
+        const words = dtype === 'bool' ? Uint32Array.from(data) : data;
+        rt.device.queue.writeBuffer(out.buffer, 0, words.buffer, words.byteOffset, words.byteLength);
+      }
+      return out;
+    },
+
+    fill(value, size, dtype) {
+      const out = alloc('fill', size);
+      if (size === 0) return out;
+      const bits = valueBits(value, dtype);
+      // A fresh pool buffer is not referenced by pending commands, so writing it
+      // from the queue (which runs before the pending encoder) is safe.
+      if (size <= SMALL_FILL) rt.device.queue.writeBuffer(out.buffer, 0, new Uint32Array(size).fill(bits));
+      else if (bits === 0) dispatcher.clear(out.buffer, size * 4);
+      else run('fill', () => fillKernel(wg), 'fill', [out.buffer], [size, bits], grid(size));
+      return out;
+    },
+
+    async read(s, dtype, size) {
+      check('read');
+      if (size === 0) return allocHost(dtype, 0);
+      const bytes = size * 4;
+      const staging = rt.pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'read');
+      dispatcher.copy(s.buffer, staging, bytes);
+      dispatcher.flush();
+      try {
+        await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+      } catch (e) {
+        staging.destroy();
+        check('read');
+        throw new TensorError('read', `webgpu: reading a result back failed: ${(e as Error).message}`);
+      }
+      const mapped = staging.getMappedRange(0, bytes);
+      let out: HostArray;
+      if (dtype === 'float32') out = new Float32Array(mapped.slice(0));
+      else if (dtype === 'int32') out = new Int32Array(mapped.slice(0));
+      else out = Uint8Array.from(new Uint32Array(mapped));
+      staging.unmap();
+      if (rt.destroyed) staging.destroy();
+      else rt.pool.release(staging);
+      check('read');
+      return out;
+    },
+
+    free(s) {
+      if (s.freed) return;
+      s.freed = true;
+      if (rt.destroyed) return;
+      rt.liveBytes -= s.buffer.size;
+      dispatcher.releaseWhenIdle(s.buffer);
+    },
+
+    bytesInUse: () => rt.liveBytes,
+
+    async sync() {
+      check('sync');
+      dispatcher.flush();
+      await rt.device.queue.onSubmittedWorkDone();
+      check('sync');
+    },
+
+    unary(op: UnaryOp, x, size, dtype) {
+      const out = alloc(op, size);
+      if (size > 0) run(`unary:${op}:${dtype}`, () => unaryKernel(op, dtype, wg), op, [x.buffer, out.buffer], [size], grid(size));
+      return out;
+    },
+
+    binary(op: BinaryOp, a, aShape, b, bShape, outShape, dtype) {
+      const n = sizeOf(outShape);
+      const out = alloc(op, n);
+      if (n === 0) return out;
+      const c = coalesce(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+      const rank = c.shape.length;
+      checkRank(op, rank);
+      run(`binary:${op}:${dtype}:${rank}`, () => binaryKernel(op, dtype, rank, wg), op, [a.buffer, b.buffer, out.buffer],
+        [n, ...c.shape, ...c.strides[0]!, ...c.strides[1]!], grid(n));
+      return out;
+    },
+
+    where(cond, cShape, a, aShape, b, bShape, outShape, _dtype) {
+      const n = sizeOf(outShape);
+      const out = alloc('where', n);
+      if (n === 0) return out;
+      const c = coalesce(outShape, [cShape, aShape, bShape].map((s) => broadcastStrides(s, outShape)));
+      const rank = c.shape.length;
+      checkRank('where', rank);
+      run(`where:${rank}`, () => whereKernel(rank, wg), 'where', [cond.buffer, a.buffer, b.buffer, out.buffer],
+        [n, ...c.shape, ...c.strides[0]!, ...c.strides[1]!, ...c.strides[2]!], grid(n));
+      return out;
+    },
+
+    reduce(op, x, outer, red, inner, dtype) {
+      const out = alloc(op, outer * inner);
+      if (outer * inner === 0) return out;
+      if (red === 0) dispatcher.clear(out.buffer, outer * inner * 4); // sum of nothing (the front end rejects the others)
+      else reduceInto(op, x, outer, red, inner, dtype, out);
+      return out;
+    },
+
+    matmul(a, b, batch, m, k, n, transA, transB, aStride, bStride) {
+      const out = alloc('matmul', batch * m * n);
+      if (batch * m * n === 0) return out;
+      const v = matmulVariant(m, k, n, transA, transB, aStride, bStride);
+      const key = `matmul:${+v.transA}${+v.transB}${+v.vecA}${+v.vecB}${+v.vecC}`;
+      const gx = Math.ceil(Math.ceil(n / 4) / MATMUL_WG[0]);
+      const gy = Math.ceil(Math.ceil(m / 4) / MATMUL_WG[1]);
+      const maxDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
+      if (gx > maxDim || gy > maxDim) throw new TensorError('matmul', `webgpu: a ${m}×${n} output exceeds the dispatch grid; split the product`);
+      // The batch runs along z, in chunks when it exceeds the grid.
+      for (let first = 0; first < batch; first += maxDim) {
+        const z = Math.min(maxDim, batch - first);
+        run(key, () => matmulKernel(v), 'matmul', [a.buffer, b.buffer, out.buffer], [m, k, n, aStride, bStride, first], [gx, gy, z]);
+      }
+      return out;
+    },
+
+    transpose(x, shape, perm, _dtype) {
+      const inStrides = stridesOf(shape);
+      return stridedCopy('transpose', x, perm.map((p) => shape[p]!), perm.map((p) => inStrides[p]!), 0);
+    },
+
+    broadcastTo(x, shape, outShape, _dtype) {
+      return stridedCopy('broadcastTo', x, outShape, broadcastStrides(shape, outShape), 0);
+    },
+
+    slice(x, shape, begin, step, outShape, _dtype) {
+      const inStrides = stridesOf(shape);
+      let base = 0;
+      for (let d = 0; d < shape.length; d++) base += begin[d]! * inStrides[d]!;
+      return stridedCopy('slice', x, outShape, inStrides.map((s, d) => s * step[d]!), base);
+    },
+
+    pad(x, shape, before, outShape, value, dtype) {
+      const n = sizeOf(outShape);
+      const out = alloc('pad', n);
+      if (n === 0) return out;
+      // Axes of size 1 in both x and the output are neither padded nor indexed.
+      const keep = outShape.map((_, d) => d).filter((d) => outShape[d] !== 1 || shape[d] !== 1);
+      const rank = keep.length;
+      checkRank('pad', rank);
+      run(`pad:${rank}`, () => padKernel(rank, wg), 'pad', [x.buffer, out.buffer],
+        [n, valueBits(value, dtype), ...keep.map((d) => outShape[d]!), ...keep.map((d) => before[d]!), ...keep.map((d) => shape[d]!)], grid(n));
+      return out;
+    },
+
+    concat(xs, shapes, axis, outShape, _dtype) {
+      const n = sizeOf(outShape);
+      const out = alloc('concat', n);
+      if (n === 0) return out;
+      const outer = sizeOf(outShape.slice(0, axis));
+      const inner = sizeOf(outShape.slice(axis + 1));
+      const rowOut = outShape[axis]! * inner;
+      let off = 0;
+      xs.forEach((x, t) => {
+        const chunk = shapes[t]![axis]! * inner;
+        if (chunk === 0) return;
+        // One contiguous block per input when there is a single row: a buffer copy.
+        if (outer === 1) dispatcher.copy(x.buffer, out.buffer, chunk * 4, 0, off * 4);
+        else run('concat', () => concatKernel(wg), 'concat', [x.buffer, out.buffer], [outer * chunk, chunk, rowOut, off], grid(outer * chunk));
+        off += chunk;
+      });
+      return out;
+    },
+
+    gather(x, outer, dim, inner, indices, count, _dtype) {
+      const n = outer * count * inner;
+      const out = alloc('gather', n);
+      if (n > 0) run('gather', () => gatherKernel(wg), 'gather', [x.buffer, indices.buffer, out.buffer], [n, count, inner, dim], grid(n));
+      return out;
+    },
+
+    scatterAdd(updates, outer, dim, inner, indices, count, dtype) {
+      const n = outer * dim * inner;
+      const out = alloc('scatterAdd', n);
+      if (n > 0) {
+        run(`scatterAdd:${dtype}`, () => scatterAddKernel(dtype, wg), 'scatterAdd', [updates.buffer, indices.buffer, out.buffer], [n, dim, inner, count], grid(n));
+      }
+      return out;
+    },
+
+    cast(x, size, from, to) {
+      const out = alloc('cast', size);
+      if (size === 0) return out;
+      if (from === to) dispatcher.copy(x.buffer, out.buffer, size * 4);
+      else run(`cast:${from}:${to}`, () => castKernel(from, to, wg), 'cast', [x.buffer, out.buffer], [size], grid(size));
+      return out;
+    },
+
+    random(key0, key1, size, dist) {
+      const out = alloc('random', size);
+      if (size === 0) return out;
+      const blocks = Math.ceil(size / 4);
+      run('random', () => randomKernel(wg), 'random', [out.buffer], [blocks, size, key0 >>> 0, key1 >>> 0, dist === 'uniform' ? 1 : 0], grid(blocks));
+      return out;
+    },
+  };
+  return be;
+}

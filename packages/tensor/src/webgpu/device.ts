@@ -40,10 +40,20 @@ function isSoftwareAdapter(a: GPUAdapter): boolean {
   return fallback || SOFTWARE_NAMES.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
 }
 
+/**
+ * Every GPU instance ever created stays referenced for the life of the process.
+ * Dawn's Node bindings schedule event processing on an instance without holding
+ * it, so an instance collected by the GC while work is in flight crashes the
+ * process (seen as a segfault in CallbackTaskManager::Flush). A referenced
+ * instance does not keep Node alive once its devices are destroyed.
+ */
+const instances: GPU[] = [];
+
 async function tryAdapter(flags: string[], options: GPURequestAdapterOptions): Promise<GPUAdapter | null> {
   try {
-    // The GPU object is dropped once we hold an adapter: a live one keeps Node running.
-    return await create(flags).requestAdapter(options);
+    const gpu = create(flags);
+    instances.push(gpu);
+    return await gpu.requestAdapter(options);
   } catch {
     return null;
   }

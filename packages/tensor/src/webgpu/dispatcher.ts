@@ -134,10 +134,10 @@ export class Dispatcher {
     return [this.maxGroupsPerDim, y, 1];
   }
 
-  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     const encoder = this.ensureEncoder();
     this.endPass();
-    encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+    encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.pendingCommands++;
   }
 

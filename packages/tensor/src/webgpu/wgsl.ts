@@ -36,8 +36,9 @@ export const FLOAT_BITS = /* wgsl */ `
 fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn is_inf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
 fn sign_bit(x: f32) -> bool { return (bitcast<u32>(x) & 0x80000000u) != 0u; }
-const NAN_BITS = 0x7fc00000u;
-const INF_BITS = 0x7f800000u;
+// Private variables, not consts: WGSL rejects NaN/inf in constant expressions.
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+var<private> INF_BITS: u32 = 0x7f800000u;
 `;
 
 /** A storage binding declaration. */
@@ -77,4 +78,23 @@ export function stridedOffsets(rank: number, shapeAt: number, offsets: readonly 
     for (const o of offsets) lines.push(`  ${o.name} += c${d} * Pi(${o.stridesAt + d}u);`);
   }
   return lines.join('\n');
+}
+
+/**
+ * A counted loop `for (var v = from; v < to; v += step)` written as two nested
+ * loops of at most 32768 iterations each: Mesa's llvmpipe silently stops any
+ * single loop after 65535 iterations. `stop` names a bool expression that ends
+ * both loops early (for a `break` out of the whole loop); the body may `break`
+ * only after making it true.
+ */
+export function longLoop(v: string, from: string, to: string, body: string, opts: { step?: number; stop?: string } = {}): string {
+  const step = opts.step ?? 1;
+  const span = 32768 * step;
+  const cond = opts.stop ? ` && !(${opts.stop})` : '';
+  return `for (var ${v}_blk = ${from}; ${v}_blk < ${to}${cond}; ${v}_blk += ${span}u) {
+    let ${v}_end = min(${to}, ${v}_blk + ${span}u);
+    for (var ${v} = ${v}_blk; ${v} < ${v}_end; ${v} += ${step}u) {
+${body}
+    }
+  }`;
 }

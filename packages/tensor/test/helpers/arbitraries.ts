@@ -21,7 +21,7 @@ export function shapeArb(opts: ShapeOptions = {}): fc.Arbitrary<Shape> {
   const { minRank = 0, maxRank = 4, minDim = 0, maxDim = 5 } = opts;
   // Size-0 dims are interesting but should not dominate: weight them down.
   const dim = minDim === 0 && maxDim > 0
-    ? fc.oneof({ arbitrary: fc.integer({ min: 1, max: maxDim }), weight: 6 }, { arbitrary: fc.constant(0), weight: 1 })
+    ? fc.oneof({ arbitrary: fc.integer({ min: 1, max: maxDim }), weight: 9 }, { arbitrary: fc.constant(0), weight: 1 })
     : fc.integer({ min: minDim, max: maxDim });
   return fc.array(dim, { minLength: minRank, maxLength: maxRank });
 }

@@ -47,8 +47,14 @@ function sameValue(a: number, b: number): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));
 }
 
-/** The first element where `actual` violates `tol` against `expected`, described; undefined when all agree. */
-export function findMismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance): string | undefined {
+/**
+ * The first element where `actual` violates `tol` against `expected`, described;
+ * undefined when all agree. `float32` (default true) says the values are float32, so
+ * `exact` and `ulps` compare against the reference rounded to float32; int32 and bool
+ * results are compared as they are.
+ */
+export function findMismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, float32 = true): string | undefined {
+  const round = float32 ? Math.fround : (v: number) => v;
   if (actual.length !== expected.length) return `length ${actual.length}, expected ${expected.length}`;
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i]!;
@@ -56,10 +62,10 @@ export function findMismatch(actual: ArrayLike<number>, expected: ArrayLike<numb
     let ok: boolean;
     switch (tol.kind) {
       case 'exact':
-        ok = sameValue(a, Math.fround(e));
+        ok = sameValue(a, round(e));
         break;
       case 'ulps':
-        ok = ulpDistance(a, Math.fround(e)) <= tol.ulps;
+        ok = ulpDistance(a, round(e)) <= tol.ulps;
         break;
       case 'bound': {
         if (!Number.isFinite(e) || !Number.isFinite(a)) ok = sameValue(a, e);
@@ -78,12 +84,14 @@ export function findMismatch(actual: ArrayLike<number>, expected: ArrayLike<numb
   return undefined;
 }
 
-/** Throws (a failing property) unless shapes match exactly and values are within `tol`. */
-export function assertNdClose(actualShape: readonly number[], actualData: ArrayLike<number>, expected: Nd, tol: Tolerance, what = ''): void {
+/** Throws (a failing property) unless shapes match exactly and values are within `tol` (see `findMismatch` for `float32`). */
+export function assertNdClose(
+  actualShape: readonly number[], actualData: ArrayLike<number>, expected: Nd, tol: Tolerance, what = '', float32 = true,
+): void {
   const prefix = what ? `${what}: ` : '';
   if (actualShape.length !== expected.shape.length || actualShape.some((d, i) => d !== expected.shape[i])) {
     throw new Error(`${prefix}shape [${actualShape.join(',')}], expected [${expected.shape.join(',')}]`);
   }
-  const m = findMismatch(actualData, expected.data, tol);
+  const m = findMismatch(actualData, expected.data, tol, float32);
   if (m) throw new Error(`${prefix}${m}`);
 }

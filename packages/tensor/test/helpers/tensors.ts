@@ -44,11 +44,11 @@ export async function tensorToNdAsync(t: Tensor): Promise<Nd> {
 /** Throws unless `t` has dtype `dtype`, the expected shape, and values within `tol` (synchronous: cpu). */
 export function assertTensorClose(t: Tensor, dtype: DType, expected: Nd, tol: Tolerance, what = ''): void {
   if (t.dtype !== dtype) throw new Error(`${what ? `${what}: ` : ''}dtype ${t.dtype}, expected ${dtype}`);
-  assertNdClose(t.shape, t.dataSync(), expected, tol, what);
+  assertNdClose(t.shape, t.dataSync(), expected, tol, what, dtype === 'float32');
 }
 
 /** `assertTensorClose` for any backend. */
 export async function assertTensorCloseAsync(t: Tensor, dtype: DType, expected: Nd, tol: Tolerance, what = ''): Promise<void> {
   if (t.dtype !== dtype) throw new Error(`${what ? `${what}: ` : ''}dtype ${t.dtype}, expected ${dtype}`);
-  assertNdClose(t.shape, await t.data(), expected, tol, what);
+  assertNdClose(t.shape, await t.data(), expected, tol, what, dtype === 'float32');
 }

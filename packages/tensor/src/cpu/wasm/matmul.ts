@@ -1,16 +1,29 @@
 // Synchronous float32 batched matmul on the WebAssembly SIMD kernel in
 // packages/tensor/wasm/matmul.ts (compiled into ./kernels.generated.ts).
 //
-// One module instance and one linear memory are created lazily on first use and kept for
-// the life of the process, so a call costs: a few argument checks, copying the operands
-// into linear memory, one wasm call (which loops over the batch itself) and one copy out.
+// Single-thread path (the default, and all small problems): one module instance on one
+// ordinary linear memory, created lazily on first use and kept for the life of the
+// process. A call costs a few argument checks, copying the operands into linear memory,
+// one wasm call (which loops over the batch itself) and one copy out: ~0.1-0.3 us of
+// overhead at tiny sizes.
+//
+// Two-thread path (large problems only): a second instance of the same kernels on a
+// *shared* memory, plus one worker thread running its own instance on that memory. The
+// output is cut into chunks (whole batch entries, or ranges of 8-column panels, or row
+// ranges); both threads claim chunks from an atomic counter and the main thread blocks
+// (Atomics.wait) until all are done, so the API stays synchronous. A chunk's result does
+// not depend on which thread computes it, or on the chunking: every output element is
+// the same sequential k loop (see wasm/matmul.ts), so results are bit-identical to the
+// single-thread path. The k sum is never split.
 //
 // Linear memory layout for a call (byte offsets, each region 64-byte aligned):
-//   [heapBase .. )  A | B | C | B pack scratch | A^T pack scratch (transA only) | edge tile
-// The memory only ever grows (wasm memories cannot shrink); it is sized for the largest
-// call seen so far.
+//   [heapBase .. )  A | B | C | scratch of the main thread | scratch of the worker
+// where a thread's scratch is: B panels | A^T block (transA only) | edge tile.
+// Memories only ever grow (wasm memories cannot shrink); each is sized for the largest
+// call it has served.
 
-import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
+import { Worker } from 'node:worker_threads';
+import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels.generated.js';
 
 /** The module's exports (see wasm/matmul.ts for the contracts). */
 interface KernelExports {
@@ -18,11 +31,12 @@ interface KernelExports {
     aPtr: number, bPtr: number, cPtr: number,
     m: number, k: number, n: number,
     transA: number, transB: number, aStride: number, bStride: number,
-    b0: number, b1: number, m0: number, m1: number,
+    b0: number, b1: number, m0: number, m1: number, jp0: number, jp1: number,
     pack: number, packA: number, tmp: number,
   ): void;
   packBytes(n: number): number;
   packABytes(): number;
+  readsBDirect(k: number, n: number, transB: number): number;
   tmpBytes(): number;
   heapBase(): number;
 }
@@ -33,7 +47,7 @@ interface KernelExports {
  * would clash once some other lib does, so it is typed locally and read off globalThis.
  */
 interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(deltaPages: number): number;
 }
 interface WasmApi {
@@ -43,7 +57,17 @@ interface WasmApi {
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
+const PAGE = 65536;
+/** wasm32 address-space limit. */
+const MAX_PAGES = 65536;
+const MAX_BYTES = MAX_PAGES * PAGE;
+/** Panel width of the kernel (NR in wasm/matmul.ts). */
+const NR = 8;
+/** Rows per micro-tile of the kernel (MR in wasm/matmul.ts). */
+const MR = 5;
+
 interface Kernels {
+  readonly module: object;
   readonly memory: WasmMemory;
   readonly exports: KernelExports;
   readonly heapBase: number;
@@ -53,23 +77,16 @@ interface Kernels {
   f32: Float32Array;
 }
 
-const PAGE = 65536;
-/** wasm32 address space limit (the module declares a 65536-page maximum). */
-const MAX_BYTES = 65536 * PAGE;
-
-let kernels: Kernels | undefined;
-
-function loadKernels(): Kernels {
-  const bytes = Buffer.from(KERNELS_WASM_BASE64, 'base64');
-  // Synchronous compile is fine in Node (no main-thread size limit as in browsers) and the
-  // module is ~4 KiB. The memory is shared so that worker threads can run the same
-  // module on it; a shared memory must declare its maximum, which only reserves
-  // address space.
-  const module = new wasmApi.Module(bytes);
-  const memory = new wasmApi.Memory({ initial: 16 });
-  const instance = new wasmApi.Instance(module, { env: { memory } });
-  const exports = instance.exports as unknown as KernelExports;
+function loadKernels(base64: string, shared: boolean): Kernels {
+  // Synchronous compile is fine in Node (browsers limit it on the main thread) and the
+  // module is ~4 KiB.
+  const module = new wasmApi.Module(Buffer.from(base64, 'base64'));
+  const memory = shared
+    ? new wasmApi.Memory({ initial: 16, maximum: MAX_PAGES, shared: true })
+    : new wasmApi.Memory({ initial: 16 });
+  const exports = new wasmApi.Instance(module, { env: { memory } }).exports as KernelExports;
   return {
+    module,
     memory,
     exports,
     heapBase: align64(exports.heapBase()),
@@ -96,6 +113,242 @@ function ensureMemory(kr: Kernels, bytes: number): void {
   kr.f32 = new Float32Array(kr.memory.buffer);
 }
 
+/** Bytes of one thread's scratch region for a problem with n output columns. */
+function scratchBytes(kr: Kernels, n: number, transA: boolean): number {
+  return align64(kr.exports.packBytes(n)) + align64(transA ? kr.packABytes : 0) + kr.tmpBytes;
+}
+
+/** Pointers [pack, packA, tmp] of a scratch region starting at `base`. */
+function scratchPtrs(kr: Kernels, base: number, n: number, transA: boolean): [number, number, number] {
+  const packA = base + align64(kr.exports.packBytes(n));
+  return [base, packA, packA + align64(transA ? kr.packABytes : 0)];
+}
+
+// ---- two-thread pool ------------------------------------------------------------------
+
+// Control block (Int32Array on its own SharedArrayBuffer) shared with the worker.
+const READY = 0; // worker: 1 once its instance exists, -1 if it failed to start
+const JOB = 1; // main: generation of the latest job (wakes the worker)
+const NEXT = 2; // claim word: gen << 12 | chunkCount << 6 | nextChunkIndex
+const DONE = 3; // chunks finished in the current job
+const ERROR = 4; // worker: 1 if a chunk threw (main then redoes the call alone)
+const ARGS = 8; // 13 shared kernel arguments (pointers, sizes, flags, strides)
+const WSCRATCH = 24; // worker's [pack, packA, tmp]
+const TABLE = 32; // per chunk: b0, b1, m0, m1, jp0, jp1
+const MAX_CHUNKS = 8;
+const CTL_INTS = TABLE + 6 * MAX_CHUNKS;
+
+/**
+ * Worker body (run with `eval: true`; it only uses dynamic import, so it runs whether
+ * Node treats eval code as CommonJS or, under --input-type=module, as ESM). It blocks in
+ * Atomics.wait between jobs,
+ * so it never returns to its event loop; it is unref'd and cannot keep the process alive.
+ * After a job it spins briefly before sleeping because back-to-back large matmuls are
+ * common (a training step) and a futex wake-up costs tens of microseconds.
+ */
+const WORKER_SOURCE = `
+import('node:worker_threads').then(({ workerData }) => {
+const { module, memory, ctl, SPIN } = workerData;
+const c = new Int32Array(ctl);
+let kernel;
+try {
+  kernel = new WebAssembly.Instance(module, { env: { memory } }).exports.matmul;
+} catch (e) {
+  Atomics.store(c, ${READY}, -1);
+  Atomics.notify(c, ${READY});
+  throw e;
+}
+Atomics.store(c, ${READY}, 1);
+Atomics.notify(c, ${READY});
+let seen = Atomics.load(c, ${JOB});
+for (;;) {
+  let spins = 0;
+  let gen;
+  while ((gen = Atomics.load(c, ${JOB})) === seen) {
+    if (++spins > SPIN) Atomics.wait(c, ${JOB}, seen);
+  }
+  seen = gen;
+  for (;;) {
+    const v = Atomics.load(c, ${NEXT});
+    const idx = v & 63;
+    if ((v >>> 12) !== (gen & 0xfffff) || idx >= ((v >>> 6) & 63)) break;
+    if (Atomics.compareExchange(c, ${NEXT}, v, v + 1) !== v) continue;
+    try {
+      const t = ${TABLE} + 6 * idx;
+      kernel(c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}],
+        c[${ARGS + 6}], c[${ARGS + 7}], c[${ARGS + 8}], c[${ARGS + 9}],
+        c[t], c[t + 1], c[t + 2], c[t + 3], c[t + 4], c[t + 5],
+        c[${WSCRATCH}], c[${WSCRATCH + 1}], c[${WSCRATCH + 2}]);
+    } catch (e) {
+      Atomics.store(c, ${ERROR}, 1);
+    }
+    Atomics.add(c, ${DONE}, 1);
+    Atomics.notify(c, ${DONE});
+  }
+}
+});
+`;
+
+interface Pool {
+  readonly kr: Kernels;
+  readonly ctl: Int32Array;
+  readonly worker: Worker;
+  gen: number;
+  broken: boolean;
+  /** Threaded-eligible calls left to run on one thread (contention back-off). */
+  skip: number;
+  /** Length of the next back-off; doubles while threading keeps losing. */
+  backoff: number;
+}
+
+/**
+ * Tunables of the two-thread path (see configureMatmulF32). Measured on the 2-vCPU EPYC
+ * dev VM, other core idle, one thread vs two (median per call):
+ *   192^3 246 vs 158 us · 256^3 566 vs 326 us · 1024^3 36.8 vs 19.1 ms
+ *   768x64 @ 64x192 318 vs 195 us · 768x64 @ 64x256 451 vs 298 us
+ *   768x256 @ 256x64 431 vs 302 us · (768x64)^T @ 768x256 456 vs 291 us
+ *   8 x 128^3 599 vs 373 us
+ * Below ~8 MFLOP the fixed costs eat the gain: waking an idle vCPU takes up to ~100 us
+ * (the worker then takes no chunk at all), and V8 copies typed arrays into and out of a
+ * *shared* memory ~3-4x slower than into an ordinary one (~30 vs ~100 GB/s), so small
+ * problems and problems with little arithmetic per copied byte (batched attention)
+ * stay on one thread. With another process saturating one core, threaded calls were
+ * 0.8-0.9x as fast per call (the back-off below limits this; overall throughput was
+ * still higher because the process gets a larger share of the cores).
+ */
+const config = {
+  threads: true,
+  /** Below this many flops (2*batch*m*k*n) one thread is used. */
+  minFlops: 8e6,
+  /** ...and below this many flops per byte copied in and out (A, B and C). */
+  minFlopsPerByte: 8,
+  /** Atomics.load polls the worker makes before sleeping (a few ns each). */
+  workerSpin: 10000,
+};
+
+let single: Kernels | undefined;
+/** undefined: not started yet; null: unavailable (failed, or disabled by config). */
+let pool: Pool | null | undefined;
+
+function startPool(): Pool | null {
+  try {
+    const kr = loadKernels(KERNELS_SHARED_WASM_BASE64, true);
+    const ctl = new Int32Array(new SharedArrayBuffer(CTL_INTS * 4));
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      // Do not inherit the parent's flags (loaders such as --import tsx, --input-type):
+      // the worker only needs plain WebAssembly.
+      execArgv: [],
+      workerData: { module: kr.module, memory: kr.memory, ctl: ctl.buffer, SPIN: config.workerSpin },
+    });
+    worker.unref();
+    const p: Pool = { kr, ctl, worker, gen: 0, broken: false, skip: 0, backoff: 0 };
+    const fail = (): void => {
+      p.broken = true;
+    };
+    worker.on('error', fail);
+    worker.on('exit', fail);
+    return p;
+  } catch {
+    return null;
+  }
+}
+
+/** The pool if it is running, its worker is ready and it is not backing off. */
+function readyPool(): Pool | null {
+  if (pool === undefined) pool = startPool();
+  if (pool === null || pool.broken) return null;
+  const ready = Atomics.load(pool.ctl, READY);
+  if (ready < 0) pool.broken = true;
+  if (ready !== 1) return null;
+  if (pool.skip > 0) {
+    pool.skip--;
+    return null;
+  }
+  return pool;
+}
+
+/**
+ * Options of the cpu matmul (all optional; returns the resulting settings).
+ * `threads: false` forces one thread (results are bit-identical either way).
+ * `minFlops` / `minFlopsPerByte`: the problem size (2*batch*m*k*n) and arithmetic
+ * intensity (flops per byte of A, B and C copied) from which a second thread is used.
+ */
+export function configureMatmulF32(
+  options: { threads?: boolean; minFlops?: number; minFlopsPerByte?: number } = {},
+): { threads: boolean; minFlops: number; minFlopsPerByte: number } {
+  if (options.threads !== undefined) config.threads = options.threads;
+  if (options.minFlops !== undefined) config.minFlops = options.minFlops;
+  if (options.minFlopsPerByte !== undefined) config.minFlopsPerByte = options.minFlopsPerByte;
+  return { threads: config.threads, minFlops: config.minFlops, minFlopsPerByte: config.minFlopsPerByte };
+}
+
+/** Whether a problem of this size would be split over two threads (when they are ready). */
+export function matmulF32UsesThreads(batch: number, m: number, k: number, n: number,
+  aElements: number, bElements: number): boolean {
+  const flops = 2 * batch * m * k * n;
+  const bytes = 4 * (aElements + bElements + batch * m * n);
+  return config.threads && flops >= config.minFlops && flops >= config.minFlopsPerByte * bytes;
+}
+
+/**
+ * Starts the worker thread now (it otherwise starts on the first large matmul, which then
+ * still runs on one thread) and resolves true once it can take work, false if threads
+ * are unavailable. Optional: only useful to make benchmarks and tests deterministic in
+ * which path they exercise.
+ */
+export async function matmulF32ThreadsReady(timeoutMs = 10_000): Promise<boolean> {
+  if (pool === undefined) pool = startPool();
+  const p = pool;
+  if (p === null) return false;
+  const deadline = Date.now() + timeoutMs;
+  while (!p.broken && Atomics.load(p.ctl, READY) === 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return !p.broken && Atomics.load(p.ctl, READY) === 1;
+}
+
+/**
+ * Output ranges [b0, b1, m0, m1, jp0, jp1] of the chunks a problem is split into (at
+ * most MAX_CHUNKS, claimed dynamically by the two threads). The cut is chosen so that
+ * chunks do not redo packing work: a chunk of columns packs only its own B panels but
+ * re-packs A^T (when transA), a chunk of rows packs only its own A^T rows but re-packs
+ * all of B (unless B is read in place).
+ */
+function chunkTable(kr: Kernels, batch: number, m: number, k: number, n: number,
+  transA: boolean, transB: boolean): number[][] {
+  const nPanels = Math.ceil(n / NR);
+  const tiles = Math.ceil(m / MR);
+  const split = (units: number): number[] => {
+    const count = Math.min(units, MAX_CHUNKS);
+    const cuts: number[] = [];
+    for (let c = 0; c <= count; c++) cuts.push(Math.round((c * units) / count));
+    return cuts;
+  };
+  const chunks: number[][] = [];
+  const packsB = kr.exports.readsBDirect(k, n, transB ? 1 : 0) === 0;
+  // Re-packing cost per extra chunk: columns redo m*k (A^T), rows redo k*n (B).
+  const colCost = transA ? m * k : 0;
+  const rowCost = packsB ? k * n : 0;
+  if (batch >= 2) {
+    // Whole batch entries: each chunk packs only its own matrices.
+    const cuts = split(batch);
+    for (let c = 0; c + 1 < cuts.length; c++) chunks.push([cuts[c], cuts[c + 1], 0, m, 0, nPanels]);
+  } else if (nPanels >= 2 && (colCost <= rowCost || tiles < 2)) {
+    const cuts = split(nPanels);
+    for (let c = 0; c + 1 < cuts.length; c++) chunks.push([0, 1, 0, m, cuts[c], cuts[c + 1]]);
+  } else {
+    // Row ranges in whole micro-tiles.
+    const cuts = split(tiles);
+    for (let c = 0; c + 1 < cuts.length; c++) {
+      chunks.push([0, 1, cuts[c] * MR, Math.min(m, cuts[c + 1] * MR), 0, nPanels]);
+    }
+  }
+  return chunks;
+}
+
+// ---- entry point ----------------------------------------------------------------------
+
 function checkDim(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) throw new RangeError(`matmulF32: ${name} must be a non-negative integer, got ${v}`);
 }
@@ -107,8 +360,8 @@ function checkDim(name: string, v: number): void {
  *  out has batch*m*n elements, fully overwritten. Deterministic: the summation order over k is fixed and does not depend on threads or timing.
  *
  *  Precisely, every element is the sequential float32 sum `s = 0; for p in 0..k-1: s += A[i][p]*B[p][j]`
- *  (separate multiply and add), so results are bit-identical across calls, batch layouts and
- *  transposition flags, and equal a naive float32 loop. */
+ *  (separate multiply and add), so results are bit-identical across calls, thread counts,
+ *  batch layouts and transposition flags, and equal a naive float32 loop. */
 export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
   batch: number, m: number, k: number, n: number,
   transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): void {
@@ -139,19 +392,87 @@ export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
     aBatchStride = 0;
   }
 
-  const kr = (kernels ??= loadKernels());
+  const p = matmulF32UsesThreads(batch, m, k, n, needA, needB) ? readyPool() : null;
+  const kr = p !== null ? p.kr : (single ??= loadKernels(KERNELS_WASM_BASE64, false));
   const aOff = kr.heapBase;
   const bOff = align64(aOff + needA * 4);
   const cOff = align64(bOff + needB * 4);
-  const packOff = align64(cOff + outLen * 4);
-  const packAOff = align64(packOff + kr.exports.packBytes(n));
-  const tmpOff = align64(packAOff + (transA ? kr.packABytes : 0));
-  ensureMemory(kr, tmpOff + kr.tmpBytes);
+  const mainScratch = align64(cOff + outLen * 4);
+  const workerScratch = mainScratch + align64(scratchBytes(kr, n, transA));
+  ensureMemory(kr, p !== null ? workerScratch + scratchBytes(kr, n, transA) : workerScratch);
 
   const f32 = kr.f32;
   f32.set(a.length === needA ? a : a.subarray(0, needA), aOff >>> 2);
   f32.set(b.length === needB ? b : b.subarray(0, needB), bOff >>> 2);
-  kr.exports.matmul(aOff, bOff, cOff, m, k, n, transA ? 1 : 0, transB ? 1 : 0,
-    aBatchStride, bBatchStride, 0, batch, 0, m, packOff, packAOff, tmpOff);
+  const [pack, packA, tmp] = scratchPtrs(kr, mainScratch, n, transA);
+  const tA = transA ? 1 : 0;
+  const tB = transB ? 1 : 0;
+  if (p === null) {
+    kr.exports.matmul(aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride,
+      0, batch, 0, m, 0, Math.ceil(n / NR), pack, packA, tmp);
+  } else {
+    const chunks = chunkTable(kr, batch, m, k, n, transA, transB);
+    const ctl = p.ctl;
+    const args = [aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride];
+    for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i];
+    const wp = scratchPtrs(kr, workerScratch, n, transA);
+    for (let i = 0; i < 3; i++) ctl[WSCRATCH + i] = wp[i];
+    for (let c = 0; c < chunks.length; c++) {
+      for (let i = 0; i < 6; i++) ctl[TABLE + 6 * c + i] = chunks[c][i];
+    }
+    // Publish: DONE/ERROR first, then the claim word (which makes chunks claimable),
+    // then wake the worker. Atomics are sequentially consistent, so a worker that
+    // claims a chunk sees all the plain writes above.
+    const tStart = performance.now();
+    p.gen = (p.gen + 1) & 0xfffff;
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, ERROR, 0);
+    Atomics.store(ctl, NEXT, (p.gen << 12) | (chunks.length << 6));
+    Atomics.store(ctl, JOB, p.gen);
+    Atomics.notify(ctl, JOB);
+    // The main thread works too, claiming chunks until none are left.
+    for (;;) {
+      const v = Atomics.load(ctl, NEXT);
+      const idx = v & 63;
+      if (idx >= chunks.length) break;
+      if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+      const t = chunks[idx];
+      kr.exports.matmul(aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride,
+        t[0], t[1], t[2], t[3], t[4], t[5], pack, packA, tmp);
+      Atomics.add(ctl, DONE, 1);
+    }
+    // Wait for the worker's chunks: a short spin (it is usually about to finish), then sleep.
+    const tMain = performance.now();
+    let spins = 0;
+    for (;;) {
+      const done = Atomics.load(ctl, DONE);
+      if (done >= chunks.length) break;
+      if (++spins > 2000) Atomics.wait(ctl, DONE, done, 1);
+    }
+    // Contention back-off. On an idle machine the worker finishes its last chunk about
+    // when the main thread runs out of chunks (waits of at most about one chunk). When
+    // the cores are busy with other processes the worker gets descheduled mid-chunk and
+    // the main thread waits up to a scheduler time slice, which made two threads up to
+    // 1.5-3x *slower* than one. So when the wait exceeds half of the main thread's own
+    // work (and 20 us), the next 4, 8, ... 256 eligible calls run on one thread; each
+    // call without such a stall halves the back-off. (A worker that wakes too late to
+    // take any chunk, e.g. because an idle vCPU takes ~100 us to wake, costs little and
+    // does not count.) This only decides who computes what, never the arithmetic, so
+    // results are unaffected.
+    const waited = performance.now() - tMain;
+    if (waited > 0.02 && waited > 0.5 * (tMain - tStart)) {
+      p.backoff = Math.min(256, Math.max(4, 2 * p.backoff));
+      p.skip = p.backoff;
+    } else {
+      p.backoff >>= 1;
+    }
+    if (Atomics.load(ctl, ERROR) !== 0) {
+      // Cannot happen with validated arguments; if it does, stop using the worker and
+      // recompute every chunk here (same bits).
+      p.broken = true;
+      kr.exports.matmul(aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride,
+        0, batch, 0, m, 0, Math.ceil(n / NR), pack, packA, tmp);
+    }
+  }
   out.set(f32.subarray(cOff >>> 2, (cOff >>> 2) + outLen));
 }

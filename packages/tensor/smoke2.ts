@@ -1,0 +1,11 @@
+import { openDevice } from './src/webgpu/device.js';
+import { unaryKernel } from './src/webgpu/kernels/elementwise.js';
+const { device } = await openDevice({});
+const code = unaryKernel('neg', 'float32', 256);
+const m = device.createShaderModule({ code });
+const info = await m.getCompilationInfo();
+for (const msg of info.messages) console.log(msg.type, msg.lineNum, msg.message);
+device.pushErrorScope('validation');
+device.createComputePipeline({ layout: 'auto', compute: { module: m, entryPoint: 'main' } });
+console.log(await device.popErrorScope());
+device.destroy();
