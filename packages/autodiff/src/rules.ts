@@ -76,7 +76,18 @@ function matmulRule(rec: OpRecord, ct: Tensor): (Tensor | null)[] {
   const transB = attr<boolean>(rec, 'transB');
   // C = op(A)·op(B)  ⇒  dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC; stored transposes flip the product.
   const da = transA ? matmul(b, ct, { transA: transB, transB: true }) : matmul(ct, b, { transB: !transB });
-  const db = transB ? matmul(ct, a, { transA: true, transB: transA }) : matmul(a, ct, { transA: !transA });
+  let db: Tensor;
+  if (b.rank === 2 && a.rank > 2 && !transA) {
+    // A weight shared over a batch ([..., m, k] @ [k, n]): one [k, B·m] @ [B·m, n] product
+    // instead of B products summed afterwards — the same sum, in one kernel call.
+    const k = a.shape[a.rank - 1]!;
+    const n = ct.shape[ct.rank - 1]!;
+    const a2 = reshape(a, [-1, k]);
+    const c2 = reshape(ct, [-1, n]);
+    db = transB ? matmul(c2, a2, { transA: true }) : matmul(a2, c2, { transA: true });
+  } else {
+    db = transB ? matmul(ct, a, { transA: true, transB: transA }) : matmul(a, ct, { transA: !transA });
+  }
   return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)];
 }
 

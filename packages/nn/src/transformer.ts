@@ -231,14 +231,40 @@ export function tokenLogProbs(params: TransformerParams, cfg: TransformerConfig,
   return takeLast(nextTokenLogProbs(params, cfg, src, tgt, o), tgt);
 }
 
+/** Token log-probs [B, T] of `tgt` given an encoder output `enc` [B, S, d] (the encoder can then run once for many targets). */
+export function tokenLogProbsFromEncoding(params: TransformerParams, cfg: TransformerConfig, enc: Tensor, tgt: Tensor, o: ForwardOptions = {}): Tensor {
+  const h = decodeHidden(params, cfg, enc, shiftRight(tgt, cfg.bos), o);
+  return takeLast(logSoftmax(outputLogits(params, h), -1), tgt);
+}
+
 /**
  * log π(tgt | src) as the SUM of the response's token log-probs, [B]: the quantity every
  * preference loss uses. `tgtMask` (bool [B, T]) excludes padding after the response.
  */
 export function sequenceLogProb(params: TransformerParams, cfg: TransformerConfig, src: Tensor, tgt: Tensor, masks: ForwardOptions & { tgtMask?: Tensor } = {}): Tensor {
-  const lp = tokenLogProbs(params, cfg, src, tgt, masks);
-  const kept = masks.tgtMask ? where(masks.tgtMask, lp, 0) : lp;
-  return sum(kept, -1);
+  return sumMasked(tokenLogProbs(params, cfg, src, tgt, masks), masks.tgtMask);
+}
+
+/**
+ * Summed log-probs [2B] of two responses per prompt, running the encoder once on the
+ * B prompts and the decoder once on [y1; y2] (2B rows), as RW-1 (b) specifies.
+ */
+export function pairedSequenceLogProbs(
+  params: TransformerParams, cfg: TransformerConfig, src: Tensor, y1: Tensor, y2: Tensor,
+  masks: { srcMask?: Tensor; y1Mask?: Tensor; y2Mask?: Tensor; dropoutKey?: Key } = {},
+): [Tensor, Tensor] {
+  const b = src.shape[0]!;
+  const enc = encode(params, cfg, src, masks);
+  const srcMask2 = masks.srcMask ? concat([masks.srcMask, masks.srcMask], 0) : undefined;
+  const lp = tokenLogProbsFromEncoding(params, cfg, concat([enc, enc], 0), concat([y1, y2], 0), { srcMask: srcMask2, dropoutKey: masks.dropoutKey });
+  const m = masks.y1Mask && masks.y2Mask ? concat([masks.y1Mask, masks.y2Mask], 0) : undefined;
+  if ((masks.y1Mask === undefined) !== (masks.y2Mask === undefined)) throw new TensorError('pairedSequenceLogProbs', 'give both y1Mask and y2Mask, or neither');
+  const s = sumMasked(lp, m);
+  return [slice(s, [0], [b]), slice(s, [b], [2 * b])];
+}
+
+function sumMasked(lp: Tensor, mask: Tensor | undefined): Tensor {
+  return sum(mask ? where(mask, lp, 0) : lp, -1);
 }
 
 /**

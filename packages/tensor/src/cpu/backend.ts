@@ -68,6 +68,7 @@ function reduceKernel(op: ReduceOp, x: Arr, out: Arr, outer: number, red: number
 function copyStrided(x: Arr, out: Arr, outShape: Shape, strides: readonly number[], base: number): void {
   forEachRow(outShape, strides, base, (o, i, n, last) => {
     if (last === 1) out.set(x.subarray(i, i + n), o);
+    else if (last === 0) out.fill(x[i]!, o, o + n);
     else for (let j = 0; j < n; j++) out[o + j] = x[i + j * last]!;
   });
 }
@@ -118,21 +119,40 @@ export function createCpuBackend(): Backend<Arr> {
       const n = sizeOf(outShape);
       const out = alloc(dtype, n);
       if (n === 0) return out;
-      const r = outShape.length;
-      const sc = broadcastStrides(cShape, outShape);
-      const sa = broadcastStrides(aShape, outShape);
-      const sb = broadcastStrides(bShape, outShape);
-      const st = stridesOf(outShape);
-      for (let i = 0; i < n; i++) {
-        let ci = 0, ai = 0, bi = 0, rem = i;
-        for (let d = 0; d < r; d++) {
-          const q = Math.floor(rem / st[d]!);
-          rem -= q * st[d]!;
-          ci += q * sc[d]!;
-          ai += q * sa[d]!;
-          bi += q * sb[d]!;
+      if (c.length === n && a.length === n && b.length === n) {
+        for (let i = 0; i < n; i++) out[i] = c[i] ? a[i]! : b[i]!;
+      } else if (c.length === n && a.length === n && b.length === 1) {
+        const bv = b[0]!;
+        for (let i = 0; i < n; i++) out[i] = c[i] ? a[i]! : bv;
+      } else if (c.length === n && a.length === 1 && b.length === n) {
+        const av = a[0]!;
+        for (let i = 0; i < n; i++) out[i] = c[i] ? av : b[i]!;
+      } else if (a.length === 1 && b.length === 1) {
+        // A mask turned into values (e.g. an attention bias): c may broadcast.
+        const cs = broadcastStrides(cShape, outShape);
+        const [av, bv] = [a[0]!, b[0]!];
+        forEachRow(outShape, cs, 0, (o, i, len, last) => {
+          for (let j = 0; j < len; j++) out[o + j] = c[i + j * last] ? av : bv;
+        });
+      } else {
+        // General broadcasting: walk rows of the output, one offset per operand.
+        const r = outShape.length;
+        const sc = broadcastStrides(cShape, outShape);
+        const sa = broadcastStrides(aShape, outShape);
+        const sb = broadcastStrides(bShape, outShape);
+        const len = outShape[r - 1]!;
+        const idx = new Array<number>(r).fill(0);
+        let ci = 0, ai = 0, bi = 0;
+        for (let o = 0; o < n; o += len) {
+          for (let j = 0; j < len; j++) out[o + j] = c[ci + j * sc[r - 1]!] ? a[ai + j * sa[r - 1]!]! : b[bi + j * sb[r - 1]!]!;
+          for (let d = r - 2; d >= 0; d--) {
+            idx[d]!++;
+            ci += sc[d]!; ai += sa[d]!; bi += sb[d]!;
+            if (idx[d]! < outShape[d]!) break;
+            ci -= sc[d]! * outShape[d]!; ai -= sa[d]! * outShape[d]!; bi -= sb[d]! * outShape[d]!;
+            idx[d] = 0;
+          }
         }
-        out[i] = c[ci] ? a[ai]! : b[bi]!;
       }
       return out;
     },

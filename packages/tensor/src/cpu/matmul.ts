@@ -1,2 +1,2 @@
-/** The cpu backend's matmul entry point (see matmul-js.ts for the contract). */
-export { matmulJs as matmulF32 } from './matmul-js.js';
+/** The cpu backend's matmul: the WebAssembly SIMD kernel (matmul-js.ts holds the plain reference with the same contract). */
+export { matmulF32 } from './wasm/matmul.js';

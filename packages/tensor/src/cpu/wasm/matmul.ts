@@ -132,7 +132,7 @@ const JOB = 1; // main: generation of the latest job (wakes the worker)
 const NEXT = 2; // claim word: gen << 12 | chunkCount << 6 | nextChunkIndex
 const DONE = 3; // chunks finished in the current job
 const ERROR = 4; // worker: 1 if a chunk threw (main then redoes the call alone)
-const ARGS = 8; // 13 shared kernel arguments (pointers, sizes, flags, strides)
+const ARGS = 8; // the 10 kernel arguments common to all chunks (pointers, sizes, flags, strides)
 const WSCRATCH = 24; // worker's [pack, packA, tmp]
 const TABLE = 32; // per chunk: b0, b1, m0, m1, jp0, jp1
 const MAX_CHUNKS = 8;
@@ -141,10 +141,13 @@ const CTL_INTS = TABLE + 6 * MAX_CHUNKS;
 /**
  * Worker body (run with `eval: true`; it only uses dynamic import, so it runs whether
  * Node treats eval code as CommonJS or, under --input-type=module, as ESM). It blocks in
- * Atomics.wait between jobs,
- * so it never returns to its event loop; it is unref'd and cannot keep the process alive.
- * After a job it spins briefly before sleeping because back-to-back large matmuls are
- * common (a training step) and a futex wake-up costs tens of microseconds.
+ * Atomics.wait between jobs, so it never returns to its event loop; it is unref'd and
+ * cannot keep the process alive. After a job it spins briefly (~50 us) before sleeping,
+ * because large matmuls often come back to back (a training step) and waking a sleeping
+ * thread costs tens of microseconds (up to ~100 us for an idle vCPU).
+ * A chunk is claimed by a compare-and-swap on the claim word, which carries the job's
+ * generation and chunk count, so a worker that wakes late can never claim a chunk of a
+ * job other than the one whose arguments are currently published.
  */
 const WORKER_SOURCE = `
 import('node:worker_threads').then(({ workerData }) => {
