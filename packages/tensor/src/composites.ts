@@ -29,11 +29,9 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
  * logSumExp/softmax unchanged, so no gradient needs to flow through it.
  */
 function shift(x: Tensor, axes: number[]): Tensor {
-  return withoutTracing(() => {
-    const m = P.max(x, axes, true);
-    // A row of -inf would give -inf - -inf = NaN; shift such rows by 0 instead.
-    return P.where(P.eq(m, -Infinity), 0, m);
-  });
+  // A row of -inf would give -inf - -inf = NaN; flooring the shift at the lowest float32
+  // keeps such rows at -inf (so logSumExp is -inf) and leaves every other row unchanged.
+  return withoutTracing(() => P.maximum(P.max(x, axes, true), -3.4028234663852886e38));
 }
 
 /** log Σ exp(x) over `axes`, computed stably (shifted by the maximum). */

@@ -15,52 +15,81 @@ import { matmulF32 } from './matmul.js';
 type Arr = HostArray;
 
 let bytes = 0;
-function alloc(dtype: DType, size: number): Arr {
+
+/**
+ * Freed arrays are kept by dtype and length and handed out again: a training step
+ * allocates the same shapes every time, and reusing warm arrays avoids most of the
+ * allocation, zeroing and garbage-collection cost. Pooled arrays hold stale data, so
+ * `alloc` callers must overwrite every element (or ask for `zeroed`).
+ */
+const pool = new Map<string, Arr[]>();
+let pooledBytes = 0;
+const POOL_LIMIT_BYTES = 256 * 1024 * 1024;
+
+function alloc(dtype: DType, size: number, zeroed = false): Arr {
   bytes += size * (dtype === 'bool' ? 1 : 4);
+  const list = pool.get(`${dtype}:${size}`);
+  const reused = list?.pop();
+  if (reused) {
+    pooledBytes -= reused.byteLength;
+    if (zeroed) reused.fill(0);
+    return reused;
+  }
   return allocHost(dtype, size);
+}
+
+function release(s: Arr): void {
+  bytes -= s.byteLength;
+  if (s.length === 0 || pooledBytes + s.byteLength > POOL_LIMIT_BYTES) return;
+  const dtype = s instanceof Float32Array ? 'float32' : s instanceof Int32Array ? 'int32' : 'bool';
+  const k = `${dtype}:${s.length}`;
+  let list = pool.get(k);
+  if (!list) pool.set(k, (list = []));
+  list.push(s);
+  pooledBytes += s.byteLength;
 }
 
 function reduceKernel(op: ReduceOp, x: Arr, out: Arr, outer: number, red: number, inner: number): void {
   if (op === 'sum') {
-    // Accumulate in float64 (or exact integers) in increasing index order, round once.
+    // Accumulate in float64 (exact for int32 sums below 2^53) in increasing index order, round once.
+    if (inner === 1) {
+      for (let o = 0, base = 0; o < outer; o++, base += red) {
+        let s = 0;
+        for (let r = 0; r < red; r++) s += x[base + r]!;
+        out[o] = s;
+      }
+      return;
+    }
     const acc = new Float64Array(inner);
     for (let o = 0; o < outer; o++) {
       acc.fill(0);
-      let base = o * red * inner;
-      if (inner === 1) {
-        let s = 0;
-        for (let r = 0; r < red; r++) s += x[base + r]!;
-        acc[0] = s;
-      } else {
-        for (let r = 0; r < red; r++, base += inner) for (let j = 0; j < inner; j++) acc[j] += x[base + j]!;
-      }
+      for (let r = 0, base = o * red * inner; r < red; r++, base += inner) for (let j = 0; j < inner; j++) acc[j] += x[base + j]!;
       for (let j = 0; j < inner; j++) out[o * inner + j] = acc[j]!;
     }
     return;
   }
   const isArg = op === 'argmax' || op === 'argmin';
-  const wantMax = op === 'max' || op === 'argmax';
+  const sign = op === 'max' || op === 'argmax' ? 1 : -1;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * red * inner + j;
-      let best = x[base]!;
+      // Compare sign·v so one loop serves max and min; strict '>' keeps the first index on ties.
+      let best = sign * x[base]!;
       let bi = 0;
       if (best === best) {
-        for (let r = 1; r < red; r++) {
-          const v = x[base + r * inner]!;
-          if (v !== v) {
+        for (let r = 1, p = base + inner; r < red; r++, p += inner) {
+          const v = sign * x[p]!;
+          if (v > best) {
+            best = v;
+            bi = r;
+          } else if (v !== v) {
             best = v;
             bi = r;
             break;
           }
-          // Strict comparison: ties keep the first (lowest) index.
-          if (wantMax ? v > best : v < best) {
-            best = v;
-            bi = r;
-          }
         }
       }
-      out[o * inner + j] = isArg ? bi : best;
+      out[o * inner + j] = isArg ? bi : sign * best;
     }
   }
 }
@@ -83,7 +112,7 @@ export function createCpuBackend(): Backend<Arr> {
     },
     fill(value, size, dtype) {
       const out = alloc(dtype, size);
-      if (value !== 0) out.fill(dtype === 'bool' ? (value ? 1 : 0) : value);
+      out.fill(dtype === 'bool' ? (value ? 1 : 0) : value);
       return out;
     },
     async read(s) {
@@ -92,9 +121,7 @@ export function createCpuBackend(): Backend<Arr> {
     readSync(s) {
       return s.slice();
     },
-    free(s) {
-      bytes -= s.byteLength;
-    },
+    free: release,
     bytesInUse: () => bytes,
     async sync() {},
 
@@ -188,7 +215,7 @@ export function createCpuBackend(): Backend<Arr> {
     },
     pad(x, shape, before, outShape, value, dtype) {
       const out = alloc(dtype, sizeOf(outShape));
-      if (value !== 0) out.fill(value);
+      out.fill(value);
       if (x.length === 0) return out;
       const outStrides = stridesOf(outShape);
       let base = 0;
@@ -235,7 +262,7 @@ export function createCpuBackend(): Backend<Arr> {
           throw new TensorError('scatterAdd', `index ${v} at flat position ${i} is out of range for an axis of size ${dim}; expected 0 ≤ index < ${dim}`);
         }
       }
-      const out = alloc(dtype, outer * dim * inner);
+      const out = alloc(dtype, outer * dim * inner, true);
       // Increasing i per output element: the same float32 rounding sequence as the webgpu kernel.
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < count; i++) {
@@ -254,14 +281,12 @@ export function createCpuBackend(): Backend<Arr> {
       return out;
     },
     random(key0, key1, size, dist) {
-      const words = new Int32Array(size);
+      const words = alloc('int32', size) as Int32Array;
       philoxStream(key0, key1, words);
-      if (dist === 'bits') {
-        bytes += size * 4;
-        return words;
-      }
+      if (dist === 'bits') return words;
       const out = alloc('float32', size);
       for (let i = 0; i < size; i++) out[i] = wordToUniform(words[i]!);
+      release(words);
       return out;
     },
   };

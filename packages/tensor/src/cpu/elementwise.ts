@@ -24,7 +24,7 @@ const UNARY: Record<UnaryOp, string> = {
   tanh: 'Math.tanh(x)',
   // Two branches so exp never overflows.
   sigmoid: '(x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)))',
-  // NaN passes through (x < 0 is false for NaN), as in PyTorch.
+  // NaN passes through (x < 0 is false for NaN), as in PyTorch; -0 stays -0.
   relu: '(x < 0 ? 0 : x)',
   sin: 'Math.sin(x)',
   cos: 'Math.cos(x)',
@@ -60,7 +60,7 @@ const unaryCache = new Map<string, UnaryKernel>();
 export function unaryKernel(op: UnaryOp): UnaryKernel {
   let k = unaryCache.get(op);
   if (!k) {
-    k = new Function('x_', 'out', 'n', `for (let i = 0; i < n; i++) { const x = x_[i]; out[i] = ${UNARY[op]}; }`) as UnaryKernel;
+    k = new Function('x_', 'out', 'n', `for (let i = 0; i < n; i++) { const x = x_[i]; out[i] = ${UNARY[op]}; }\n//# sourceURL=tandem-unary-${op}`) as UnaryKernel;
     unaryCache.set(op, k);
   }
   return k;
@@ -82,9 +82,9 @@ export function binaryKernels(op: BinaryOp, dtype: DType): BinaryKernels {
   if (!k) {
     const e = binaryExpr(op, dtype);
     k = {
-      flat: new Function('a_', 'b_', 'out', 'n', `for (let i = 0; i < n; i++) { const a = a_[i], b = b_[i]; out[i] = ${e}; }`) as FlatKernel,
-      scalarB: new Function('a_', 'b', 'out', 'n', `for (let i = 0; i < n; i++) { const a = a_[i]; out[i] = ${e}; }`) as ScalarKernel,
-      scalarA: new Function('b_', 'a', 'out', 'n', `for (let i = 0; i < n; i++) { const b = b_[i]; out[i] = ${e}; }`) as ScalarKernel,
+      flat: new Function('a_', 'b_', 'out', 'n', `for (let i = 0; i < n; i++) { const a = a_[i], b = b_[i]; out[i] = ${e}; }\n//# sourceURL=tandem-${key}-flat`) as FlatKernel,
+      scalarB: new Function('a_', 'b', 'out', 'n', `for (let i = 0; i < n; i++) { const a = a_[i]; out[i] = ${e}; }\n//# sourceURL=tandem-${key}-scalarB`) as ScalarKernel,
+      scalarA: new Function('b_', 'a', 'out', 'n', `for (let i = 0; i < n; i++) { const b = b_[i]; out[i] = ${e}; }\n//# sourceURL=tandem-${key}-scalarA`) as ScalarKernel,
       strided: new Function('a_', 'b_', 'out', 'shape', 'sa', 'sb', `
         const r = shape.length;
         const n = shape[r - 1];
@@ -101,7 +101,8 @@ export function binaryKernels(op: BinaryOp, dtype: DType): BinaryKernels {
             if (idx[d] < shape[d]) break;
             ao -= sa[d] * shape[d]; bo -= sb[d] * shape[d]; idx[d] = 0;
           }
-        }`) as StridedKernel,
+        }
+        //# sourceURL=tandem-${key}-strided`) as StridedKernel,
     };
     binaryCache.set(key, k);
   }

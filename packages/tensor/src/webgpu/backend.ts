@@ -24,6 +24,7 @@ import { randomKernel } from './kernels/random.js';
 import { reduceKernel } from './kernels/reduce.js';
 import { BufferPool } from './pool.js';
 import { checkRank, coalesce } from './strides.js';
+import { MAX_LOOP } from './wgsl.js';
 
 /** A webgpu storage: a pooled buffer holding at least `size` 32-bit words. */
 export interface GPUStorage {
@@ -81,7 +82,7 @@ export interface WebGPUStats {
 export function webgpuStats(b: Backend): WebGPUStats {
   const rt = runtimes.get(b);
   if (!rt) throw new TensorError('webgpuStats', `expected the webgpu backend, got '${b.name}'`);
-  return { ...rt.dispatcher.stats, buffersCreated: rt.pool.created, pooledBytes: rt.pool.pooledBytes, liveBytes: rt.liveBytes };
+  return { ...rt.dispatcher.stats, buffersCreated: rt.pool.created, pooledBytes: rt.pool.pooledBytes + rt.dispatcher.localBytes, liveBytes: rt.liveBytes };
 }
 
 export async function createWebGPUBackend(opts: WebGPUInitOptions): Promise<{ backend: Backend; info: WebGPUInfo }> {
@@ -142,9 +143,10 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     }
   }
 
-  function alloc(op: string, size: number): GPUStorage {
+  /** New storage of `size` words; `forQueueWrite` when it will be filled by queue.writeBuffer. */
+  function alloc(op: string, size: number, forQueueWrite = false): GPUStorage {
     check(op);
-    const buffer = rt.pool.acquire(size * 4, STORAGE_USAGE(), op);
+    const buffer = dispatcher.acquire(size * 4, STORAGE_USAGE(), forQueueWrite, op);
     rt.liveBytes += buffer.size;
     return { buffer, freed: false };
   }
@@ -172,7 +174,11 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     return out;
   }
 
-  /** Reduces x [outer, red, inner] over red into `out`, chunking long axes into a second pass. */
+  /**
+   * Reduces x [outer, red, inner] over red into `out`. With few outputs and a long
+   * axis, chunks of `len` are reduced first into [outer, groups, inner] partials,
+   * which are reduced again. Chunks longer than MAX_LOOP run in segments.
+   */
   function reduceInto(op: ReduceOp, x: GPUStorage, outer: number, red: number, inner: number, dtype: DType, out: GPUStorage): void {
     const outputs = outer * inner;
     let groups = 1;
@@ -181,23 +187,23 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     }
     const len = Math.ceil(red / groups);
     groups = Math.ceil(red / len);
-    const kernel = () => reduceKernel(op, dtype, wg);
-    const key = `reduce:${op}:${dtype}`;
-    if (groups === 1) {
-      run(key, kernel, op, [x.buffer, out.buffer], [outputs, red, inner, 1, red], grid(outputs));
-      return;
+    const target = groups === 1 ? out : alloc(op, outer * groups * inner);
+    const n = outer * groups * inner;
+    for (let seg = 0; seg < len; seg += MAX_LOOP) {
+      run(`reduce:${op}:${dtype}`, () => reduceKernel(op, dtype, wg), op, [x.buffer, target.buffer],
+        [n, red, inner, groups, len, seg, Math.min(len, seg + MAX_LOOP), seg === 0 ? 1 : 0], grid(n));
     }
-    const partial = alloc(op, outer * groups * inner);
-    run(key, kernel, op, [x.buffer, partial.buffer], [outer * groups * inner, red, inner, groups, len], grid(outer * groups * inner));
-    reduceInto(op, partial, outer, groups, inner, dtype, out);
-    be.free(partial);
+    if (groups > 1) {
+      reduceInto(op, target, outer, groups, inner, dtype, out);
+      be.free(target);
+    }
   }
 
   const be: Backend<GPUStorage> = {
     name: 'webgpu',
 
     upload(data, dtype) {
-      const out = alloc('upload', data.length);
+      const out = alloc('upload', data.length, true);
       if (data.length > 0) {
         // bool arrives as bytes and is stored as u32 words.
         const words = dtype === 'bool' ? Uint32Array.from(data) : data;
@@ -207,11 +213,11 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     },
 
     fill(value, size, dtype) {
-      const out = alloc('fill', size);
+      const out = alloc('fill', size, size <= SMALL_FILL);
       if (size === 0) return out;
       const bits = valueBits(value, dtype);
-      // A fresh pool buffer is not referenced by pending commands, so writing it
-      // from the queue (which runs before the pending encoder) is safe.
+      // Allocated for a queue write: no pending command references this buffer, so
+      // writing it from the queue (which runs before the pending encoder) is safe.
       if (size <= SMALL_FILL) rt.device.queue.writeBuffer(out.buffer, 0, new Uint32Array(size).fill(bits));
       else if (bits === 0) dispatcher.clear(out.buffer, size * 4);
       else run('fill', () => fillKernel(wg), 'fill', [out.buffer], [size, bits], grid(size));
@@ -249,7 +255,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       s.freed = true;
       if (rt.destroyed) return;
       rt.liveBytes -= s.buffer.size;
-      dispatcher.releaseWhenIdle(s.buffer);
+      dispatcher.release(s.buffer);
     },
 
     bytesInUse: () => rt.liveBytes,
@@ -311,7 +317,11 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       // The batch runs along z, in chunks when it exceeds the grid.
       for (let first = 0; first < batch; first += maxDim) {
         const z = Math.min(maxDim, batch - first);
-        run(key, () => matmulKernel(v), 'matmul', [a.buffer, b.buffer, out.buffer], [m, k, n, aStride, bStride, first], [gx, gy, z]);
+        // k in segments of whole vec4 steps (see MAX_LOOP); k = 0 still runs once to write zeros.
+        for (let p = 0; p === 0 || p < k; p += 4 * MAX_LOOP) {
+          run(key, () => matmulKernel(v), 'matmul', [a.buffer, b.buffer, out.buffer],
+            [m, k, n, aStride, bStride, first, p, Math.min(k, p + 4 * MAX_LOOP)], [gx, gy, z]);
+        }
       }
       return out;
     },
@@ -374,8 +384,10 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     scatterAdd(updates, outer, dim, inner, indices, count, dtype) {
       const n = outer * dim * inner;
       const out = alloc('scatterAdd', n);
-      if (n > 0) {
-        run(`scatterAdd:${dtype}`, () => scatterAddKernel(dtype, wg), 'scatterAdd', [updates.buffer, indices.buffer, out.buffer], [n, dim, inner, count], grid(n));
+      // count in segments (see MAX_LOOP); count = 0 still runs once to write zeros.
+      for (let kb = 0; n > 0 && (kb === 0 || kb < count); kb += MAX_LOOP) {
+        run(`scatterAdd:${dtype}`, () => scatterAddKernel(dtype, wg), 'scatterAdd', [updates.buffer, indices.buffer, out.buffer],
+          [n, dim, inner, count, kb, Math.min(count, kb + MAX_LOOP)], grid(n));
       }
       return out;
     },

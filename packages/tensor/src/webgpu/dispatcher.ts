@@ -15,13 +15,16 @@
  * encoder, so all dispatches would see the last values.
  *
  * Buffer lifetime: a storage freed while the open encoder may still reference it
- * goes to `deferred` and reaches the pool only after that encoder is submitted.
- * Reusing it earlier inside the same encoder would be ordered correctly for
- * kernels, but not for queue.writeBuffer (uploads, small fills), which would
- * overwrite it before the pending commands that still read it had run.
+ * must not be written by queue.writeBuffer (uploads, small fills) before that
+ * encoder is submitted: the write would run before the pending commands that
+ * still read it. Such a buffer goes to an encoder-local free list instead: later
+ * commands of the same encoder may reuse it as a kernel output (commands of one
+ * encoder run in order, with the hazards between dispatches synchronised by
+ * WebGPU), which keeps the memory peak of a batch low; after the submit it joins
+ * the pool, where queue writes may take it too.
  */
 import { TensorError } from '../errors.js';
-import type { BufferPool } from './pool.js';
+import { sizeClass, type BufferPool } from './pool.js';
 
 /** Bytes of parameters each dispatch gets (64 u32 words); matches `Params` in wgsl.ts. */
 export const PARAM_SLOT_BYTES = 256;
@@ -44,7 +47,8 @@ export class Dispatcher {
   private slots = 0;
   /** Commands recorded in the open encoder (dispatches and copies). */
   private pendingCommands = 0;
-  private deferred: GPUBuffer[] = [];
+  /** Buffers freed while the open encoder may use them, by `usage:size`: reusable only by its commands. */
+  private local = new Map<string, GPUBuffer[]>();
   private readonly pipelines = new Map<string, CachedPipeline>();
   private flushScheduled = false;
   /** Totals for diagnostics and tests. */
@@ -148,10 +152,36 @@ export class Dispatcher {
     this.pendingCommands++;
   }
 
-  /** Hands `b` back to the pool once no unsubmitted command can reference it. */
-  releaseWhenIdle(b: GPUBuffer): void {
-    if (this.pendingCommands === 0) this.pool.release(b);
-    else this.deferred.push(b);
+  /**
+   * A buffer for storage. `forQueueWrite`: it will be filled by queue.writeBuffer,
+   * so it must not be one that pending commands of the open encoder use.
+   */
+  acquire(bytes: number, usage: GPUBufferUsageFlags, forQueueWrite: boolean, label?: string): GPUBuffer {
+    if (!forQueueWrite && this.local.size > 0) {
+      const size = sizeClass(bytes);
+      const b = this.local.get(`${usage}:${size}`)?.pop();
+      if (b) return b;
+    }
+    return this.pool.acquire(bytes, usage, label);
+  }
+
+  /** Takes `b` back: into the pool, or the encoder-local list while the open encoder may use it. */
+  release(b: GPUBuffer): void {
+    if (this.pendingCommands === 0) {
+      this.pool.release(b);
+      return;
+    }
+    const key = `${b.usage}:${b.size}`;
+    let list = this.local.get(key);
+    if (!list) this.local.set(key, (list = []));
+    list.push(b);
+  }
+
+  /** Bytes in encoder-local free lists (counted with the pool's free bytes). */
+  get localBytes(): number {
+    let n = 0;
+    for (const list of this.local.values()) for (const b of list) n += b.size;
+    return n;
   }
 
   /** Submits everything recorded so far (no-op when nothing is pending). */
@@ -168,8 +198,8 @@ export class Dispatcher {
     this.arena = undefined;
     this.slots = 0;
     this.pendingCommands = 0;
-    for (const b of this.deferred) this.pool.release(b);
-    this.deferred = [];
+    for (const list of this.local.values()) for (const b of list) this.pool.release(b);
+    this.local.clear();
   }
 
   /** Drops recorded work and cached pipelines (the device is going away). */
@@ -177,7 +207,8 @@ export class Dispatcher {
     this.endPass();
     this.encoder = undefined;
     this.arena = undefined;
-    this.deferred = [];
+    for (const list of this.local.values()) for (const b of list) b.destroy();
+    this.local.clear();
     this.pipelines.clear();
   }
 }

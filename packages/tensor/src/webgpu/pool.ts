@@ -3,9 +3,8 @@
  * state of a training loop (the same shapes every step) allocates nothing.
  *
  * Size classes: multiples of 256 bytes up to 4 KiB, then 8 steps per power of
- * two (at most 12.5% slack). Buffers come back through `release` only once no
- * unsubmitted command can still touch them; the dispatcher enforces that (see
- * dispatcher.ts), the pool itself is just free lists.
+ * two (at most 12.5% slack). The pool itself is just free lists; when a freed
+ * buffer may enter them is the dispatcher's business (see dispatcher.ts).
  */
 
 /** The byte size of the class that holds `bytes` (at least 16: zero-size bindings are invalid). */
@@ -32,14 +31,17 @@ export class BufferPool {
   /** A buffer of at least `bytes` bytes (exactly its class size) with `usage`. */
   acquire(bytes: number, usage: GPUBufferUsageFlags, label?: string): GPUBuffer {
     const size = sizeClass(bytes);
-    const list = this.free.get(`${usage}:${size}`);
-    const b = list?.pop();
-    if (b) {
-      this.pooledBytes -= size;
-      return b;
-    }
+    const b = this.take(usage, size);
+    if (b) return b;
     this.created++;
     return this.device.createBuffer({ size, usage, label });
+  }
+
+  /** A pooled buffer of exactly this usage and class size, if one is free. */
+  take(usage: GPUBufferUsageFlags, size: number): GPUBuffer | undefined {
+    const b = this.free.get(`${usage}:${size}`)?.pop();
+    if (b) this.pooledBytes -= size;
+    return b;
   }
 
   /** Returns a buffer for reuse; the caller guarantees no pending command uses it. */

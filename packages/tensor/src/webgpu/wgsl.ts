@@ -81,20 +81,11 @@ export function stridedOffsets(rank: number, shapeAt: number, offsets: readonly 
 }
 
 /**
- * A counted loop `for (var v = from; v < to; v += step)` written as two nested
- * loops of at most 32768 iterations each: Mesa's llvmpipe silently stops any
- * single loop after 65535 iterations. `stop` names a bool expression that ends
- * both loops early (for a `break` out of the whole loop); the body may `break`
- * only after making it true.
+ * Most loop iterations one invocation may run, all loops together. Mesa's
+ * llvmpipe stops every loop of an invocation once 65535 iterations have run in
+ * total (a single per-invocation "loop limiter"), silently. Kernels whose loops
+ * depend on the data size therefore run in segments of at most this many
+ * iterations, one dispatch per segment, carrying their state in the output
+ * buffer, which keeps the exact sequential order of a single loop.
  */
-export function longLoop(v: string, from: string, to: string, body: string, opts: { step?: number; stop?: string } = {}): string {
-  const step = opts.step ?? 1;
-  const span = 32768 * step;
-  const cond = opts.stop ? ` && !(${opts.stop})` : '';
-  return `for (var ${v}_blk = ${from}; ${v}_blk < ${to}${cond}; ${v}_blk += ${span}u) {
-    let ${v}_end = min(${to}, ${v}_blk + ${span}u);
-    for (var ${v} = ${v}_blk; ${v} < ${v}_end; ${v} += ${step}u) {
-${body}
-    }
-  }`;
-}
+export const MAX_LOOP = 16384;

@@ -3,7 +3,7 @@
  * dtype (bool is stored as u32 0/1).
  */
 import type { DType } from '../../dtype.js';
-import { PARAMS, binding, longLoop, main1D, stridedOffsets, wgslType } from '../wgsl.js';
+import { PARAMS, binding, main1D, stridedOffsets, wgslType } from '../wgsl.js';
 
 /**
  * out[i] = X[base + Σ coord_d(i) · stride_d]: transpose, broadcastTo and slice
@@ -67,7 +67,9 @@ export function gatherKernel(wg: number): string {
  * The adjoint of gather without atomics: one invocation per output element
  * out[o, d, j] sums upd[o, k, j] over every k with idx[k] = d, in increasing k,
  * so float results are deterministic and equal the cpu's sequence of roundings.
- * Indices outside [0, dim) contribute nothing. Params: [n, dim, inner, count].
+ * Indices outside [0, dim) contribute nothing. k runs in segments [kBegin, kEnd)
+ * of at most MAX_LOOP, one dispatch each, continuing from the partial sum in Y.
+ * Params: [n, dim, inner, count, kBegin, kEnd].
  */
 export function scatterAddKernel(dtype: DType, wg: number): string {
   const t = wgslType(dtype);
@@ -78,8 +80,11 @@ export function scatterAddKernel(dtype: DType, wg: number): string {
   let d = i32(r / inner);
   let j = r % inner;
   var acc: ${t} = 0;
+  if (P(4u) > 0u) { acc = Y[i]; }
   let src = o * count * inner + j;
-  ${longLoop('k', '0u', 'count', '      if (I[k] == d) { acc = acc + U[src + k * inner]; }')}
+  for (var k = P(4u); k < P(5u); k++) {
+    if (I[k] == d) { acc = acc + U[src + k * inner]; }
+  }
   Y[i] = acc;`;
   return PARAMS + [binding(1, 'U', t), binding(2, 'I', 'i32'), binding(3, 'Y', t, true)].join('\n') + main1D(wg, body);
 }

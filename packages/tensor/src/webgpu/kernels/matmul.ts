@@ -6,13 +6,15 @@
  * the reuse it buys (WEBGPU-ON-CPU.md), and on a GPU the caches serve the reuse.
  *
  * Each C element is one thread's running sum over p = 0, 1, ..., k-1 in
- * increasing order (the cpu's order), so the result is deterministic.
+ * increasing order (the cpu's order), so the result is deterministic. Very
+ * long k runs as segments [pBegin, pEnd), one dispatch each, continuing from
+ * the partial sums in C (see MAX_LOOP in wgsl.ts).
  *
  * Layouts: A(i, p) = a[aOff + i·k + p], or a[aOff + p·m + i] when transA;
  *          B(p, j) = b[bOff + p·n + j], or b[bOff + j·k + p] when transB.
- * Params: [m, k, n, aBatchStride, bBatchStride, firstBatch].
+ * Params: [m, k, n, aBatchStride, bBatchStride, firstBatch, pBegin, pEnd].
  */
-import { PARAMS, longLoop } from '../wgsl.js';
+import { PARAMS } from '../wgsl.js';
 
 export interface MatmulVariant {
   transA: boolean;
@@ -69,6 +71,9 @@ export function matmulKernel(v: MatmulVariant): string {
   const fma = R.map((r) => ['x', 'y', 'z', 'w'].map((c, q) => `    acc${r} = acc${r} + a${r}.${c} * b${q};`).join('\n')).join('\n');
   const tail = `    let bq = vec4<f32>(${R.map((c) => sB(idxB('p', `cj${c}`))).join(', ')});\n`
     + R.map((r) => `    acc${r} = acc${r} + ${sA(idxA(`ri${r}`, 'p'))} * bq;`).join('\n');
+  const loadC = v.vecC
+    ? R.map((r) => `    if (i0 + ${r}u < M) { acc${r} = C[(cOff + (i0 + ${r}u) * N + j0) >> 2u]; }`).join('\n')
+    : R.map((r) => `    if (i0 + ${r}u < M) {\n${R.map((c) => `      if (j0 + ${c}u < N) { acc${r}[${c}] = C[cOff + (i0 + ${r}u) * N + j0 + ${c}u]; }`).join('\n')}\n    }`).join('\n');
   const store = v.vecC
     ? R.map((r) => `  if (i0 + ${r}u < M) { C[(cOff + (i0 + ${r}u) * N + j0) >> 2u] = acc${r}; }`).join('\n')
     : R.map((r) => `  if (i0 + ${r}u < M) {\n${R.map((c) => `    if (j0 + ${c}u < N) { C[cOff + (i0 + ${r}u) * N + j0 + ${c}u] = acc${r}[${c}]; }`).join('\n')}\n  }`).join('\n');
@@ -97,11 +102,18 @@ ${R.map((c) => `  let cj${c} = min(j0 + ${c}u, N - 1u);`).join('\n')}
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
-  let k4 = K & ~3u;
-  ${longLoop('p', '0u', 'k4', `${loadA}
+  let pBegin = P(6u);
+  let pEnd = P(7u);
+  if (pBegin > 0u) {
+${loadC}
+  }
+  let k4 = pBegin + ((pEnd - pBegin) & ~3u);
+  for (var p = pBegin; p < k4; p += 4u) {
+${loadA}
 ${loadB}
-${fma}`, { step: 4 })}
-  for (var p = k4; p < K; p++) {
+${fma}
+  }
+  for (var p = k4; p < pEnd; p++) {
 ${tail}
   }
 ${store}
