@@ -1,0 +1,116 @@
+/**
+ * Study configs as io-ts codecs. A config is decoded completely before any work
+ * starts, and a bad one is rejected with every failing path listed.
+ */
+import * as t from 'io-ts';
+import * as E from 'fp-ts/lib/Either.js';
+import { configError, type ExperimentError } from './program.js';
+
+const refine = <C extends t.Any>(codec: C, pred: (a: t.TypeOf<C>) => boolean, name: string) =>
+  t.refinement(codec, pred, name) as unknown as t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown>;
+
+export const PosInt = refine(t.number, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+export const NonNegInt = refine(t.number, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer');
+export const PosNum = refine(t.number, (n) => Number.isFinite(n) && n > 0, 'a positive number');
+export const Fraction = refine(t.number, (n) => n > 0 && n < 1, 'a number strictly between 0 and 1');
+
+export const SizeName = t.keyof({ tiny: null, small: null, base: null, large: null }, "a model size ('tiny' | 'small' | 'base' | 'large')");
+export const TaskName = t.keyof({ summarize: null, helpful: null, harmless: null, arena: null }, "a task ('summarize' | 'helpful' | 'harmless' | 'arena')");
+export const LossName = t.keyof({ ipo: null, dpo: null, slic: null, bo2: null }, "a loss ('ipo' | 'dpo' | 'slic' | 'bo2')");
+
+/** Adam fitting of a supervised model (preference models, SFT). */
+export const Fit = t.exact(t.type({ steps: PosInt, batchSize: PosInt, lr: PosNum, warmup: NonNegInt }), 'Fit');
+
+/** D_initial and the golden labeller. */
+export const DataConfig = t.exact(t.type({
+  task: TaskName,
+  seed: NonNegInt,
+  initialPairs: PosInt,
+  heldOutFraction: Fraction,
+  golden: t.union([
+    t.exact(t.type({ mode: t.literal('rater') })),
+    t.exact(t.type({ mode: t.literal('model'), size: SizeName, fit: Fit })),
+  ], "golden: { mode: 'rater' } or { mode: 'model', size, fit }"),
+}), 'DataConfig');
+
+/** Proxy model and SFT policy, both of the policy's size. */
+export const SetupConfig = t.exact(t.type({ size: SizeName, proxy: Fit, sft: Fit }), 'SetupConfig');
+
+/** Preference optimisation hyper-parameters. */
+export const TrainConfig = t.exact(t.type({
+  steps: PosInt, batchSize: PosInt, lr: PosNum, beta: PosNum, checkpointEvery: PosInt,
+}), 'TrainConfig');
+
+export const EvalConfig = t.exact(t.type({
+  every: PosInt, klPrompts: PosInt, winRatePrompts: PosInt, classifierPairs: PosInt,
+}), 'EvalConfig');
+
+export const ShuffleWindow = t.union([PosInt, t.literal('all')], "a window of batches (a positive integer) or 'all'");
+
+/** Everything the study's figures share. Presets are values of this type. */
+export const StudyConfig = t.exact(t.type({
+  data: DataConfig,
+  setup: SetupConfig,
+  /** The golden policy baseline: online IPO with the golden labeller. */
+  baseline: TrainConfig,
+  train: TrainConfig,
+  eval: EvalConfig,
+  offlineSweep: t.exact(t.type({ lrs: t.array(PosNum), betas: t.array(PosNum), steps: t.array(PosInt) })),
+  shuffleWindows: t.array(ShuffleWindow),
+  /** Online-run steps whose policies build D_{a vs b} (the paper's 800 and 4k). */
+  datasetCheckpoints: t.exact(t.type({ early: PosInt, late: PosInt })),
+  sizes: t.array(SizeName),
+}), 'StudyConfig');
+
+export type Fit = t.TypeOf<typeof Fit>;
+export type DataConfig = t.TypeOf<typeof DataConfig>;
+export type SetupConfig = t.TypeOf<typeof SetupConfig>;
+export type TrainConfig = t.TypeOf<typeof TrainConfig>;
+export type EvalConfig = t.TypeOf<typeof EvalConfig>;
+export type StudyConfig = t.TypeOf<typeof StudyConfig>;
+export type LossName = t.TypeOf<typeof LossName>;
+export type SizeName = t.TypeOf<typeof SizeName>;
+export type ShuffleWindow = t.TypeOf<typeof ShuffleWindow>;
+
+/** "path: expected …, got …" for every failure of an io-ts decode. */
+export function formatErrors(errors: t.Errors): string[] {
+  const lines = errors.map((e) => {
+    const path = e.context.map((c) => c.key).filter((k) => k !== '').join('.');
+    const expected = e.context[e.context.length - 1]?.type.name ?? 'a valid value';
+    return `${path || '(root)'}: expected ${expected}, got ${JSON.stringify(e.value)}`;
+  });
+  return [...new Set(lines)];
+}
+
+/** Decodes a value with a codec, or an ExperimentError listing every failing path. */
+export function decodeWith<A>(codec: t.Type<A, unknown, unknown>, value: unknown, what: string): E.Either<ExperimentError, A> {
+  const r = codec.decode(value);
+  // io-ts's exact types strip unknown keys; a typo must not be silently ignored.
+  const paths = E.isRight(r) ? unknownKeys(value, r.right, '') : formatErrors(r.left);
+  if (E.isRight(r) && paths.length === 0) return E.right(r.right);
+  return E.left(configError(`invalid ${what}:\n  ${paths.join('\n  ')}`, paths));
+}
+
+/** Deep merge of plain objects (arrays and scalars replace), for `--config` overrides of a preset. */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (base && over && typeof base === 'object' && typeof over === 'object' && !Array.isArray(base) && !Array.isArray(over)) {
+    const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(over as Record<string, unknown>)) out[k] = deepMerge(out[k], v);
+    return out;
+  }
+  return over;
+}
+
+/** Keys present in `input` but dropped by decoding (so unknown to the codec), as error lines. */
+function unknownKeys(input: unknown, decoded: unknown, path: string): string[] {
+  if (Array.isArray(input) && Array.isArray(decoded)) return input.flatMap((v, i) => unknownKeys(v, decoded[i], `${path}.${i}`));
+  if (!input || !decoded || typeof input !== 'object' || typeof decoded !== 'object') return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+    const p = path ? `${path}.${k}` : k;
+    if (!(k in (decoded as Record<string, unknown>))) out.push(`${p}: unknown key (not part of the config)`);
+    else out.push(...unknownKeys(v, (decoded as Record<string, unknown>)[k], p));
+  }
+  return out;
+}

@@ -1,0 +1,87 @@
+/**
+ * Interpreters' environments: the real one (filesystem store, terminal progress
+ * bars, Ctrl-C handling) and an in-memory one for tests.
+ */
+import cliProgress from 'cli-progress';
+import { getBackend, type Backend } from '@tandem/tensor';
+import type { Env, ProgressBar } from './program.js';
+import { fsStore } from './store/fs.js';
+import { memoryStore, type MemoryStore } from './store/memory.js';
+import { CODE_VERSION } from './version.js';
+
+/** An environment for tests: memory store, silent progress, cpu backend unless given. */
+export function memoryEnv(o: { backend?: Backend; store?: MemoryStore; log?: (m: string) => void; codeVersion?: string } = {}): Env & { store: MemoryStore; interruption: { requested: boolean } } {
+  return {
+    backend: o.backend ?? getBackend('cpu'),
+    store: o.store ?? memoryStore(),
+    codeVersion: o.codeVersion ?? CODE_VERSION,
+    log: o.log ?? (() => undefined),
+    progress: () => ({ update: () => undefined, stop: () => undefined }),
+    interruption: { requested: false },
+  };
+}
+
+export interface NodeEnvOptions {
+  root: string;
+  backend: Backend;
+  /** Show progress bars (on a TTY); otherwise a line every ~10% of each run. */
+  bars?: boolean;
+  quiet?: boolean;
+}
+
+/** The real environment: runs under `root`, progress on stderr, Ctrl-C requests a clean stop. */
+export function nodeEnv(o: NodeEnvOptions): Env & { interruption: { requested: boolean }; dispose(): void } {
+  const interruption = { requested: false };
+  const onSigint = () => {
+    if (interruption.requested) process.exit(130);
+    interruption.requested = true;
+    process.stderr.write('\nstopping at the next checkpoint (Ctrl-C again to abort now)…\n');
+  };
+  process.on('SIGINT', onSigint);
+  const multi = o.bars ? new cliProgress.MultiBar({
+    format: '{bar} {percentage}% | {value}/{total} | {rate} steps/s | ETA {eta_formatted} | {label} {extra}',
+    hideCursor: true, clearOnComplete: false, stopOnComplete: true, stream: process.stderr,
+  }, cliProgress.Presets.shades_classic) : undefined;
+  const log = (m: string) => {
+    if (o.quiet) return;
+    if (multi) multi.log(`${m}\n`);
+    else process.stderr.write(`${m}\n`);
+  };
+  return {
+    backend: o.backend,
+    store: fsStore(o.root),
+    codeVersion: CODE_VERSION,
+    log,
+    interruption,
+    progress(label: string, total: number): ProgressBar {
+      const start = Date.now();
+      if (multi) {
+        const bar = multi.create(total, 0, { label, extra: '', rate: '-' });
+        return {
+          update(step, fields = {}) {
+            const secs = (Date.now() - start) / 1000;
+            const extra = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ');
+            bar.update(step, { label, extra, rate: secs > 0 ? (step / secs).toFixed(1) : '-' });
+          },
+          stop() { bar.stop(); },
+        };
+      }
+      let lastTenth = -1;
+      return {
+        update(step, fields = {}) {
+          const tenth = Math.floor((10 * step) / Math.max(1, total));
+          if (tenth === lastTenth && step !== total) return;
+          lastTenth = tenth;
+          const secs = (Date.now() - start) / 1000;
+          const extra = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ');
+          log(`[${label}] ${step}/${total} ${secs > 0 ? (step / secs).toFixed(1) : '-'} steps/s ${extra}`);
+        },
+        stop() {},
+      };
+    },
+    dispose() {
+      process.off('SIGINT', onSigint);
+      multi?.stop();
+    },
+  };
+}

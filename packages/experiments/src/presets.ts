@@ -1,0 +1,46 @@
+/**
+ * The two presets. `quick` keeps the protocol and shrinks every count so the whole
+ * study runs on a 2-core laptop in about an hour (fig1 + fig4 in ≤ 15 minutes);
+ * `full` is the faithful protocol at CPU scale and takes hours (resumable, cached).
+ */
+import type { StudyConfig } from './config.js';
+
+export const QUICK: StudyConfig = {
+  data: {
+    task: 'summarize', seed: 0, initialPairs: 2400, heldOutFraction: 0.1,
+    golden: { mode: 'model', size: 'base', fit: { steps: 500, batchSize: 32, lr: 1e-3, warmup: 50 } },
+  },
+  setup: {
+    size: 'tiny',
+    proxy: { steps: 300, batchSize: 32, lr: 1e-3, warmup: 30 },
+    sft: { steps: 500, batchSize: 64, lr: 2e-3, warmup: 50 },
+  },
+  baseline: { steps: 150, batchSize: 16, lr: 5e-4, beta: 0.1, checkpointEvery: 50 },
+  train: { steps: 150, batchSize: 16, lr: 5e-4, beta: 0.1, checkpointEvery: 25 },
+  eval: { every: 25, klPrompts: 64, winRatePrompts: 128, classifierPairs: 128 },
+  offlineSweep: { lrs: [2e-4, 5e-4, 1e-3], betas: [0.1, 0.5, 1], steps: [150] },
+  shuffleWindows: [1, 4, 16, 'all'],
+  datasetCheckpoints: { early: 30, late: 150 },
+  sizes: ['tiny', 'small'],
+};
+
+export const FULL: StudyConfig = {
+  data: {
+    task: 'summarize', seed: 0, initialPairs: 8000, heldOutFraction: 0.1,
+    golden: { mode: 'model', size: 'large', fit: { steps: 3000, batchSize: 32, lr: 5e-4, warmup: 300 } },
+  },
+  setup: {
+    size: 'small',
+    proxy: { steps: 2000, batchSize: 32, lr: 5e-4, warmup: 200 },
+    sft: { steps: 3000, batchSize: 64, lr: 1e-3, warmup: 300 },
+  },
+  baseline: { steps: 1000, batchSize: 32, lr: 2e-4, beta: 0.1, checkpointEvery: 100 },
+  train: { steps: 1000, batchSize: 32, lr: 2e-4, beta: 0.1, checkpointEvery: 100 },
+  eval: { every: 100, klPrompts: 256, winRatePrompts: 512, classifierPairs: 256 },
+  offlineSweep: { lrs: [1e-4, 2e-4, 5e-4], betas: [0.1, 0.5, 1], steps: [1000, 5000] },
+  shuffleWindows: [1, 4, 64, 'all'],
+  datasetCheckpoints: { early: 200, late: 1000 },
+  sizes: ['tiny', 'small', 'base'],
+};
+
+export const PRESETS: Record<string, StudyConfig> = { quick: QUICK, full: FULL };

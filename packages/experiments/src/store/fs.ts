@@ -1,0 +1,105 @@
+/**
+ * The filesystem run store: one folder per run under a root. Every write that
+ * replaces a file goes to a temporary file first, is fsynced, then renamed over
+ * the target, so a crash leaves either the old or the new file, never half of one.
+ */
+import { appendFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunStore } from './types.js';
+
+/** Writes `data` to `path` atomically (temp file + fsync + rename + directory fsync). */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  try {
+    const dir = await open(join(path, '..'), 'r');
+    await dir.sync().catch(() => undefined);
+    await dir.close();
+  } catch {
+    // Some filesystems refuse to open directories; the rename is still atomic.
+  }
+}
+
+const SAFE = /^[A-Za-z0-9._@-]+$/;
+function checkName(name: string): string {
+  if (!SAFE.test(name) || name.startsWith('.')) throw new Error(`run store: invalid file name ${JSON.stringify(name)}`);
+  return name;
+}
+
+export function fsStore(root: string): RunStore {
+  const dir = async (id: string) => {
+    const d = join(root, checkName(id));
+    await mkdir(d, { recursive: true });
+    return d;
+  };
+  const readJson = async <A>(path: string): Promise<A | undefined> => {
+    if (!existsSync(path)) return undefined;
+    return JSON.parse(await readFile(path, 'utf8')) as A;
+  };
+  return {
+    location: (id) => join(root, id),
+    async writeConfig(id, config) {
+      await writeFileAtomic(join(await dir(id), 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    },
+    async readResult<A>(id: string) {
+      return readJson<A>(join(root, id, 'result.json'));
+    },
+    async writeResult(id, result) {
+      await writeFileAtomic(join(await dir(id), 'result.json'), JSON.stringify(result, null, 2) + '\n');
+    },
+    async appendMetrics(id, records) {
+      if (records.length === 0) return;
+      await appendFile(join(await dir(id), 'metrics.jsonl'), records.map((r) => JSON.stringify(r) + '\n').join(''));
+    },
+    async readMetrics(id) {
+      const p = join(root, id, 'metrics.jsonl');
+      if (!existsSync(p)) return [];
+      const text = await readFile(p, 'utf8');
+      const out: Record<string, unknown>[] = [];
+      for (const line of text.split('\n')) {
+        if (line.trim() === '') continue;
+        try {
+          out.push(JSON.parse(line));
+        } catch {
+          break; // a line torn by a crash mid-append: everything after it is dropped on resume
+        }
+      }
+      return out;
+    },
+    async truncateMetrics(id, keep) {
+      const all = await this.readMetrics(id);
+      await writeFileAtomic(join(await dir(id), 'metrics.jsonl'), all.slice(0, keep).map((r) => JSON.stringify(r) + '\n').join(''));
+    },
+    async writeBlob(id, name, data) {
+      await writeFileAtomic(join(await dir(id), checkName(name)), data);
+    },
+    async readBlob(id, name) {
+      const p = join(root, id, checkName(name));
+      if (!existsSync(p)) return undefined;
+      return new Uint8Array(await readFile(p));
+    },
+    async writeText(id, name, text) {
+      const p = join(await dir(id), checkName(name));
+      await writeFileAtomic(p, text);
+      return p;
+    },
+    async writeArtifact(id, name, data) {
+      const p = join(await dir(id), checkName(name));
+      await writeFileAtomic(p, data);
+      return p;
+    },
+  };
+}

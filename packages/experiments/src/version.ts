@@ -1,0 +1,6 @@
+/**
+ * Part of every run id: bump RESULTS_VERSION whenever a change alters any number a
+ * run produces, so stale cached results are never reused.
+ */
+export const RESULTS_VERSION = 1;
+export const CODE_VERSION = `tandem-experiments@0.1.0+r${RESULTS_VERSION}`;
