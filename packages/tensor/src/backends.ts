@@ -6,7 +6,7 @@
 import type { Backend } from './backend.js';
 import { createCpuBackend } from './cpu/backend.js';
 import { TensorError } from './errors.js';
-import { getBackend, hasBackend, registerBackend, setCpuFactory, setDefaultBackend, type BackendName } from './registry.js';
+import { getBackend, hasBackend, registerBackend, setCpuFactory, setDefaultBackend, unregisterBackend, type BackendName } from './registry.js';
 
 setCpuFactory(createCpuBackend);
 
@@ -74,5 +74,6 @@ export async function shutdownWebGPU(): Promise<void> {
   if (!hasBackend('webgpu')) return;
   const { destroyWebGPUBackend } = await import('./webgpu/backend.js');
   destroyWebGPUBackend(getBackend('webgpu'));
+  unregisterBackend('webgpu');
   webgpuInfo = undefined;
 }

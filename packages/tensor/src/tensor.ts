@@ -4,6 +4,7 @@ import { TensorError, fmtShape } from './errors.js';
 import { sizeOf, type Shape } from './shape.js';
 import * as ops from './ops.js';
 import * as comp from './composites.js';
+import { getBackend, hasBackend, type BackendName } from './registry.js';
 
 /**
  * Storage shared by tensors that alias the same bytes (e.g. a tensor and its
@@ -58,8 +59,12 @@ export interface MemoryReport {
 /** A snapshot of what is alive, per backend, for leak tests and dashboards. */
 export function memory(): MemoryReport {
   const out: MemoryReport = {};
-  for (const [name, c] of counts) out[name] = { ...c, deviceBytes: 0 };
+  for (const [name, c] of counts) out[name] = { ...c, deviceBytes: deviceBytesOf(name) };
   return out;
+}
+/** Bytes the backend itself holds (including pooled buffers), where it is registered. */
+function deviceBytesOf(name: string): number {
+  return hasBackend(name as BackendName) ? getBackend(name as BackendName).bytesInUse() : 0;
 }
 /** @internal used by memory() callers that know the backends */
 export function _countsFor(name: string): BackendCounts {

@@ -38,6 +38,7 @@ const SMALL_FILL = 1024;
 const REDUCE_PARALLELISM = 16384;
 const MIN_CHUNK = 64;
 
+/** A function: GPUBufferUsage is one of the globals device.ts installs, absent at import time. */
 const STORAGE_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /** The 32-bit pattern a value has when stored as `dtype`. */
@@ -91,14 +92,13 @@ export async function createWebGPUBackend(opts: WebGPUInitOptions): Promise<{ ba
   const rt: Runtime = {
     device,
     pool,
-    dispatcher: undefined as unknown as Dispatcher,
+    dispatcher: new Dispatcher(device, pool, device.limits.maxComputeWorkgroupsPerDimension, (msg) => (rt.error ??= msg)),
     wg: Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup, device.limits.maxComputeWorkgroupSizeX),
     liveBytes: 0,
     lost: undefined,
     error: undefined,
     destroyed: false,
   };
-  rt.dispatcher = new Dispatcher(device, pool, device.limits.maxComputeWorkgroupsPerDimension, (msg) => (rt.error ??= msg));
   void device.lost.then((l) => {
     if (!rt.destroyed) rt.lost = `the GPU device was lost (${l.reason}): ${l.message}`;
   });
@@ -118,7 +118,6 @@ export function destroyWebGPUBackend(b: Backend): void {
   rt.dispatcher.dispose();
   rt.pool.clear();
   rt.device.destroy();
-  runtimes.delete(b);
 }
 
 function makeBackend(rt: Runtime): Backend<GPUStorage> {

@@ -102,7 +102,7 @@ export async function openDevice(opts: WebGPUInitOptions): Promise<OpenedDevice>
     if (!allowSoftware && sw) {
       throw new TensorError('initBackend', `webgpu: only a software adapter is available (${describeAdapter(sw)}) and allowSoftware is false: it would be slower than the cpu backend. Pass { allowSoftware: true } to use it anyway`);
     }
-    throw new TensorError('initBackend', 'webgpu: no adapter found: neither a hardware GPU (Vulkan) nor Mesa llvmpipe over OpenGL ES. With an NVIDIA GPU install the driver and the Vulkan loader (libvulkan1); without a GPU install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri (see WEBGPU-ON-CPU.md)');
+    throw new TensorError('initBackend', 'webgpu: no adapter found: neither a hardware GPU (Vulkan) nor Mesa llvmpipe over OpenGL ES. With an NVIDIA GPU install the driver and the Vulkan loader (libvulkan1); without a GPU install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri and leave EGL_PLATFORM unset or \'surfaceless\' (see WEBGPU-ON-CPU.md)');
   }
 
   const requiredLimits: Record<string, number> = {};

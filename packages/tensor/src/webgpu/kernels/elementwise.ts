@@ -9,11 +9,10 @@ import { FLOAT_BITS, PARAMS, binding, main1D, stridedOffsets, wgslType } from '.
 
 /** JS-compatible float helpers the expressions below rely on. */
 const FLOAT_FNS = /* wgsl */ `
-// log(1 + x). GPU log() is only accurate to an absolute 2^-21 near 1 (and llvmpipe's
-// tanh loses all relative accuracy near 0), so small arguments use Taylor series,
-// which are exact to float32 rounding for |x| < 1/16 (next term < 1e-10 relative).
-// Larger ones use log(u) · x / (u − 1) with u = 1 + x, which corrects for the
-// rounding of u (Goldberg 1991).
+// log(1 + x). WGSL only promises an absolute 2^-21 for log() near 1, so small
+// arguments use the Taylor series, exact to float32 rounding for |x| < 1/16 (the
+// next term is < 1e-10 relative). Larger ones use log(u) · x / (u − 1) with
+// u = 1 + x, which corrects for the rounding of u (Goldberg 1991).
 fn log1p_(x: f32) -> f32 {
   if (abs(x) < 0.0625) {
     return x * (1.0 - x * (0.5 - x * (0.33333333 - x * (0.25 - x * (0.2 - x * (0.16666667 - x * (0.14285715 - x * 0.125)))))));
@@ -23,8 +22,9 @@ fn log1p_(x: f32) -> f32 {
   return log(u) * (x / (u - 1.0));
 }
 // tanh(x) = sign(x) · (1 − e^{−2|x|}) / (1 + e^{−2|x|}): no overflow for any x, and
-// the series for small |x|. Written out rather than the builtin, whose accuracy
-// near 0 and behaviour for large |x| vary between drivers.
+// the series for |x| < 1/16. Written out rather than the builtin, whose accuracy
+// near 0 (llvmpipe's loses all relative accuracy there) and behaviour for large
+// |x| vary between drivers.
 fn tanh_(x: f32) -> f32 {
   let ax = abs(x);
   if (ax < 0.0625) {
@@ -36,6 +36,8 @@ fn tanh_(x: f32) -> f32 {
   let r = (1.0 - t) / (1.0 + t);
   return select(r, -r, x < 0.0);
 }
+// sqrt(±0) = ±0 exactly (so rsqrt(−0) = −∞ as on cpu); GPU sqrt is often x · rsqrt(x).
+fn sqrt_(x: f32) -> f32 { return select(sqrt(x), x, x == 0.0); }
 // Math.pow, case by case: GPU pow(x, y) is exp2(y · log2(x)), undefined for x ≤ 0.
 fn pow_(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
@@ -82,9 +84,9 @@ function unaryExpr(op: UnaryOp, dtype: DType): string {
     case 'exp': return 'exp(x)';
     case 'log': return 'log(x)';
     case 'log1p': return 'log1p_(x)';
-    case 'sqrt': return 'sqrt(x)';
+    case 'sqrt': return 'sqrt_(x)';
     // 1 / sqrt rather than inverseSqrt: closer to the cpu's correctly rounded result.
-    case 'rsqrt': return '1.0 / sqrt(x)';
+    case 'rsqrt': return '1.0 / sqrt_(x)';
     case 'tanh': return 'tanh_(x)';
     // Two branches so exp never overflows (as the cpu kernel).
     case 'sigmoid': return 'select(exp(x) / (1.0 + exp(x)), 1.0 / (1.0 + exp(-x)), x >= 0.0)';

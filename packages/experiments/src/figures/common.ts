@@ -1,0 +1,133 @@
+/** What a figure program returns, and helpers the figures share. */
+import type { StudyConfig } from '../config.js';
+import { fromAsync, type Env, type Program } from '../program.js';
+import { idOf } from '../runs/cache.js';
+import type { TrainRunConfig } from '../runs/train.js';
+
+/** One of the paper's qualitative claims, checked against the measured numbers. */
+export interface Finding {
+  claim: string;
+  /** true/false when the numbers decide it; null when they cannot (e.g. overlapping error bars). */
+  holds: boolean | null;
+  detail: string;
+}
+
+export interface Table {
+  title: string;
+  columns: string[];
+  rows: (string | number | null)[][];
+}
+
+/** A Vega-Lite spec (kept untyped: vega-lite's types are large and we build plain JSON). */
+export type VegaLiteSpec = Record<string, unknown>;
+
+export interface FigureResult {
+  name: string;
+  title: string;
+  /** What the paper's figure shows and what this program runs. */
+  description: string;
+  charts: { name: string; title: string; spec: VegaLiteSpec }[];
+  tables: Table[];
+  findings: Finding[];
+  /** Run ids this figure read, for provenance. */
+  runs: string[];
+}
+
+export interface FigureDef {
+  name: string;
+  title: string;
+  description: string;
+  program(s: StudyConfig): Program<FigureResult>;
+}
+
+export type MetricRecord = { step: number } & Record<string, number | null>;
+
+export async function metricsOf(env: Env, c: TrainRunConfig): Promise<MetricRecord[]> {
+  return (await env.store.readMetrics(idOf(env, 'train', c))) as MetricRecord[];
+}
+
+export const loadMetrics = (c: TrainRunConfig): Program<MetricRecord[]> => fromAsync((env) => metricsOf(env, c));
+
+/** The record with the largest value of `key` (first on ties). */
+export function peak(records: readonly MetricRecord[], key: string): MetricRecord | undefined {
+  let best: MetricRecord | undefined;
+  for (const r of records) {
+    const v = r[key];
+    if (typeof v === 'number' && !Number.isNaN(v) && (!best || v > (best[key] as number))) best = r;
+  }
+  return best;
+}
+
+export const fmt = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
+export const pm = (r: MetricRecord | undefined, key: string): string => (r ? `${fmt(r[key] as number)} ± ${fmt(r[`${key}_se`] as number)}` : 'n/a');
+
+/**
+ * a > b decided with standard errors: true if the gap exceeds 2 combined SEs,
+ * false if b exceeds a by that much, null when the error bars overlap.
+ */
+export function greater(a: number, aSe: number, b: number, bSe: number): boolean | null {
+  const z = Math.sqrt((aSe || 0) ** 2 + (bSe || 0) ** 2);
+  if (a - b > 2 * z) return true;
+  if (b - a > 2 * z) return false;
+  return null;
+}
+
+/** Rows { series, step, metric, value, lo, hi } for line charts over steps. */
+export function longRows(series: string, records: readonly MetricRecord[], keys: readonly string[]): Record<string, unknown>[] {
+  return records.flatMap((r) => keys.flatMap((k) => {
+    const v = r[k];
+    if (typeof v !== 'number' || Number.isNaN(v)) return [];
+    const se = (r[`${k}_se`] as number) ?? 0;
+    return [{ series, step: r.step, metric: k, value: v, lo: v - se, hi: v + se }];
+  }));
+}
+
+const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', background: 'white', config: { font: 'DejaVu Sans' } };
+
+/** Metric over training steps, one line per series, with ±1 SE bands. */
+export function lineChart(title: string, rows: Record<string, unknown>[], yTitle: string, opts: { facet?: boolean } = {}): VegaLiteSpec {
+  const layer = {
+    layer: [
+      { mark: { type: 'errorband', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' }, color: { field: 'series', type: 'nominal' } } },
+      { mark: { type: 'line', point: true }, encoding: { y: { field: 'value', type: 'quantitative', title: yTitle }, color: { field: 'series', type: 'nominal', title: null } } },
+    ],
+    encoding: { x: { field: 'step', type: 'quantitative', title: 'training step' } },
+  };
+  if (opts.facet) {
+    return { ...BASE, title, data: { values: rows }, facet: { column: { field: 'metric', type: 'nominal', title: null } }, spec: { width: 260, height: 200, ...layer }, resolve: { scale: { y: 'independent' } } };
+  }
+  return { ...BASE, title, width: 420, height: 260, data: { values: rows }, ...layer };
+}
+
+/** KL (x) vs win rate (y) scatter with connecting lines per run. */
+export function klWinChart(title: string, rows: Record<string, unknown>[]): VegaLiteSpec {
+  return {
+    ...BASE, title, width: 440, height: 300, data: { values: rows },
+    layer: [
+      { mark: { type: 'line', opacity: 0.35 }, encoding: { detail: { field: 'run' }, order: { field: 'step' } } },
+      { mark: { type: 'point', filled: true, size: 45 } },
+    ],
+    encoding: {
+      x: { field: 'kl', type: 'quantitative', title: 'KL(π ‖ π_sft)' },
+      y: { field: 'winRate', type: 'quantitative', title: 'win rate vs golden baseline', scale: { domain: [0, 1] } },
+      color: { field: 'method', type: 'nominal', title: null },
+    },
+  };
+}
+
+/** A bar per category with ±1 SE error bars. */
+export function barChart(title: string, rows: { label: string; value: number; se: number; group?: string }[], yTitle: string): VegaLiteSpec {
+  const data = rows.map((r) => ({ ...r, lo: r.value - r.se, hi: r.value + r.se, group: r.group ?? r.label }));
+  return {
+    ...BASE, title, width: 380, height: 240, data: { values: data },
+    layer: [
+      { mark: 'bar', encoding: { y: { field: 'value', type: 'quantitative', title: yTitle }, color: { field: 'group', type: 'nominal', title: null } } },
+      { mark: { type: 'errorbar' }, encoding: { y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' } } },
+    ],
+    encoding: { x: { field: 'label', type: 'nominal', title: null, sort: null } },
+  };
+}
+
+export function runIds(env: Env, cs: readonly TrainRunConfig[]): string[] {
+  return cs.map((c) => idOf(env, 'train', c));
+}
