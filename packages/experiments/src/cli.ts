@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+/**
+ * The experiments CLI — the edge where programs are interpreted.
+ *   experiment list
+ *   experiment <name> [--preset quick|full] [--config f.json] [--backend cpu|webgpu|auto] [--out dir] [--resume | --fresh]
+ * Runs are cached and resumable: rerunning a command resumes unfinished runs from
+ * their last checkpoint (the default; `--resume` says so explicitly) and reuses
+ * finished ones. `--fresh` deletes unfinished runs' checkpoints first.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as E from 'fp-ts/lib/Either.js';
+import { shutdownWebGPU, useBackend, webgpuAdapterInfo, type BackendChoice } from '@tandem/tensor';
+import { StudyConfig, decodeWith, deepMerge } from './config.js';
+import { nodeEnv } from './env.js';
+import { EXPERIMENTS, experimentByName, runExperiment } from './experiments.js';
+import { PRESETS } from './presets.js';
+import { run } from './program.js';
+import { findingsMarkdown, verdict, type Report } from './report.js';
+
+const USAGE = `usage:
+  experiment list
+  experiment <name> [--preset quick|full] [--config file.json] [--backend cpu|webgpu|auto] [--out dir] [--resume | --fresh] [--results-md file]`;
+
+function fail(msg: string, code = 2): never {
+  process.stderr.write(`${msg}\n`);
+  process.exit(code);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        preset: { type: 'string', default: 'quick' },
+        config: { type: 'string' },
+        backend: { type: 'string' },
+        out: { type: 'string', default: 'runs' },
+        resume: { type: 'boolean', default: false },
+        fresh: { type: 'boolean', default: false },
+        'results-md': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    fail(`${(e as Error).message}\n${USAGE}`);
+  }
+  const { values: o, positionals } = parsed;
+  if (o.help || positionals.length === 0) {
+    process.stdout.write(`${USAGE}\n`);
+    return o.help ? 0 : 2;
+  }
+  const name = positionals[0]!;
+  if (name === 'list') {
+    for (const e of EXPERIMENTS) process.stdout.write(`${e.name.padEnd(8)} ${e.description}\n`);
+    process.stdout.write(`\npresets: ${Object.keys(PRESETS).join(', ')}\n`);
+    return 0;
+  }
+  const exp = experimentByName(name);
+  if (!exp) fail(`unknown experiment '${name}'; \`experiment list\` shows them`);
+  const preset = PRESETS[o.preset!];
+  if (!preset) fail(`unknown preset '${o.preset}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
+  if (o.resume && o.fresh) fail('--resume and --fresh contradict each other');
+  // The whole config is decoded and checked before any work starts.
+  let overrides: unknown;
+  if (o.config) {
+    if (!existsSync(o.config)) fail(`--config: no such file ${o.config}`);
+    try {
+      overrides = JSON.parse(readFileSync(o.config, 'utf8'));
+    } catch (e) {
+      fail(`--config ${o.config}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const decoded = decodeWith(StudyConfig, deepMerge(preset, overrides), o.config ? `config (${o.config} over preset ${o.preset})` : `preset ${o.preset}`);
+  if (E.isLeft(decoded)) fail(decoded.left.message);
+  const study = decoded.right;
+  const choice = (o.backend ?? process.env.TANDEM_BACKEND ?? 'auto') as BackendChoice;
+  if (!['cpu', 'webgpu', 'auto'].includes(choice)) fail(`--backend must be cpu, webgpu or auto, got '${choice}'`);
+
+  const backend = await useBackend(choice);
+  const root = resolve(o.out!);
+  await mkdir(root, { recursive: true });
+  const env = nodeEnv({ root, backend, bars: process.stderr.isTTY === true });
+  env.log(`tandem: experiment ${exp.name} (${exp.figures.join(', ')}), preset ${o.preset}, backend ${backend.name}${backend.name === 'webgpu' ? ` (${webgpuAdapterInfo()?.description})` : ''}, runs in ${root}`);
+  if (o.fresh) await discardUnfinished(root);
+  const t0 = Date.now();
+  const r = await run(runExperiment(exp, study, o.preset!), env);
+  env.dispose();
+  await shutdownWebGPU();
+  if (E.isLeft(r)) {
+    const err = r.left;
+    process.stderr.write(`\n${err._tag}: ${err.message}\n`);
+    if (err._tag === 'Failure' && err.cause instanceof Error && process.env.TANDEM_DEBUG) process.stderr.write(`${err.cause.stack}\n`);
+    return err._tag === 'Interrupted' ? 130 : 1;
+  }
+  const report = r.right;
+  const mins = ((Date.now() - t0) / 60000).toFixed(1);
+  process.stdout.write(`\nFindings:\n${report.figures.flatMap((f) => f.findings.map((x) => `  [${verdict(x).padEnd(12)}] ${f.name}: ${x.claim}\n      ${x.detail}`)).join('\n')}\n`);
+  process.stdout.write(`\nReport: ${report.index}\n(${mins} min)\n`);
+  if (o['results-md']) await writeResultsMd(o['results-md'], report, exp.name, o.preset!, backend.name, mins);
+  return 0;
+}
+
+async function discardUnfinished(root: string): Promise<void> {
+  const { readdir, rm } = await import('node:fs/promises');
+  for (const d of await readdir(root).catch(() => [] as string[])) {
+    const dir = join(root, d);
+    if (!existsSync(join(dir, 'result.json')) && existsSync(join(dir, 'config.json'))) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** docs/results.md: the figures (PNG copies beside it) and the findings table, with the commit and machine. */
+async function writeResultsMd(path: string, report: Report, exp: string, preset: string, backend: string, mins: string): Promise<void> {
+  const { execSync } = await import('node:child_process');
+  const os = await import('node:os');
+  const dir = resolve(path, '..', 'results');
+  await mkdir(dir, { recursive: true });
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+  } catch { /* not a git checkout */ }
+  const lines = [`# Results of the ${preset} study`, '', `Experiment \`${exp}\`, preset \`${preset}\`, backend \`${backend}\`, commit \`${commit}\`, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; ${mins} minutes.`, '', 'Regenerate with `pnpm experiment study --preset quick --results-md docs/results.md`.', '', '## Findings', '', findingsMarkdown(report.figures), ''];
+  for (const f of report.figures) {
+    lines.push(`## ${f.title}`, '', f.description, '');
+    for (const png of (report.pngs[f.name] ?? []) as string[]) {
+      const target = join(dir, basename(png));
+      await copyFile(png, target);
+      lines.push(`![${basename(png)}](${relative(resolve(path, '..'), target)})`, '');
+    }
+    for (const t of f.tables) {
+      lines.push(`**${t.title}**`, '', `| ${t.columns.join(' | ')} |`, `|${t.columns.map(() => '---').join('|')}|`, ...t.rows.map((r: unknown[]) => `| ${r.map((v) => String(v ?? '')).join(' | ')} |`), '');
+    }
+  }
+  await writeFile(path, lines.join('\n'));
+  process.stdout.write(`wrote ${path}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('cli.ts') || process.argv[1]?.endsWith('cli.js')) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+    process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  });
+}

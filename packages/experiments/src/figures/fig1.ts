@@ -1,0 +1,94 @@
+/** Fig. 1 — the KL vs win-rate trade-off of online and offline IPO (offline pooled over the sweep). */
+import type { StudyConfig } from '../config.js';
+import { chain, fromAsync, pipe, sequence } from '../program.js';
+import { ensureRun, offlineOf, onlineOf } from '../study.js';
+import type { TrainRunConfig } from '../runs/train.js';
+import { fmt, greater, klWinChart, metricsOf, peak, pm, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
+
+/** Every offline configuration of the sweep. */
+export function offlineSweep(s: StudyConfig): TrainRunConfig[] {
+  return s.offlineSweep.lrs.flatMap((lr) => s.offlineSweep.betas.flatMap((beta) => s.offlineSweep.steps.map((steps) => offlineOf(s, { lr, beta, steps }))));
+}
+
+/** The best win rate reachable at KL ≤ x along a set of points: the trade-off frontier. */
+export function frontierAt(points: readonly MetricRecord[], x: number): number | undefined {
+  let best: number | undefined;
+  for (const p of points) if ((p.kl as number) <= x && (best === undefined || (p.winRate as number) > best)) best = p.winRate as number;
+  return best;
+}
+
+/** True when a curve peaks before its end and its last point is below the peak by > 2 SE. */
+export function risesThenFalls(rs: readonly MetricRecord[]): boolean {
+  const p = peak(rs, 'winRate');
+  const last = rs[rs.length - 1];
+  if (!p || !last || p === last) return false;
+  return greater(p.winRate as number, p.winRate_se as number, last.winRate as number, last.winRate_se as number) === true;
+}
+
+export const fig1: FigureDef = {
+  name: 'fig1',
+  title: 'Fig. 1 — KL vs win rate: online vs offline IPO',
+  description:
+    'Every evaluation of every run is a point (KL(π‖π_sft), win rate against the golden policy baseline judged by the golden model). ' +
+    'Online IPO samples its pairs from the current policy and labels them with the proxy model; offline IPO trains on D_golden, pooled over the sweep of learning rates, β and lengths.',
+  program: (s) => {
+    const online = onlineOf(s);
+    const offline = offlineSweep(s);
+    return pipe(
+      sequence([online, ...offline].map((c) => ensureRun(c))),
+      chain(() => fromAsync(async (env) => {
+        const on = await metricsOf(env, online);
+        const offs = await Promise.all(offline.map((c) => metricsOf(env, c)));
+        const rows = [
+          ...on.map((r) => ({ method: 'online IPO', run: 'online', step: r.step, kl: r.kl, winRate: r.winRate })),
+          ...offs.flatMap((rs, i) => rs.map((r) => ({ method: 'offline IPO (sweep)', run: `offline-${i}`, step: r.step, kl: r.kl, winRate: r.winRate }))),
+        ].filter((r) => typeof r.winRate === 'number');
+        const onPeak = peak(on, 'winRate');
+        const pooled = offs.flat();
+        const offPeak = peak(pooled, 'winRate');
+        const onMax = Math.max(...on.map((r) => r.kl as number));
+        const comparable = pooled.filter((p) => (p.kl as number) <= onMax && p.step > 0);
+        const dominated = comparable.filter((p) => (frontierAt(on, p.kl as number) ?? -1) >= (p.winRate as number)).length;
+        const declining = offs.filter(risesThenFalls).length;
+        const result: FigureResult = {
+          name: 'fig1', title: fig1.title, description: fig1.description,
+          charts: [{ name: 'fig1-kl-winrate', title: 'KL vs win rate', spec: klWinChart('KL vs win rate (every checkpoint of every run)', rows) }],
+          tables: [{
+            title: 'Runs',
+            columns: ['method', 'lr', 'β', 'steps', 'peak win rate', 'step of peak', 'KL at peak', 'final win rate'],
+            rows: [online, ...offline].map((c, i) => {
+              const rs = i === 0 ? on : offs[i - 1]!;
+              const p = peak(rs, 'winRate');
+              const last = rs[rs.length - 1];
+              return [c.method.kind, c.hyper.lr, c.hyper.beta, c.hyper.steps, pm(p, 'winRate'), p?.step ?? null, fmt(p?.kl as number), pm(last, 'winRate')];
+            }),
+          }],
+          findings: [
+            {
+              claim: 'Online IPO reaches a higher peak win rate than offline IPO (pooled sweep)',
+              holds: onPeak && offPeak ? greater(onPeak.winRate as number, onPeak.winRate_se as number, offPeak.winRate as number, offPeak.winRate_se as number) : null,
+              detail: `online peak ${pm(onPeak, 'winRate')} at KL ${fmt(onPeak?.kl as number)}; best offline ${pm(offPeak, 'winRate')} at KL ${fmt(offPeak?.kl as number)}`,
+            },
+            {
+              claim: 'At equal KL, online is better: the online frontier dominates the offline points',
+              holds: comparable.length ? dominated / comparable.length >= 0.5 : null,
+              detail: `${dominated} of ${comparable.length} offline points within online's KL range lie on or below online's best-win-rate-at-≤KL frontier`,
+            },
+            {
+              claim: 'Over-optimisation: win rate rises then falls as KL grows (online)',
+              holds: risesThenFalls(on),
+              detail: `online: peak ${pm(onPeak, 'winRate')} at step ${onPeak?.step}, final ${pm(on[on.length - 1], 'winRate')}`,
+            },
+            {
+              claim: 'Over-optimisation: win rate rises then falls (offline runs)',
+              holds: offs.length ? declining > 0 : null,
+              detail: `${declining} of ${offs.length} offline runs end more than 2 SE below their peak`,
+            },
+          ],
+          runs: runIds(env, [online, ...offline]),
+        };
+        return result;
+      })),
+    );
+  },
+};

@@ -1,0 +1,16 @@
+/** The study's figures, each a program. */
+import type { FigureDef } from './common.js';
+import { fig1 } from './fig1.js';
+import { fig4, fig9, fig13 } from './fig4.js';
+import { fig5 } from './datasets.js';
+import { fig6 } from './classifiers.js';
+import { fig10 } from './scaling.js';
+
+export const FIGURES: readonly FigureDef[] = [fig1, fig4, fig13, fig5, fig6, fig9, fig10];
+export const FIGURE_ALIASES: Record<string, string> = { fig12: 'fig5', fig7: 'fig6', fig8: 'fig6', fig11: 'fig10', fig14: 'fig10' };
+
+export function figureByName(name: string): FigureDef | undefined {
+  return FIGURES.find((f) => f.name === (FIGURE_ALIASES[name] ?? name));
+}
+
+export * from './common.js';
