@@ -7,7 +7,8 @@
  * their last checkpoint (the default; `--resume` says so explicitly) and reuses
  * finished ones. `--fresh` deletes unfinished runs' checkpoints first.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -139,7 +140,8 @@ async function writeResultsMd(path: string, report: Report, exp: string, preset:
   process.stdout.write(`wrote ${path}\n`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('cli.ts') || process.argv[1]?.endsWith('cli.js')) {
+// Run only when this file is the entry point (not when imported by the package index).
+if (process.argv[1] && realpathSync(fileURLToPath(import.meta.url)) === realpathSync(resolve(process.argv[1]))) {
   main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
     process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
     process.exit(1);

@@ -86,7 +86,7 @@ export function formatErrors(errors: t.Errors): string[] {
 export function decodeWith<A>(codec: t.Type<A, unknown, unknown>, value: unknown, what: string): E.Either<ExperimentError, A> {
   const r = codec.decode(value);
   // io-ts's exact types strip unknown keys; a typo must not be silently ignored.
-  const paths = E.isRight(r) ? unknownKeys(value, r.right, '') : formatErrors(r.left);
+  const paths = [...(E.isRight(r) ? [] : formatErrors(r.left)), ...unknownKeys(codec, value, '')];
   if (E.isRight(r) && paths.length === 0) return E.right(r.right);
   return E.left(configError(`invalid ${what}:\n  ${paths.join('\n  ')}`, paths));
 }
@@ -102,15 +102,20 @@ export function deepMerge(base: unknown, over: unknown): unknown {
   return over;
 }
 
-/** Keys present in `input` but dropped by decoding (so unknown to the codec), as error lines. */
-function unknownKeys(input: unknown, decoded: unknown, path: string): string[] {
-  if (Array.isArray(input) && Array.isArray(decoded)) return input.flatMap((v, i) => unknownKeys(v, decoded[i], `${path}.${i}`));
-  if (!input || !decoded || typeof input !== 'object' || typeof decoded !== 'object') return [];
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
-    const p = path ? `${path}.${k}` : k;
-    if (!(k in (decoded as Record<string, unknown>))) out.push(`${p}: unknown key (not part of the config)`);
-    else out.push(...unknownKeys(v, (decoded as Record<string, unknown>)[k], p));
+/** Keys of `value` that the codec does not know (exact types would silently drop them), as error lines. */
+export function unknownKeys(codec: t.Mixed, value: unknown, path: string): string[] {
+  const at = (k: string | number) => (path ? `${path}.${k}` : String(k));
+  if (codec instanceof t.ExactType || codec instanceof t.RefinementType) return unknownKeys(codec.type, value, path);
+  if (codec instanceof t.ArrayType) return Array.isArray(value) ? value.flatMap((v, i) => unknownKeys(codec.type, v, at(i))) : [];
+  if (codec instanceof t.UnionType) {
+    // The member with the fewest complaints is the one the user meant.
+    const options = (codec.types as t.Mixed[]).map((m) => unknownKeys(m, value, path));
+    return options.reduce((a, b) => (b.length < a.length ? b : a), options[0] ?? []);
   }
-  return out;
+  if (codec instanceof t.InterfaceType && value && typeof value === 'object' && !Array.isArray(value)) {
+    const props = codec.props as Record<string, t.Mixed>;
+    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
+      k in props ? unknownKeys(props[k]!, v, at(k)) : [`${at(k)}: unknown key (not part of the config)`]);
+  }
+  return [];
 }

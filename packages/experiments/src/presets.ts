@@ -43,4 +43,24 @@ export const FULL: StudyConfig = {
   sizes: ['tiny', 'small', 'base'],
 };
 
-export const PRESETS: Record<string, StudyConfig> = { quick: QUICK, full: FULL };
+/** A seconds-long configuration that exercises every code path (CI's end-to-end checks). */
+export const SMOKE: StudyConfig = {
+  data: {
+    task: 'summarize', seed: 0, initialPairs: 160, heldOutFraction: 0.2,
+    golden: { mode: 'model', size: 'tiny', fit: { steps: 12, batchSize: 16, lr: 2e-3, warmup: 2 } },
+  },
+  setup: {
+    size: 'tiny',
+    proxy: { steps: 8, batchSize: 16, lr: 2e-3, warmup: 2 },
+    sft: { steps: 12, batchSize: 16, lr: 3e-3, warmup: 2 },
+  },
+  baseline: { steps: 4, batchSize: 4, lr: 1e-3, beta: 0.1, checkpointEvery: 2 },
+  train: { steps: 8, batchSize: 4, lr: 1e-3, beta: 0.1, checkpointEvery: 2 },
+  eval: { every: 4, klPrompts: 6, winRatePrompts: 8, classifierPairs: 8 },
+  offlineSweep: { lrs: [1e-3], betas: [0.1, 0.5], steps: [8] },
+  shuffleWindows: [1, 2, 'all'],
+  datasetCheckpoints: { early: 4, late: 8 },
+  sizes: ['tiny'],
+};
+
+export const PRESETS: Record<string, StudyConfig> = { quick: QUICK, full: FULL, smoke: SMOKE };

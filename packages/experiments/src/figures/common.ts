@@ -82,14 +82,15 @@ export function longRows(series: string, records: readonly MetricRecord[], keys:
   }));
 }
 
-const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', background: 'white', config: { font: 'DejaVu Sans' } };
+const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', background: 'white', config: { font: 'DejaVu Sans', legend: { labelLimit: 360, orient: 'bottom', columns: 2 } } };
 
 /** Metric over training steps, one line per series, with ±1 SE bands. */
 export function lineChart(title: string, rows: Record<string, unknown>[], yTitle: string, opts: { facet?: boolean } = {}): VegaLiteSpec {
   const layer = {
     layer: [
       { mark: { type: 'errorband', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' }, color: { field: 'series', type: 'nominal' } } },
-      { mark: { type: 'line', point: true }, encoding: { y: { field: 'value', type: 'quantitative', title: yTitle }, color: { field: 'series', type: 'nominal', title: null } } },
+      // Dashed lines keep a series visible when another lies exactly on top of it (a bit-identical replay).
+      { mark: { type: 'line', point: true }, encoding: { y: { field: 'value', type: 'quantitative', title: yTitle }, color: { field: 'series', type: 'nominal', title: null }, strokeDash: { field: 'series', type: 'nominal', title: null } } },
     ],
     encoding: { x: { field: 'step', type: 'quantitative', title: 'training step' } },
   };

@@ -1,0 +1,11 @@
+import * as vega from 'vega';
+import { compile } from 'vega-lite';
+import { Resvg } from '@resvg/resvg-js';
+import { writeFileSync } from 'node:fs';
+const spec: any = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', width: 300, height: 200, data: { values: [{ x: 1, y: 2, m: 'a' }, { x: 2, y: 3, m: 'b' }] }, mark: 'point', encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { field: 'm' } } };
+const v = compile(spec).spec;
+const view = new vega.View(vega.parse(v), { renderer: 'none' });
+const svg = await view.toSVG();
+const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true } }).render().asPng();
+writeFileSync('/tmp/p.png', png);
+console.log(svg.length, png.length);

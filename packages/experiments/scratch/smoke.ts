@@ -1,0 +1,13 @@
+import { getBackend } from '@tandem/tensor';
+import { nodeEnv } from '../src/env.js';
+import { runOrThrow } from '../src/program.js';
+import { QUICK } from '../src/presets.js';
+import { ensureRun, onlineOf, offlineOf } from '../src/study.js';
+const env = nodeEnv({ root: '/tmp/tandem-runs', backend: getBackend('cpu') });
+const t0 = Date.now();
+const r = await runOrThrow(ensureRun(onlineOf(QUICK)), env);
+console.log('online', r.run.id, r.result.final, (Date.now() - t0) / 1000, 's');
+const t1 = Date.now();
+const o = await runOrThrow(ensureRun(offlineOf(QUICK)), env);
+console.log('offline', o.result.final, (Date.now() - t1) / 1000, 's');
+env.dispose();

@@ -1,0 +1,22 @@
+/**
+ * @tandem/experiments — Effect-style experiment programs (fp-ts ReaderTaskEither)
+ * over a run store, reproducing the online-vs-offline preference optimisation study.
+ */
+export * from './program.js';
+export * from './config.js';
+export * from './presets.js';
+export * from './hash.js';
+export * from './env.js';
+export * from './version.js';
+export type { RunStore } from './store/types.js';
+export { fsStore, writeFileAtomic } from './store/fs.js';
+export { memoryStore, type MemoryStore } from './store/memory.js';
+export * from './runs/cache.js';
+export * from './runs/setup.js';
+export * from './runs/train.js';
+export * from './runs/dataset.js';
+export * from './study.js';
+export * from './figures/index.js';
+export * from './report.js';
+export * from './experiments.js';
+export { main as cliMain } from './cli.js';
