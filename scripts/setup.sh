@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")
-MESA_PKGS=(libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)
+# Mesa for WebGPU on CPU; DejaVu fonts so the report's PNG plots have text.
+MESA_PKGS=(libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri fonts-dejavu-core)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -17,11 +18,11 @@ if command -v dpkg-query >/dev/null 2>&1; then
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Mesa for WebGPU on CPU: ${missing[*]}"
+    echo "setup: installing ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: the WebGPU backend needs these Debian packages on a machine without a GPU:" >&2
+    echo "setup: the WebGPU backend (on a machine without a GPU) and the report plots need these Debian packages:" >&2
     echo "         sudo apt-get install -y ${missing[*]}" >&2
     echo "       continuing; WebGPU tests will skip (or fail under TANDEM_REQUIRE_WEBGPU=1)." >&2
   fi

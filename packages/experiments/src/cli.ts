@@ -19,11 +19,17 @@ import { nodeEnv } from './env.js';
 import { EXPERIMENTS, experimentByName, runExperiment } from './experiments.js';
 import { PRESETS } from './presets.js';
 import { run } from './program.js';
+import { poolExecutor } from './pool.js';
+import { queueExecutor } from './queue.js';
+import { describeRun } from './runs/train.js';
+import { SWEEPS, runSweep, sequentialExecutor } from './sweep.js';
+import { cpus } from 'node:os';
 import { findingsMarkdown, verdict, type Report } from './report.js';
 
 const USAGE = `usage:
   experiment list
-  experiment <name> [--preset quick|full] [--config file.json] [--backend cpu|webgpu|auto] [--out dir] [--resume | --fresh] [--results-md file]`;
+  experiment <name> [--preset quick|full|smoke] [--config file.json] [--backend cpu|webgpu|auto] [--out dir] [--resume | --fresh] [--results-md file]
+  experiment sweep <offline|shuffle|losses|sizes> [--workers N | --queue redis://host:port] [same options]`;
 
 function fail(msg: string, code = 2): never {
   process.stderr.write(`${msg}\n`);
@@ -44,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
         resume: { type: 'boolean', default: false },
         fresh: { type: 'boolean', default: false },
         'results-md': { type: 'string' },
+        workers: { type: 'string' },
+        queue: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -58,11 +66,20 @@ export async function main(argv: string[]): Promise<number> {
   const name = positionals[0]!;
   if (name === 'list') {
     for (const e of EXPERIMENTS) process.stdout.write(`${e.name.padEnd(8)} ${e.description}\n`);
+    process.stdout.write(`\nsweeps (experiment sweep <name>):\n`);
+    for (const [n, sw] of Object.entries(SWEEPS)) process.stdout.write(`  ${n.padEnd(8)} ${sw.description}\n`);
     process.stdout.write(`\npresets: ${Object.keys(PRESETS).join(', ')}\n`);
     return 0;
   }
-  const exp = experimentByName(name);
+  const isSweep = name === 'sweep';
+  const sweepName = positionals[1];
+  if (isSweep && (!sweepName || !SWEEPS[sweepName])) fail(`experiment sweep needs one of: ${Object.keys(SWEEPS).join(', ')}`);
+  const exp = isSweep ? { name: `sweep-${sweepName}`, description: SWEEPS[sweepName!]!.description, figures: [] } : experimentByName(name);
   if (!exp) fail(`unknown experiment '${name}'; \`experiment list\` shows them`);
+  const workers = o.workers === undefined ? (isSweep ? cpus().length : 1) : Number(o.workers);
+  if (!Number.isInteger(workers) || workers < 1) fail(`--workers must be a positive integer, got '${o.workers}'`);
+  if (o.queue && o.workers) fail('--workers and --queue are alternatives: give one');
+  if ((o.workers || o.queue) && !isSweep) fail('--workers and --queue apply to `experiment sweep <name>`');
   const preset = PRESETS[o.preset!];
   if (!preset) fail(`unknown preset '${o.preset}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
   if (o.resume && o.fresh) fail('--resume and --fresh contradict each other');
@@ -89,6 +106,19 @@ export async function main(argv: string[]): Promise<number> {
   env.log(`tandem: experiment ${exp.name} (${exp.figures.join(', ')}), preset ${o.preset}, backend ${backend.name}${backend.name === 'webgpu' ? ` (${webgpuAdapterInfo()?.description})` : ''}, runs in ${root}`);
   if (o.fresh) await discardUnfinished(root);
   const t0 = Date.now();
+  if (isSweep) {
+    const executor = o.queue ? queueExecutor({ url: o.queue }) : workers > 1 ? poolExecutor({ workers, root, backend: backend.name }) : sequentialExecutor;
+    const sr = await run(runSweep(SWEEPS[sweepName!]!.build(study), executor), env);
+    env.dispose();
+    await shutdownWebGPU();
+    if (E.isLeft(sr)) {
+      process.stderr.write(`\n${sr.left._tag}: ${sr.left.message}\n`);
+      return sr.left._tag === 'Interrupted' ? 130 : 1;
+    }
+    for (const x of sr.right) process.stdout.write(`${x.id}  ${describeRun(x.config)}  final win rate ${x.result.final.winRate?.toFixed(3) ?? 'n/a'}  params ${x.result.paramsHash.slice(0, 12)}\n`);
+    process.stdout.write(`\nsweep ${sweepName}: ${sr.right.length} runs in ${((Date.now() - t0) / 1000).toFixed(1)} s (${o.queue ? `queue ${o.queue}` : `${workers} worker${workers > 1 ? 's' : ''}`})\n`);
+    return 0;
+  }
   const r = await run(runExperiment(exp, study, o.preset!), env);
   env.dispose();
   await shutdownWebGPU();

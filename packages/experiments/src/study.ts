@@ -8,6 +8,7 @@ import { chain, of, pipe, type Program } from './program.js';
 import { datasetRun } from './runs/dataset.js';
 import { dataRun, setupRun, type SetupRunConfig } from './runs/setup.js';
 import { trainRun, type DatasetRef, type TrainResult, type TrainRunConfig } from './runs/train.js';
+import type { RunOutcome } from './runs/cache.js';
 
 export function setupOf(s: StudyConfig, size: SizeName = s.setup.size): SetupRunConfig {
   return { data: s.data, setup: { ...s.setup, size } };
@@ -74,7 +75,7 @@ export function versusDatasets(s: StudyConfig, online: TrainRunConfig): Extract<
 }
 
 /** Everything a training run needs first: data, setup, and (unless it is one) the baseline. */
-function prerequisites(c: TrainRunConfig): Program<unknown>[] {
+export function prerequisites(c: TrainRunConfig): Program<unknown>[] {
   const ps: Program<unknown>[] = [dataRun(c.setup.data), setupRun(c.setup)];
   if (c.eval.baseline) ps.push(...prerequisites(c.eval.baseline), trainRun(c.eval.baseline));
   const m = c.method;
@@ -87,8 +88,8 @@ function prerequisites(c: TrainRunConfig): Program<unknown>[] {
 }
 
 /** A training run with everything it depends on (each a cache hit when already done). */
-export function ensureRun(c: TrainRunConfig): Program<{ run: { id: string }; result: TrainResult }> {
-  return prerequisites(c).reduceRight<Program<{ run: { id: string }; result: TrainResult }>>(
+export function ensureRun(c: TrainRunConfig): Program<RunOutcome<TrainResult>> {
+  return prerequisites(c).reduceRight<Program<RunOutcome<TrainResult>>>(
     (next, p) => pipe(p, chain(() => next)),
     trainRun(c),
   );

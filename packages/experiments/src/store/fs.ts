@@ -3,7 +3,8 @@
  * replaces a file goes to a temporary file first, is fsynced, then renamed over
  * the target, so a crash leaves either the old or the new file, never half of one.
  */
-import { appendFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunStore } from './types.js';
@@ -38,6 +39,11 @@ function checkName(name: string): string {
   if (!SAFE.test(name) || name.startsWith('.')) throw new Error(`run store: invalid file name ${JSON.stringify(name)}`);
   return name;
 }
+
+/** A lock not refreshed for this long is presumed abandoned (its holder died). */
+const LOCK_STALE_MS = Number(process.env.TANDEM_LOCK_STALE_MS ?? 30_000);
+const LOCK_REFRESH_MS = Math.max(100, Math.floor(LOCK_STALE_MS / 6));
+const LOCK_POLL_MS = 200;
 
 export function fsStore(root: string): RunStore {
   const dir = async (id: string) => {
@@ -95,6 +101,31 @@ export function fsStore(root: string): RunStore {
       const p = join(await dir(id), checkName(name));
       await writeFileAtomic(p, text);
       return p;
+    },
+    async lock(id) {
+      const path = join(await dir(id), 'lock');
+      for (;;) {
+        try {
+          const fh = await open(path, 'wx');
+          await fh.writeFile(JSON.stringify({ host: hostname(), pid: process.pid, since: new Date().toISOString() }));
+          await fh.close();
+          // Refresh the lock's mtime so others know the holder is alive.
+          const timer = setInterval(() => void utimes(path, new Date(), new Date()).catch(() => undefined), LOCK_REFRESH_MS);
+          timer.unref();
+          return async () => {
+            clearInterval(timer);
+            await rm(path, { force: true });
+          };
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          const st = await stat(path).catch(() => undefined);
+          if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) {
+            await rm(path, { force: true }); // the holder died: take over (its checkpoint makes this safe)
+            continue;
+          }
+          await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+        }
+      }
     },
     async writeArtifact(id, name, data) {
       const p = join(await dir(id), checkName(name));

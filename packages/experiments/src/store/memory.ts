@@ -15,8 +15,22 @@ export function memoryStore(): MemoryStore {
   };
   // Values are deep-copied through JSON, as the filesystem would, so no caller can alias stored state.
   const copy = <A>(x: A): A => (x === undefined ? x : JSON.parse(JSON.stringify(x)));
+  const locks = new Map<string, Promise<void>>();
   return {
     runs,
+    async lock(id) {
+      // An in-process mutex per run: waiters chain on the previous holder.
+      const prev = locks.get(id) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((r) => (release = r));
+      const chained = prev.then(() => mine);
+      locks.set(id, chained);
+      await prev;
+      return async () => {
+        release();
+        if (locks.get(id) === chained) locks.delete(id);
+      };
+    },
     location: (id) => `memory:${id}`,
     async writeConfig(id, config) { run(id).config = copy(config); },
     async readResult<A>(id: string) { return copy(runs.get(id)?.result) as A | undefined; },

@@ -25,4 +25,10 @@ export interface RunStore {
   /** Writes a named text artifact atomically (figures, reports). Returns its location. */
   writeText(id: string, name: string, text: string): Promise<string>;
   writeArtifact(id: string, name: string, data: Uint8Array): Promise<string>;
+  /**
+   * Takes the run's exclusive lock, waiting while another process (or machine, on a
+   * shared filesystem) holds it; a holder that stopped refreshing it is presumed dead
+   * and the lock is taken over. Returns the release function.
+   */
+  lock(id: string): Promise<() => Promise<void>>;
 }
