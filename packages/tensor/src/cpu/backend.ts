@@ -9,7 +9,7 @@ import { allocHost, type DType, type HostArray } from '../dtype.js';
 import { TensorError } from '../errors.js';
 import { philoxStream, wordToUniform } from '../philox.js';
 import { shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
-import { binaryKernels, broadcastStrides, forEachRow, unaryKernel } from './elementwise.js';
+import { binaryKernels, broadcastStrides, forEachRow, rowColPattern, unaryKernel } from './elementwise.js';
 import { matmulF32 } from './matmul.js';
 
 type Arr = HostArray;
@@ -139,7 +139,13 @@ export function createCpuBackend(): Backend<Arr> {
       if (a.length === n && b.length === n && shapesEqual(aShape, bShape)) k.flat(a, b, out, n);
       else if (b.length === 1 && a.length === n) k.scalarB(a, b[0]!, out, n);
       else if (a.length === 1 && b.length === n) k.scalarA(b, a[0]!, out, n);
-      else k.strided(a, b, out, outShape, broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape));
+      else if (a.length === n && shapesEqual(aShape, outShape) && rowColPattern(bShape, outShape)) {
+        const last = outShape[outShape.length - 1]!;
+        (rowColPattern(bShape, outShape) === 'row' ? k.perRowB : k.perColB)(a, b, out, n / last, last);
+      } else if (b.length === n && shapesEqual(bShape, outShape) && rowColPattern(aShape, outShape)) {
+        const last = outShape[outShape.length - 1]!;
+        (rowColPattern(aShape, outShape) === 'row' ? k.perRowA : k.perColA)(b, a, out, n / last, last);
+      } else k.strided(a, b, out, outShape, broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape));
       return out;
     },
     where(c, cShape, a, aShape, b, bShape, outShape, dtype) {

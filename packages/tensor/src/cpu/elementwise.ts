@@ -73,7 +73,18 @@ type ScalarKernel = (x: Arr, s: number, out: Arr, n: number) => void;
 /** General broadcasting: iterate rows of the output's last axis with per-operand strides. */
 type StridedKernel = (a: Arr, b: Arr, out: Arr, shape: Shape, sa: number[], sb: number[]) => void;
 
-interface BinaryKernels { flat: FlatKernel; scalarB: ScalarKernel; scalarA: ScalarKernel; strided: StridedKernel }
+/**
+ * The two broadcasts a transformer does all the time, on [rows, n] views:
+ * `perRow` — one value per row (x [B,T,d] ∘ s [B,T,1], e.g. LayerNorm's mean);
+ * `perCol` — one value per column (x [B,T,d] ∘ g [d], e.g. a gain or bias).
+ * `swap` says the broadcast operand is the left one.
+ */
+type RowColKernel = (full: Arr, small: Arr, out: Arr, rows: number, n: number) => void;
+
+interface BinaryKernels {
+  flat: FlatKernel; scalarB: ScalarKernel; scalarA: ScalarKernel; strided: StridedKernel;
+  perRowB: RowColKernel; perColB: RowColKernel; perRowA: RowColKernel; perColA: RowColKernel;
+}
 const binaryCache = new Map<string, BinaryKernels>();
 
 export function binaryKernels(op: BinaryOp, dtype: DType): BinaryKernels {
@@ -85,6 +96,10 @@ export function binaryKernels(op: BinaryOp, dtype: DType): BinaryKernels {
       flat: new Function('a_', 'b_', 'out', 'n', `for (let i = 0; i < n; i++) { const a = a_[i], b = b_[i]; out[i] = ${e}; }\n//# sourceURL=tandem-${key}-flat`) as FlatKernel,
       scalarB: new Function('a_', 'b', 'out', 'n', `for (let i = 0; i < n; i++) { const a = a_[i]; out[i] = ${e}; }\n//# sourceURL=tandem-${key}-scalarB`) as ScalarKernel,
       scalarA: new Function('b_', 'a', 'out', 'n', `for (let i = 0; i < n; i++) { const b = b_[i]; out[i] = ${e}; }\n//# sourceURL=tandem-${key}-scalarA`) as ScalarKernel,
+      perRowB: new Function('a_', 'b_', 'out', 'rows', 'n', `for (let r = 0, o = 0; r < rows; r++) { const b = b_[r]; for (let j = 0; j < n; j++, o++) { const a = a_[o]; out[o] = ${e}; } }\n//# sourceURL=tandem-${key}-perRowB`) as RowColKernel,
+      perColB: new Function('a_', 'b_', 'out', 'rows', 'n', `for (let r = 0, o = 0; r < rows; r++) { for (let j = 0; j < n; j++, o++) { const a = a_[o], b = b_[j]; out[o] = ${e}; } }\n//# sourceURL=tandem-${key}-perColB`) as RowColKernel,
+      perRowA: new Function('b_', 'a_', 'out', 'rows', 'n', `for (let r = 0, o = 0; r < rows; r++) { const a = a_[r]; for (let j = 0; j < n; j++, o++) { const b = b_[o]; out[o] = ${e}; } }\n//# sourceURL=tandem-${key}-perRowA`) as RowColKernel,
+      perColA: new Function('b_', 'a_', 'out', 'rows', 'n', `for (let r = 0, o = 0; r < rows; r++) { for (let j = 0; j < n; j++, o++) { const a = a_[j], b = b_[o]; out[o] = ${e}; } }\n//# sourceURL=tandem-${key}-perColA`) as RowColKernel,
       strided: new Function('a_', 'b_', 'out', 'shape', 'sa', 'sb', `
         const r = shape.length;
         const n = shape[r - 1];
@@ -155,4 +170,20 @@ export function forEachRow(outShape: Shape, inStrides: readonly number[], inBase
       idx[d] = 0;
     }
   }
+}
+
+/**
+ * Classifies how `small` broadcasts against `full` (whose shape is the output's):
+ * 'row' when small is full's shape with a trailing 1 (one value per row of the last
+ * axis), 'col' when small is the last axis alone (after leading 1s), else undefined.
+ */
+export function rowColPattern(small: Shape, full: Shape): 'row' | 'col' | undefined {
+  const r = full.length;
+  if (r < 2) return undefined;
+  const n = full[r - 1]!;
+  if (n === 1) return undefined;
+  if (small.length === r && small[r - 1] === 1 && small.slice(0, -1).every((d, i) => d === full[i])) return 'row';
+  const lead = small.slice(0, -1);
+  if (small.length >= 1 && small[small.length - 1] === n && lead.every((d) => d === 1)) return 'col';
+  return undefined;
 }
