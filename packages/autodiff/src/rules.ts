@@ -6,7 +6,7 @@
  * that is all grad(grad(f)) needs.
  */
 import {
-  TensorError, add, broadcastTo, cast, concat, cos, div, eq, expandDims, gather, gt, log, lt, matmul, mul,
+  TensorError, add, broadcastTo, cast, concat, cos, div, eq, exp, expandDims, rsqrt, gather, gt, log, lt, matmul, mul,
   neg, pad, pow, reshape, scatterAdd, sign, sin, slice, sub, sum, transpose, where, zeros,
   type OpRecord, type Tensor,
 } from '@tandem/tensor';
@@ -183,6 +183,23 @@ export const RULES: Record<string, Rule> = {
     return [scatterAdd(ct, idx, attr(r, 'axis'), x.shape), null];
   },
   scatterAdd: (r, ct) => [gather(ct, r.inputs[1]!, attr(r, 'axis')), null],
+  // Fused row ops: rules written with the same primitives, from the output alone where possible.
+  softmax: (r, ct) => {
+    const y = r.output;
+    return [mul(y, sub(ct, sum(mul(ct, y), -1, true)))];
+  },
+  logSoftmax: (r, ct) => [sub(ct, mul(exp(r.output), sum(ct, -1, true)))],
+  normalize: (r, ct) => {
+    // y = (x − μ)·s with s = (σ² + eps)^-½:  dx = s·(ct − mean(ct) − y·mean(ct·y)).
+    const x = r.inputs[0]!;
+    const y = r.output;
+    const n = x.shape[x.rank - 1]!;
+    const xc = sub(x, div(sum(x, -1, true), n));
+    const s = rsqrt(add(div(sum(mul(xc, xc), -1, true), n), attr<number>(r, 'eps')));
+    const m1 = div(sum(ct, -1, true), n);
+    const m2 = div(sum(mul(ct, y), -1, true), n);
+    return [mul(s, sub(sub(ct, m1), mul(y, m2)))];
+  },
   cast: (r, ct) => {
     const x = r.inputs[0]!;
     // Only a float→float cast (an identity) carries a gradient.

@@ -4,7 +4,7 @@
  */
 import {
   TensorError, add, arange, bernoulli, cast, div, gather, matmul, mean, mul, reshape, rsqrt, sub, sum, tanh, where,
-  relu, type Key, type Tensor,
+  normalizeLastAxis, relu, type Key, type Tensor,
 } from '@tandem/tensor';
 import { glorotUniform, ones, zeros } from './init.js';
 
@@ -28,10 +28,7 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
 
 /** LayerNorm over the last axis with gain (and bias): (x − μ)/sqrt(σ² + eps)·g + b, biased variance as PyTorch. */
 export function layerNorm(p: NormParams, x: Tensor, eps = 1e-5): Tensor {
-  const mu = mean(x, -1, true);
-  const xc = sub(x, mu);
-  const variance = mean(mul(xc, xc), -1, true);
-  const y = mul(mul(xc, rsqrt(add(variance, eps))), p.g);
+  const y = mul(normalizeLastAxis(x, eps), p.g);
   return p.b ? add(y, p.b) : y;
 }
 export function initLayerNorm(d: number, bias = true): NormParams {

@@ -93,4 +93,12 @@ export interface Backend<S = unknown> {
    * lies strictly inside (0, 1) and is exact, so every backend yields the same bits.
    */
   random(key0: number, key1: number, size: number, dist: 'bits' | 'uniform'): S;
+
+  // Optional fused kernels. A backend that has them runs softmax / layer normalisation
+  // in one pass per row; one that lacks them gets the same functions composed from the
+  // primitives above (ops.ts). Each works on x viewed as [rows, n], over the last axis.
+  /** Row-wise softmax (`log`: log-softmax), stable (shifted by the row maximum). */
+  softmax?(x: S, rows: number, n: number, log: boolean): S;
+  /** Row-wise (x − mean) / sqrt(var + eps), biased variance. */
+  normalize?(x: S, rows: number, n: number, eps: number): S;
 }

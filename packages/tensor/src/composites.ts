@@ -48,6 +48,10 @@ export function logSumExp(x: Tensor, axes: number | readonly number[] = -1, keep
 export function softmax(x: Tensor, axis = -1): Tensor {
   requireFloat('softmax', x);
   const ax = normAxis('softmax', axis, x.rank);
+  if (ax === x.rank - 1) {
+    const fused = P.fusedSoftmaxLast(x, false);
+    if (fused) return fused;
+  }
   const e = P.exp(P.sub(x, shift(x, [ax])));
   return P.div(e, P.sum(e, ax, true));
 }
@@ -56,8 +60,24 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   requireFloat('logSoftmax', x);
   const ax = normAxis('logSoftmax', axis, x.rank);
+  if (ax === x.rank - 1) {
+    const fused = P.fusedSoftmaxLast(x, true);
+    if (fused) return fused;
+  }
   const z = P.sub(x, shift(x, [ax]));
   return P.sub(z, P.log(P.sum(P.exp(z), ax, true)));
+}
+
+/**
+ * (x − mean(x)) / sqrt(var(x) + eps) over the last axis (biased variance, as LayerNorm).
+ * One fused pass where the backend has it, else composed from primitives.
+ */
+export function normalizeLastAxis(x: Tensor, eps = 1e-5): Tensor {
+  requireFloat('normalizeLastAxis', x);
+  const fused = P.fusedNormalizeLast(x, eps);
+  if (fused) return fused;
+  const xc = P.sub(x, mean(x, -1, true));
+  return P.mul(xc, P.rsqrt(P.add(mean(P.mul(xc, xc), -1, true), eps)));
 }
 
 /** float32 one-hot encoding of int32 indices: shape indices.shape + [depth]. */

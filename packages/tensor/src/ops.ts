@@ -496,3 +496,34 @@ export function randomRaw(key0: number, key1: number, shape: readonly number[], 
   const dtype: DType = dist === 'bits' ? 'int32' : 'float32';
   return makeTensor(b, b.random(key0 >>> 0, key1 >>> 0, sizeOf(shape), dist), [...shape], dtype);
 }
+
+// ---------------------------------------------------------------------------- fused row ops
+
+/**
+ * Softmax (or log-softmax) over the last axis as one primitive when the backend has a
+ * fused kernel; returns undefined otherwise so the caller composes it from primitives.
+ * Its gradient rule (autodiff) uses only the output.
+ */
+export function fusedSoftmaxLast(x: Tensor, log: boolean): Tensor | undefined {
+  const op = log ? 'logSoftmax' : 'softmax';
+  const b = x.dataRef(op).backend;
+  if (!b.softmax || x.rank === 0) return undefined;
+  requireDType(op, x, ['float32']);
+  const n = x.shape[x.rank - 1]!;
+  const out = makeTensor(b, b.softmax(x.storage(op), n === 0 ? 0 : x.size / n, n, log), x.shape, 'float32');
+  emit(op, [x], {}, out);
+  return out;
+}
+
+/** (x − mean)/sqrt(var + eps) over the last axis as one primitive, or undefined without a fused kernel. */
+export function fusedNormalizeLast(x: Tensor, eps: number): Tensor | undefined {
+  const op = 'normalize';
+  const b = x.dataRef(op).backend;
+  if (!b.normalize || x.rank === 0) return undefined;
+  requireDType(op, x, ['float32']);
+  if (!(eps >= 0)) throw new TensorError(op, `eps must be a non-negative number, got ${eps}`);
+  const n = x.shape[x.rank - 1]!;
+  const out = makeTensor(b, b.normalize(x.storage(op), n === 0 ? 0 : x.size / n, n, eps), x.shape, 'float32');
+  emit(op, [x], { eps }, out);
+  return out;
+}

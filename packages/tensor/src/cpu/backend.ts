@@ -286,6 +286,40 @@ export function createCpuBackend(): Backend<Arr> {
       else out.set(x);
       return out;
     },
+    softmax(x, rows, n, log) {
+      const out = alloc('float32', rows * n);
+      for (let r = 0, o = 0; r < rows; r++, o += n) {
+        let m = -Infinity;
+        for (let j = 0; j < n; j++) if (x[o + j]! > m) m = x[o + j]!;
+        // An all −∞ row: shift by the lowest float instead (keeps log-softmax at −∞, not NaN).
+        if (m === -Infinity) m = -3.4028234663852886e38;
+        let s = 0;
+        for (let j = 0; j < n; j++) s += Math.exp(x[o + j]! - m);
+        if (log) {
+          const ls = Math.log(s);
+          for (let j = 0; j < n; j++) out[o + j] = x[o + j]! - m - ls;
+        } else {
+          for (let j = 0; j < n; j++) out[o + j] = Math.exp(x[o + j]! - m) / s;
+        }
+      }
+      return out;
+    },
+    normalize(x, rows, n, eps) {
+      const out = alloc('float32', rows * n);
+      for (let r = 0, o = 0; r < rows; r++, o += n) {
+        let s = 0;
+        for (let j = 0; j < n; j++) s += x[o + j]!;
+        const mu = s / n;
+        let v = 0;
+        for (let j = 0; j < n; j++) {
+          const d = x[o + j]! - mu;
+          v += d * d;
+        }
+        const rstd = 1 / Math.sqrt(v / n + eps);
+        for (let j = 0; j < n; j++) out[o + j] = (x[o + j]! - mu) * rstd;
+      }
+      return out;
+    },
     random(key0, key1, size, dist) {
       const words = alloc('int32', size) as Int32Array;
       philoxStream(key0, key1, words);
