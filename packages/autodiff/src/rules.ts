@@ -12,7 +12,12 @@ import {
 } from '@tandem/tensor';
 import { unbroadcast } from './unbroadcast.js';
 
-export type Rule = (rec: OpRecord, ct: Tensor) => (Tensor | null)[];
+/**
+ * `needs[i]` says whether input i carries a gradient at all (it depends on a
+ * differentiated argument); rules skip the work for inputs that do not — constants,
+ * masks, reference values — which is most of the work for a scale or a bias.
+ */
+export type Rule = (rec: OpRecord, ct: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
 
 const attr = <T>(rec: OpRecord, name: string): T => rec.attrs[name] as T;
 
@@ -70,14 +75,15 @@ const axisSpec = (d: number, v: number, rank: number, fill = 0): number[] =>
 const axisStops = (d: number, v: number | null, rank: number): (number | null)[] =>
   Array.from({ length: rank }, (_, i) => (i === d ? v : null));
 
-function matmulRule(rec: OpRecord, ct: Tensor): (Tensor | null)[] {
+function matmulRule(rec: OpRecord, ct: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
   const [a, b] = rec.inputs as [Tensor, Tensor];
   const transA = attr<boolean>(rec, 'transA');
   const transB = attr<boolean>(rec, 'transB');
   // C = op(A)·op(B)  ⇒  dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC; stored transposes flip the product.
-  const da = transA ? matmul(b, ct, { transA: transB, transB: true }) : matmul(ct, b, { transB: !transB });
-  let db: Tensor;
-  if (b.rank === 2 && a.rank > 2 && !transA) {
+  const da = !needs[0] ? null : transA ? matmul(b, ct, { transA: transB, transB: true }) : matmul(ct, b, { transB: !transB });
+  let db: Tensor | null;
+  if (!needs[1]) db = null;
+  else if (b.rank === 2 && a.rank > 2 && !transA) {
     // A weight shared over a batch ([..., m, k] @ [k, n]): one [k, B·m] @ [B·m, n] product
     // instead of B products summed afterwards — the same sum, in one kernel call.
     const k = a.shape[a.rank - 1]!;
@@ -88,7 +94,7 @@ function matmulRule(rec: OpRecord, ct: Tensor): (Tensor | null)[] {
   } else {
     db = transB ? matmul(ct, a, { transA: true, transB: transA }) : matmul(a, ct, { transA: !transA });
   }
-  return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)];
+  return [da && unbroadcast(da, a.shape), db && unbroadcast(db, b.shape)];
 }
 
 const none = (rec: OpRecord): null[] => rec.inputs.map(() => null);
@@ -110,40 +116,43 @@ export const RULES: Record<string, Rule> = {
   cos: (r, ct) => [neg(mul(ct, sin(r.inputs[0]!)))],
   logicalNot: none,
 
-  add: (r, ct) => [unbroadcast(ct, r.inputs[0]!.shape), unbroadcast(ct, r.inputs[1]!.shape)],
-  sub: (r, ct) => [unbroadcast(ct, r.inputs[0]!.shape), unbroadcast(neg(ct), r.inputs[1]!.shape)],
-  mul: (r, ct) => {
+  add: (r, ct, n) => [n[0] ? unbroadcast(ct, r.inputs[0]!.shape) : null, n[1] ? unbroadcast(ct, r.inputs[1]!.shape) : null],
+  sub: (r, ct, n) => [n[0] ? unbroadcast(ct, r.inputs[0]!.shape) : null, n[1] ? unbroadcast(neg(ct), r.inputs[1]!.shape) : null],
+  mul: (r, ct, n) => {
     const [a, b] = r.inputs as [Tensor, Tensor];
-    return [unbroadcast(mul(ct, b), a.shape), unbroadcast(mul(ct, a), b.shape)];
+    return [n[0] ? unbroadcast(mul(ct, b), a.shape) : null, n[1] ? unbroadcast(mul(ct, a), b.shape) : null];
   },
-  div: (r, ct) => {
+  div: (r, ct, n) => {
     const [a, b] = r.inputs as [Tensor, Tensor];
-    return [unbroadcast(div(ct, b), a.shape), unbroadcast(neg(div(mul(ct, r.output), b)), b.shape)];
+    return [n[0] ? unbroadcast(div(ct, b), a.shape) : null, n[1] ? unbroadcast(neg(div(mul(ct, r.output), b)), b.shape) : null];
   },
-  pow: (r, ct) => {
+  pow: (r, ct, n) => {
     const [a, b] = r.inputs as [Tensor, Tensor];
-    const da = mul(ct, mul(b, pow(a, sub(b, 1))));
+    const da = n[0] ? unbroadcast(mul(ct, mul(b, pow(a, sub(b, 1)))), a.shape) : null;
     // d/db a^b = a^b·log a is defined for a > 0; taken as 0 elsewhere (log of 1 keeps it finite).
-    const pos = gt(a, 0);
-    const db = where(pos, mul(ct, mul(r.output, log(where(pos, a, 1)))), 0);
-    return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)];
+    let db: Tensor | null = null;
+    if (n[1]) {
+      const pos = gt(a, 0);
+      db = unbroadcast(where(pos, mul(ct, mul(r.output, log(where(pos, a, 1)))), 0), b.shape);
+    }
+    return [da, db];
   },
-  maximum: (r, ct) => {
+  maximum: (r, ct, n) => {
     const [a, b] = r.inputs as [Tensor, Tensor];
     const w = winWeight(a, b, gt);
-    return [unbroadcast(mul(ct, w), a.shape), unbroadcast(mul(ct, sub(1, w)), b.shape)];
+    return [n[0] ? unbroadcast(mul(ct, w), a.shape) : null, n[1] ? unbroadcast(mul(ct, sub(1, w)), b.shape) : null];
   },
-  minimum: (r, ct) => {
+  minimum: (r, ct, n) => {
     const [a, b] = r.inputs as [Tensor, Tensor];
     const w = winWeight(a, b, lt);
-    return [unbroadcast(mul(ct, w), a.shape), unbroadcast(mul(ct, sub(1, w)), b.shape)];
+    return [n[0] ? unbroadcast(mul(ct, w), a.shape) : null, n[1] ? unbroadcast(mul(ct, sub(1, w)), b.shape) : null];
   },
   eq: none, ne: none, lt: none, le: none, gt: none, ge: none,
   logicalAnd: none, logicalOr: none, logicalXor: none,
 
-  where: (r, ct) => {
+  where: (r, ct, n) => {
     const [c, a, b] = r.inputs as [Tensor, Tensor, Tensor];
-    return [null, unbroadcast(where(c, ct, 0), a.shape), unbroadcast(where(c, 0, ct), b.shape)];
+    return [null, n[1] ? unbroadcast(where(c, ct, 0), a.shape) : null, n[2] ? unbroadcast(where(c, 0, ct), b.shape) : null];
   },
 
   sum: (r, ct) => [expandReduced(ct, r.inputs[0]!, attr(r, 'axes'), attr(r, 'keepDims'))],
@@ -168,14 +177,14 @@ export const RULES: Record<string, Rule> = {
     const widths = attr<[number, number][]>(r, 'widths');
     return [slice(ct, widths.map((w) => w[0]), widths.map((w, i) => w[0] + x.shape[i]!))];
   },
-  concat: (r, ct) => {
+  concat: (r, ct, n) => {
     const axis = attr<number>(r, 'axis');
     let off = 0;
-    return r.inputs.map((x) => {
+    return r.inputs.map((x, j) => {
       const starts = x.shape.map((_, i) => (i === axis ? off : 0));
       const stops = x.shape.map((d, i) => (i === axis ? off + d : d));
       off += x.shape[axis]!;
-      return slice(ct, starts, stops);
+      return n[j] ? slice(ct, starts, stops) : null;
     });
   },
   gather: (r, ct) => {

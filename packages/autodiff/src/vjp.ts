@@ -100,7 +100,7 @@ export function vjp<In extends unknown[], Out>(f: (...args: In) => Out, ...prima
       const ct = cts.get(rec.output.id);
       if (!ct) continue;
       const rule = rec.prim === 'custom' ? (rec.attrs.vjp as CustomRule) : ruleFor(rec.prim);
-      const gs = rule(rec, ct);
+      const gs = rule(rec, ct, rec.inputs.map((x) => tape.watched.has(x.id)));
       rec.inputs.forEach((x, j) => {
         const g = gs[j];
         if (g && tape.watched.has(x.id)) accumulate(x, g);
@@ -203,7 +203,7 @@ export function stopGradient<T>(tree: T): T {
 }
 
 /** A custom rule: given the recorded application and the output cotangent, one cotangent per input (null for none). */
-export type CustomRule = (rec: OpRecord, ct: Tensor) => (Tensor | null)[];
+export type CustomRule = (rec: OpRecord, ct: Tensor, needs?: readonly boolean[]) => (Tensor | null)[];
 
 /**
  * Wraps `f` (tensors in, one tensor out) so that autodiff uses `rule` instead of
