@@ -11,6 +11,7 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts', 'property-tests/**/*.test.ts'],
     // Each file runs in its own forked process: one WebGPU device per file, crashes contained.
     pool: 'forks',
+    reporters: ['default', './scripts/summary-reporter.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
   },
