@@ -12,6 +12,7 @@ export default defineConfig({
     // Each file runs in its own forked process: one WebGPU device per file, crashes contained.
     pool: 'forks',
     reporters: ['default', './scripts/summary-reporter.ts'],
+    setupFiles: ['./scripts/vitest-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
   },
