@@ -8,7 +8,9 @@
 //      `npm init -y` and `npm install <tarballs…>` there (third-party dependencies come
 //      from the npm registry), and
 //   4. runs one small example per package against the installed copies (plain `node`,
-//      no TypeScript loader, no `tandem-source` condition: what a user gets).
+//      no TypeScript loader, no `tandem-source` condition: what a user gets), including
+//      the `tandem-experiment` bin and the wasm matmul's worker thread; and
+//   5. type-checks a small strict TypeScript consumer against the published .d.ts files.
 //
 // Exits non-zero with a message naming the failing step; always removes its temp folder
 // (pass --keep to leave it for inspection).
@@ -172,6 +174,8 @@ console.log('ok @tandem/rlhf');
 `,
   experiments: `
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as X from '@tandem/experiments';
 
 assert.ok(X.PRESETS && X.PRESETS.quick && X.PRESETS.full, 'PRESETS with quick and full');
@@ -182,9 +186,39 @@ const bad = X.decodeWith(X.StudyConfig, { ...X.PRESETS.quick, train: { ...X.PRES
 assert.equal(bad._tag, 'Left');
 assert.match(bad.left.message, /train\\.lr/);
 console.log('presets:', Object.keys(X.PRESETS).join(', '));
+
+// The CLI, through the bin npm linked (dist/cli.js with its shebang).
+const bin = fileURLToPath(new URL('./node_modules/.bin/tandem-experiment', import.meta.url));
+const list = execFileSync(bin, ['list'], { encoding: 'utf8' });
+assert.match(list, /^main\\s/m, 'tandem-experiment list names the main experiment');
+assert.match(list, /presets: .*quick/, 'tandem-experiment list names the presets');
+console.log('tandem-experiment list: ' + list.split('\\n').filter(Boolean).length + ' lines');
 console.log('ok @tandem/experiments');
 `,
 };
+
+/** Uses each package's main types, as a TypeScript user would. */
+const CONSUMER_TS = `
+import { tensor, key, tidy, type Tensor, type Key } from '@tandem/tensor';
+import { grad, valueAndGrad } from '@tandem/autodiff';
+import { initTransformer, transformerConfig, logits, adam, type TransformerParams } from '@tandem/nn';
+import { getTask, ipo, gpo, type Loss, type Sampler, type Evaluator, type PairBatch } from '@tandem/rlhf';
+import { PRESETS, decodeWith, StudyConfig, type Program } from '@tandem/experiments';
+
+const k: Key = key(0);
+const g: Tensor = grad((x: Tensor) => x.mul(x).sum())(tensor([1, 2]));
+const [v, dg] = valueAndGrad((x: Tensor) => x.sum())(tensor([1]));
+const cfg = transformerConfig({ vocab: 8, dModel: 8, heads: 2, dFf: 8, encLayers: 1, decLayers: 1, maxSrc: 4, maxTgt: 4 });
+const params: TransformerParams = initTransformer(k, cfg);
+const out: Tensor = tidy(() => logits(params, cfg, tensor([[4, 5]], { dtype: 'int32' }), tensor([[4, 2]], { dtype: 'int32' })));
+const opt = adam({ lr: 1e-3 });
+const losses: Loss[] = [ipo, gpo('mine', (z) => z.neg().exp())];
+const none: Sampler<number> = { name: 'none', init: 0, next: async (s) => [{ pairs: [] } satisfies PairBatch, s + 1] };
+const ev: Evaluator = async () => ({ x: 1 });
+const decoded = decodeWith(StudyConfig, PRESETS['quick'], 'quick');
+const p: Program<number> | undefined = undefined;
+export const all = [g, v, dg, out, opt, losses, none, ev, decoded, p, getTask('summarize').name];
+`;
 
 // ---------------------------------------------------------------------------------------
 
@@ -250,7 +284,18 @@ async function main() {
       console.log(out.split('\n').map((l) => `   ${l}`).join('\n'));
     }
     done();
-    console.log(`\ncheck:pack passed in ${secs(t0)}: ${PACKAGES.length} packages built, packed, installed with npm outside the workspace, and used.`);
+
+    // 5. The published types: a strict TypeScript consumer, skipLibCheck off, no @types/node.
+    done = step('types: tsc --noEmit on a consumer module (strict, NodeNext, skipLibCheck: false)');
+    writeFileSync(join(app, 'consumer.mts'), CONSUMER_TS.trimStart());
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: [] },
+      files: ['consumer.mts'],
+    }, null, 2));
+    run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], { cwd: app, env: cleanEnv, what: 'type-checking a consumer of the published .d.ts files' });
+    console.log('   the packages\' .d.ts files type-check in a strict consumer');
+    done();
+    console.log(`\ncheck:pack passed in ${secs(t0)}: ${PACKAGES.length} packages built, packed, installed with npm outside the workspace, used, and type-checked.`);
   } finally {
     if (KEEP) console.log(`(kept ${tmp})`);
     else rmSync(tmp, { recursive: true, force: true });
