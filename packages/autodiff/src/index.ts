@@ -6,5 +6,5 @@
 export { vjp, grad, valueAndGrad, stopGradient, customVjp, type Pullback, type GradOptions, type CustomRule } from './vjp.js';
 export { checkGrads, type CheckOptions, type CheckResult } from './check.js';
 export { unbroadcast } from './unbroadcast.js';
-export { RULES } from './rules.js';
+export { RULES, type Rule } from './rules.js';
 export { treeMap, treeFlatten, treeUnflatten, treeZip, treeLeaves, type PyTree, type TreeDef } from '@tandem/tensor';

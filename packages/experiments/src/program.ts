@@ -2,7 +2,7 @@
  * Experiment programs are descriptions: `Program<A>` is a ReaderTaskEither over
  * an environment that supplies the backend, the run store, logging and progress.
  * Nothing runs until the program is interpreted at the edge (the CLI, or a test
- * with an in-memory environment). See docs/decisions/fp-ts-programs.md.
+ * with an in-memory environment). See docs/decisions/fp-ts-vs-effect.md.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import * as RTE from 'fp-ts/lib/ReaderTaskEither.js';

@@ -185,8 +185,8 @@ function causalBias(t: number, backendOf: Tensor): Tensor {
 }
 
 /**
- * Decoder hidden states (after the final norm) for int32 decoder inputs `tgtIn` [B, T]
- * attending to `enc` [B, S, d]: [B, T, d].
+ * Decoder hidden states (after the final norm) for int32 decoder inputs `tgtIn` (`[B, T]`)
+ * attending to `enc` (`[B, S, d]`); the result is `[B, T, d]`.
  */
 export function decodeHidden(params: TransformerParams, cfg: TransformerConfig, enc: Tensor, tgtIn: Tensor, o: ForwardOptions = {}): Tensor {
   checkTokens('tgtIn', tgtIn, cfg.maxTgt);
