@@ -5,77 +5,10 @@
  * reads the loss (or the tokens) back to the host, as the anchors do.
  */
 import * as T from '@tandem/tensor';
-import { valueAndGrad } from '@tandem/autodiff';
-import {
-  OFFSETS, RW1, RW2, adam, applyUpdates, crossEntropyLoss, generate, pairedSequenceLogProbs, referenceParams, referenceTokens,
-  type ReferenceWorkload, type TransformerParams,
-} from '../src/index.js';
+import { OFFSETS, RW1, RW2, generate, referenceIpoTrainer, referenceParams, referenceTokens, referenceTrainer } from '../src/index.js';
 import { measure, parseBenchArgs, report } from '../../../scripts/bench/harness.js';
 
 const opts = parseBenchArgs(process.argv.slice(2));
-
-interface Trainer { step(): Promise<number>; dispose(): void }
-
-function trainStep(w: ReferenceWorkload, backend: T.Backend): Trainer {
-  const cfg = w.config;
-  let params = referenceParams(w, backend);
-  const src = referenceTokens(OFFSETS.src, [w.batch, w.srcLen], cfg.vocab, backend);
-  const tgt = referenceTokens(OFFSETS.tgt, [w.batch, w.tgtLen], cfg.vocab, backend);
-  const opt = adam({ lr: 1e-3 });
-  let state = opt.init(params);
-  const vg = valueAndGrad((p: TransformerParams) => crossEntropyLoss(p, cfg, src, tgt));
-  return {
-    async step() {
-      const [loss, next, nextState] = T.tidy(() => {
-        const [l, g] = vg(params);
-        const [u, s] = opt.update(g, state, params);
-        return [l, applyUpdates(params, u), s] as const;
-      });
-      T.dispose([params, state]);
-      params = next as TransformerParams;
-      state = nextState;
-      const v = await loss.item();
-      loss.dispose();
-      return v;
-    },
-    dispose: () => T.dispose([params, state, src, tgt]),
-  };
-}
-
-function ipoStep(w: ReferenceWorkload, backend: T.Backend): Trainer {
-  const cfg = w.config;
-  let params = referenceParams(w, backend);
-  const ref = referenceParams(w, backend);
-  const b = w.batch;
-  const prompt = referenceTokens(OFFSETS.prompt, [b, w.srcLen], cfg.vocab, backend);
-  const yw = referenceTokens(OFFSETS.yw, [b, w.tgtLen], cfg.vocab, backend);
-  const yl = referenceTokens(OFFSETS.yl, [b, w.tgtLen], cfg.vocab, backend);
-  const opt = adam({ lr: 1e-3 });
-  let state = opt.init(params);
-  const loss = (p: TransformerParams, refW: T.Tensor, refL: T.Tensor) => {
-    const [lw, ll] = pairedSequenceLogProbs(p, cfg, prompt, yw, yl);
-    const h = T.sub(T.sub(lw, refW), T.sub(ll, refL));
-    return T.mean(T.square(T.sub(T.mul(h, 0.1), 0.5)));
-  };
-  const vg = valueAndGrad(loss);
-  return {
-    async step() {
-      const [l, next, nextState] = T.tidy(() => {
-        const [refW, refL] = pairedSequenceLogProbs(ref, cfg, prompt, yw, yl);
-        const [v, g] = vg(params, refW, refL);
-        const [u, s] = opt.update(g, state, params);
-        return [v, applyUpdates(params, u), s] as const;
-      });
-      T.dispose([params, state]);
-      params = next as TransformerParams;
-      state = nextState;
-      const v = await l.item();
-      l.dispose();
-      return v;
-    },
-    dispose: () => T.dispose([params, ref, state, prompt, yw, yl]),
-  };
-}
 
 async function main(): Promise<void> {
   const backends: T.Backend[] = [];
@@ -92,8 +25,8 @@ async function main(): Promise<void> {
     // On a software adapter every dispatch costs ~100 µs: measure one step only.
     const fixed = sw ? { samples: 1, fixedReps: 1, warmup: 1 } : {};
     for (const [label, make, w] of [
-      ['rw1_train_step', trainStep, RW1],
-      ['rw1_ipo_step', ipoStep, RW1],
+      ['rw1_train_step', referenceTrainer, RW1],
+      ['rw1_ipo_step', referenceIpoTrainer, RW1],
     ] as const) {
       const tr = make(w, backend);
       const first = await tr.step();
@@ -116,7 +49,7 @@ async function main(): Promise<void> {
     }
     T.dispose([params, prompts]);
     if (!opts.quick || !sw) {
-      const tr = trainStep(RW2, backend);
+      const tr = referenceTrainer(RW2, backend);
       await tr.step();
       const r = await measure(() => tr.step(), { quick: opts.quick, targetMs: 1, ...fixed, samples: fixed.samples ?? (opts.quick ? 2 : 10) });
       report({ bench: 'rw2_train_step', backend: name, ms: r.ms, samples: r.samples });

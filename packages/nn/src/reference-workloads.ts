@@ -3,8 +3,10 @@
  * weights and token data from the integer hash mix32, bit-identical to the PyTorch,
  * TF.js and jax-js anchors, so their check losses can be reproduced exactly.
  */
-import { tensor, type Backend, type BackendName, type Tensor } from '@tandem/tensor';
-import { transformerConfig, type TransformerConfig, type TransformerParams } from './transformer.js';
+import { valueAndGrad } from '@tandem/autodiff';
+import { dispose, mean, mul, square, sub, tensor, tidy, withoutTracing, type Backend, type BackendName, type Tensor } from '@tandem/tensor';
+import { adam, applyUpdates } from './optim.js';
+import { crossEntropyLoss, pairedSequenceLogProbs, transformerConfig, type TransformerConfig, type TransformerParams } from './transformer.js';
 
 /** murmur3's fmix32 of i·0x9E3779B1, on uint32. */
 export function mix32(i: number): number {
@@ -88,4 +90,63 @@ export function referenceTokens(offset: number, shape: readonly number[], vocab 
   const data = new Int32Array(n);
   for (let k = 0; k < n; k++) data[k] = mix32(offset + k) % vocab;
   return tensor(data, { shape, backend });
+}
+
+/** One optimisation step of a reference workload, returning the loss computed before the update. */
+export interface ReferenceTrainer {
+  step(): Promise<number>;
+  dispose(): void;
+}
+
+/**
+ * RW (a): teacher-forced mean token cross-entropy, backward, Adam (lr 1e-3). Each step
+ * reads the loss back to the host, as the anchors do.
+ */
+export function referenceTrainer(w: ReferenceWorkload, backend?: Backend | BackendName): ReferenceTrainer {
+  const cfg = w.config;
+  const src = referenceTokens(OFFSETS.src, [w.batch, w.srcLen], cfg.vocab, backend);
+  const tgt = referenceTokens(OFFSETS.tgt, [w.batch, w.tgtLen], cfg.vocab, backend);
+  return adamTrainer(referenceParams(w, backend), (p) => crossEntropyLoss(p, cfg, src, tgt), [src, tgt]);
+}
+
+/**
+ * RW-1 (b): the IPO step. Summed log-probs of y_w and y_l under the policy (with gradient)
+ * and a frozen reference (recomputed every step, no gradient), encoder once per model,
+ * decoder once on [y_w; y_l]; loss mean((0.1·h − 0.5)²); Adam.
+ */
+export function referenceIpoTrainer(w: ReferenceWorkload, backend?: Backend | BackendName): ReferenceTrainer {
+  const cfg = w.config;
+  const ref = referenceParams(w, backend);
+  const prompt = referenceTokens(OFFSETS.prompt, [w.batch, w.srcLen], cfg.vocab, backend);
+  const yw = referenceTokens(OFFSETS.yw, [w.batch, w.tgtLen], cfg.vocab, backend);
+  const yl = referenceTokens(OFFSETS.yl, [w.batch, w.tgtLen], cfg.vocab, backend);
+  return adamTrainer(referenceParams(w, backend), (p) => {
+    const [rw, rl] = withoutTracing(() => pairedSequenceLogProbs(ref, cfg, prompt, yw, yl));
+    const [lw, ll] = pairedSequenceLogProbs(p, cfg, prompt, yw, yl);
+    const h = sub(sub(lw, rw), sub(ll, rl));
+    return mean(square(sub(mul(h, 0.1), 0.5)));
+  }, [ref, prompt, yw, yl]);
+}
+
+function adamTrainer(init: TransformerParams, loss: (p: TransformerParams) => Tensor, owned: unknown[]): ReferenceTrainer {
+  const opt = adam({ lr: 1e-3 });
+  let params = init;
+  let state = opt.init(params);
+  const vg = valueAndGrad(loss);
+  return {
+    async step() {
+      const [l, next, nextState] = tidy(() => {
+        const [v, g] = vg(params);
+        const [u, s] = opt.update(g, state, params);
+        return [v, applyUpdates(params, u), s] as const;
+      });
+      dispose([params, state]);
+      params = next;
+      state = nextState;
+      const v = await l.item();
+      l.dispose();
+      return v;
+    },
+    dispose: () => dispose([params, state, owned]),
+  };
 }

@@ -5,64 +5,17 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '@tandem/tensor';
-import { valueAndGrad } from '@tandem/autodiff';
-import {
-  OFFSETS, RW1, adam, applyUpdates, crossEntropyLoss, pairedSequenceLogProbs, referenceParams, referenceTokens, type TransformerParams,
-} from '../src/index.js';
+import { RW1, referenceIpoTrainer, referenceTrainer } from '../src/index.js';
 
-async function trainLosses(backend: T.Backend, steps: number): Promise<number[]> {
-  const cfg = RW1.config;
-  let params = referenceParams(RW1, backend);
-  const src = referenceTokens(OFFSETS.src, [32, 24], 64, backend);
-  const tgt = referenceTokens(OFFSETS.tgt, [32, 16], 64, backend);
-  const opt = adam({ lr: 1e-3 });
-  let state = opt.init(params);
-  const losses: number[] = [];
-  for (let s = 0; s <= steps; s++) {
-    const [l, p, st] = T.tidy(() => {
-      const [v, g] = valueAndGrad((q: TransformerParams) => crossEntropyLoss(q, cfg, src, tgt))(params);
-      const [u, ns] = opt.update(g, state, params);
-      return [v, applyUpdates(params, u), ns] as const;
-    });
-    losses.push(await l.item());
-    T.dispose([params, state, l]);
-    params = p;
-    state = st;
-  }
-  T.dispose([params, state, src, tgt]);
-  return losses;
+async function losses(make: typeof referenceTrainer, backend: T.Backend, steps: number): Promise<number[]> {
+  const tr = make(RW1, backend);
+  const out: number[] = [];
+  for (let s = 0; s <= steps; s++) out.push(await tr.step());
+  tr.dispose();
+  return out;
 }
-
-async function ipoLosses(backend: T.Backend, steps: number): Promise<number[]> {
-  const cfg = RW1.config;
-  let params = referenceParams(RW1, backend);
-  const ref = referenceParams(RW1, backend);
-  const prompt = referenceTokens(OFFSETS.prompt, [32, 24], 64, backend);
-  const yw = referenceTokens(OFFSETS.yw, [32, 16], 64, backend);
-  const yl = referenceTokens(OFFSETS.yl, [32, 16], 64, backend);
-  const opt = adam({ lr: 1e-3 });
-  let state = opt.init(params);
-  const losses: number[] = [];
-  for (let s = 0; s <= steps; s++) {
-    const [l, p, st] = T.tidy(() => {
-      const [rw, rl] = pairedSequenceLogProbs(ref, cfg, prompt, yw, yl);
-      const f = (q: TransformerParams) => {
-        const [lw, ll] = pairedSequenceLogProbs(q, cfg, prompt, yw, yl);
-        const h = T.sub(T.sub(lw, rw), T.sub(ll, rl));
-        return T.mean(T.square(T.sub(T.mul(h, 0.1), 0.5)));
-      };
-      const [v, g] = valueAndGrad(f)(params);
-      const [u, ns] = opt.update(g, state, params);
-      return [v, applyUpdates(params, u), ns] as const;
-    });
-    losses.push(await l.item());
-    T.dispose([params, state, l]);
-    params = p;
-    state = st;
-  }
-  T.dispose([params, ref, state, prompt, yw, yl]);
-  return losses;
-}
+const trainLosses = (b: T.Backend, n: number) => losses(referenceTrainer, b, n);
+const ipoLosses = (b: T.Backend, n: number) => losses(referenceIpoTrainer, b, n);
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
