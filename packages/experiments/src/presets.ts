@@ -5,6 +5,7 @@
  */
 import type { StudyConfig } from './config.js';
 
+/** The default preset: the full protocol with every count shrunk (tiny policies, summarize, 150 steps); the whole study in about an hour on a laptop. */
 export const QUICK: StudyConfig = {
   data: {
     task: 'summarize', seed: 0, initialPairs: 2400, heldOutFraction: 0.1,
@@ -17,13 +18,14 @@ export const QUICK: StudyConfig = {
   },
   baseline: { steps: 150, batchSize: 16, lr: 5e-4, beta: 0.1, checkpointEvery: 50 },
   train: { steps: 150, batchSize: 16, lr: 5e-4, beta: 0.1, checkpointEvery: 25 },
-  eval: { every: 25, klPrompts: 64, winRatePrompts: 128, classifierPairs: 128 },
+  eval: { every: 25, klPrompts: 128, winRatePrompts: 512, classifierPairs: 256 },
   offlineSweep: { lrs: [2e-4, 5e-4, 1e-3], betas: [0.1, 0.5, 1], steps: [150] },
   shuffleWindows: [1, 4, 16, 'all'],
   datasetCheckpoints: { early: 30, late: 150 },
   sizes: ['tiny', 'small'],
 };
 
+/** The faithful protocol at CPU scale; takes hours (resumable and cached). */
 export const FULL: StudyConfig = {
   data: {
     task: 'summarize', seed: 0, initialPairs: 8000, heldOutFraction: 0.1,
@@ -36,7 +38,7 @@ export const FULL: StudyConfig = {
   },
   baseline: { steps: 1000, batchSize: 32, lr: 2e-4, beta: 0.1, checkpointEvery: 100 },
   train: { steps: 1000, batchSize: 32, lr: 2e-4, beta: 0.1, checkpointEvery: 100 },
-  eval: { every: 100, klPrompts: 256, winRatePrompts: 512, classifierPairs: 256 },
+  eval: { every: 100, klPrompts: 256, winRatePrompts: 2048, classifierPairs: 256 },
   offlineSweep: { lrs: [1e-4, 2e-4, 5e-4], betas: [0.1, 0.5, 1], steps: [1000, 5000] },
   shuffleWindows: [1, 4, 64, 'all'],
   datasetCheckpoints: { early: 200, late: 1000 },
@@ -63,4 +65,5 @@ export const SMOKE: StudyConfig = {
   sizes: ['tiny'],
 };
 
+/** The presets by the name `--preset` takes: quick, full and smoke. */
 export const PRESETS: Record<string, StudyConfig> = { quick: QUICK, full: FULL, smoke: SMOKE };
