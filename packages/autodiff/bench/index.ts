@@ -4,7 +4,8 @@
  *
  *   {"bench":"mlp_step","backend":"cpu","batch":256,"in":512,"hidden":512,"out":10,"ms":…,"gflops":…}
  *       forward plus backward of x → relu(x@W1+b1) → @W2+b2 → mean softmax cross-entropy,
- *       the loss read back to the host; gflops counts the six matmuls (2 forward, 4 backward).
+ *       the loss read back to the host; gflops counts the matmuls a gradient needs (2 forward;
+ *       dW1, dW2 and dh backward: x gets no gradient), ~0.27 GFLOP per step.
  *   {"bench":"op_chain","mode":"forward_backward","ops":1000,…,"ms":…,"us_per_op":…}
  *       1,000 small elementwise ops on a [16] tensor, forward plus backward (us_per_op is per
  *       forward op: the backward pass adds about two primitives per op);
@@ -79,7 +80,8 @@ async function mlpStep(backend: T.Backend): Promise<void> {
   const end = performance.now() + (quick ? 100 : 300);
   do await step(); while (performance.now() < end);
   const r = await time(step);
-  const flops = 2 * BATCH * HIDDEN * (IN + OUT) * 3; // each matmul forward, and two per matmul backward
+  // Matmul flops of a step: forward x@W1 and h@W2; backward dW1 (x gets no gradient), dW2 and dh.
+  const flops = 2 * BATCH * IN * HIDDEN * 2 + 2 * BATCH * HIDDEN * OUT * 3;
   T.dispose([params, x, labels, targets]);
   report({
     bench: 'mlp_step', backend: name, batch: BATCH, in: IN, hidden: HIDDEN, out: OUT,
