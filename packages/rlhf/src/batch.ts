@@ -9,13 +9,17 @@ import { winnerLoser, type Pair, type Tokens } from './types.js';
 
 /** Sequence widths used to pad prompts and responses. */
 export interface Widths {
+  /** Width (tokens) every prompt is padded to. */
   prompt: number;
+  /** Width (tokens) every response is padded to. */
   response: number;
 }
 
 /** int32 ids [B, width] right-padded with PAD, and the bool mask of real tokens. */
 export interface Padded {
+  /** int32 [B, width] token ids, PAD after each row's end. */
   ids: Tensor;
+  /** bool [B, width], true at real tokens. */
   mask: Tensor;
 }
 
@@ -38,8 +42,11 @@ export function padTokens(seqs: readonly Tokens[], width: number, backend: Backe
 
 /** A pair batch as tensors: prompts, winners and losers, each padded with its mask. */
 export interface PairTensors {
+  /** The prompts. */
   prompt: Padded;
+  /** The preferred responses. */
   winner: Padded;
+  /** The dispreferred responses. */
   loser: Padded;
 }
 

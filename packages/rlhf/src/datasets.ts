@@ -159,10 +159,13 @@ function checkLabel(l: unknown, p: Pair, op: string): 0 | 1 {
 
 /** The provenance fields of a dataset of sampled responses (all pairs share them). */
 export interface PairProvenance {
+  /** The task that generated the prompts. */
   readonly task: string;
   /** e.g. 'policy:online@4000|policy:online@4000' for D_4k-vs-4k. */
   readonly source: string;
+  /** Who labelled the pairs, e.g. 'rater', 'golden', 'proxy'. */
   readonly labeller: string;
+  /** Training step at which the responses were sampled, if any. */
   readonly step?: number;
 }
 
@@ -232,13 +235,17 @@ export function splitDataset(ds: PairDataset, fraction: number, k: Key): [PairDa
 
 /** Summary statistics of a dataset under the tasks' hidden utilities. */
 export interface DatasetStats {
+  /** Number of pairs. */
   readonly size: number;
   /** Mean utility of the first / second / both responses. */
   readonly meanUtilityY1: number;
+  /** Mean utility of the second responses. */
   readonly meanUtilityY2: number;
+  /** Mean utility of all responses, first and second. */
   readonly meanUtility: number;
   /** Mean utility of the labelled winners and losers (their gap shows label quality). */
   readonly meanUtilityWinner: number;
+  /** Mean utility of the labelled losers. */
   readonly meanUtilityLoser: number;
   /** Mean utility of the ideal responses of the dataset's prompts (the ceiling). */
   readonly meanIdealUtility: number;
@@ -250,7 +257,9 @@ export interface DatasetStats {
   readonly ties: number;
   /** Mean token counts (EOS included). */
   readonly meanPromptLength: number;
+  /** Mean token count of the first responses (EOS included). */
   readonly meanLengthY1: number;
+  /** Mean token count of the second responses (EOS included). */
   readonly meanLengthY2: number;
 }
 

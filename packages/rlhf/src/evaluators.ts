@@ -4,7 +4,7 @@
  * responses) comes from the key in the context, so evaluations are reproducible.
  */
 import { nextTokenLogProbs, type TransformerParams } from '@tandem/nn';
-import { exp, mul, sub, sum, tidy, where, split, type Backend, type Key, type Tensor } from '@tandem/tensor';
+import { exp, maximum, mul, sub, sum, tidy, where, split, type Backend, type Key, type Tensor } from '@tandem/tensor';
 import { padTokens } from './batch.js';
 import type { Comparison } from './labellers.js';
 import { logProbs, sampleResponses, type PolicySpec } from './policy.js';
@@ -16,13 +16,17 @@ export type Metrics = Record<string, number>;
 
 /** What every evaluator may use. */
 export interface EvalContext {
+  /** The policy architecture and padding widths. */
   spec: PolicySpec;
   /** The SFT policy (the KL anchor and the classifier's reference). */
   sft: TransformerParams;
+  /** Where the evaluation's tensors live. */
   backend: Backend;
+  /** Key for any sampling; {@link combine} gives each evaluator its own. */
   key: Key;
 }
 
+/** Measures a policy: resolves to its metrics, computed from the evaluator's fixed data and `ctx`. */
 export type Evaluator = (policy: TransformerParams, ctx: EvalContext) => Promise<Metrics>;
 
 /** Preference of y1 over y2 for each comparison: 1, 0, or 0.5 for a tie. */
@@ -74,7 +78,9 @@ export function klEvaluator(prompts: readonly Tokens[]): Evaluator {
       const y = padTokens(ys, ctx.spec.widths.response, ctx.backend, 'response');
       const lp = nextTokenLogProbs(policy, ctx.spec.cfg, x.ids, y.ids, { srcMask: x.mask });
       const lq = nextTokenLogProbs(ctx.sft, ctx.spec.cfg, x.ids, y.ids, { srcMask: x.mask });
-      const klPos = sum(mul(exp(lp), sub(lp, lq)), -1);
+      // Each position's KL is ≥ 0 exactly; float32 rounding can leave −1e-7 for near-identical
+      // policies, so it is floored at 0 (a bias far below the standard error).
+      const klPos = maximum(sum(mul(exp(lp), sub(lp, lq)), -1), 0);
       return sum(where(y.mask, klPos, 0), -1);
     });
     const kl = Array.from(await perPrompt.data());

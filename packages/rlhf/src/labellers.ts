@@ -10,14 +10,19 @@ import type { Tokens } from './types.js';
 
 /** One comparison to label. */
 export interface Comparison {
+  /** The prompt. */
   readonly prompt: Tokens;
+  /** The first response. */
   readonly y1: Tokens;
+  /** The second response. */
   readonly y2: Tokens;
 }
 
 /** Returns 1 where y1 ≻ y2 and 0 where y2 ≻ y1. `k` drives any randomness (noisy raters). */
 export interface Labeller {
+  /** The labeller's name, recorded as the pairs' provenance labeller (e.g. 'rater', 'golden'). */
   readonly name: string;
+  /** Labels each comparison (1: y1 preferred, 0: y2 preferred), in order; `k` drives any noise. */
   label(items: readonly Comparison[], k: Key): Promise<(0 | 1)[]>;
 }
 

@@ -17,7 +17,9 @@ import { softplus } from './preference-model.js';
 
 /** What a loss sees: the policy being trained and the frozen reference log-probs. */
 export interface LossContext {
+  /** The policy being trained (the loss is differentiated with respect to these). */
   params: TransformerParams;
+  /** The policy architecture and padding widths. */
   spec: PolicySpec;
   /** Regularisation strength β. */
   beta: number;
@@ -27,7 +29,9 @@ export interface LossContext {
 
 /** A loss: a pure function of the context and a batch, returning a scalar. */
 export interface Loss {
+  /** Computes the scalar loss of `batch` under `ctx`. */
   (ctx: LossContext, batch: PairTensors): Tensor;
+  /** The loss's name, e.g. 'ipo', 'dpo', 'slic', 'bo2' (not `name`: a function's own `name` is read-only). */
   readonly lossName: string;
   /** Whether the training step must compute reference log-probs for it. */
   readonly usesReference: boolean;

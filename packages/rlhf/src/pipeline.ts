@@ -15,13 +15,19 @@ import {
 import { rngFromKey } from './rng.js';
 import type { Pair, PairDataset, Tokens } from './types.js';
 
+/** Options for the supervised fits ({@link trainPreferenceModel}, {@link trainSft}): Adam with linear warm-up on minibatches drawn from the key. */
 export interface FitOptions {
+  /** Number of optimiser steps. */
   steps: number;
+  /** Items per minibatch; minibatches run across epochs, each epoch in a fresh order from the key. */
   batchSize: number;
   /** Peak learning rate (Adam), reached after `warmup` steps of linear warm-up. */
   lr: number;
+  /** Steps of linear learning-rate warm-up from 0 to `lr` (default 0). */
   warmup?: number;
+  /** Key for the initialisation and the minibatch orders. */
   key: Key;
+  /** Where the params and batches live. */
   backend: Backend;
   /** Called every step with the loss (for progress bars). */
   onStep?: (step: number, loss: number) => void | Promise<void>;

@@ -10,9 +10,13 @@ import type { Tokens } from './types.js';
 
 /** The size of a policy (or preference-model body). */
 export interface ModelSize {
+  /** Model width d. */
   dModel: number;
+  /** Attention heads (must divide `dModel`). */
   heads: number;
+  /** Hidden width of each feed-forward block. */
   dFf: number;
+  /** Encoder layers, and as many decoder layers (a preference-model body has only the encoder). */
   layers: number;
 }
 
@@ -34,10 +38,13 @@ export function policyConfig(size: ModelSize, vocab: number, w: Widths): Transfo
 
 /** A policy: its config and widths (params travel separately, as pytrees). */
 export interface PolicySpec {
+  /** The transformer's config (vocabulary, widths and sizes). */
   cfg: TransformerConfig;
+  /** Padding widths of prompts and responses; also the model's maxSrc / maxTgt. */
   widths: Widths;
 }
 
+/** Fresh policy params for `spec` from `k` (see {@link initTransformer}). */
 export function initPolicy(k: Key, spec: PolicySpec): TransformerParams {
   return initTransformer(k, spec.cfg);
 }

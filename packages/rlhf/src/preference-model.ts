@@ -16,14 +16,19 @@ import { padTokens, type Widths } from './batch.js';
 import type { ModelSize } from './policy.js';
 import { winnerLoser, type Pair, type Tokens } from './types.js';
 
+/** A pairwise preference model: an encoder-only transformer over "x SEP y1 SEP y2" with a scalar head; see {@link preferenceModelSpec}. */
 export interface PreferenceModelSpec {
+  /** The encoder's config (no decoder layers; maxSrc is the comparison input length). */
   body: TransformerConfig;
   /** Widths of prompt and responses: the input length is prompt + 2·response + 2. */
   widths: Widths;
 }
 
+/** Params of a preference model, as a pytree. */
 export interface PreferenceModelParams {
+  /** The transformer body; only its encoder is used. */
   body: TransformerParams;
+  /** Linear head on the mean-pooled encoder output: `w` [d, 1], `b` [1], giving the preference logit. */
   head: { w: Tensor; b: Tensor };
 }
 
@@ -38,6 +43,7 @@ export function preferenceModelSpec(size: ModelSize, vocab: number, widths: Widt
   };
 }
 
+/** Fresh preference-model params for `spec` from `k`: a transformer body and a Glorot head with zero bias. */
 export function initPreferenceModel(k: Key, spec: PreferenceModelSpec): PreferenceModelParams {
   const [kb, kh] = split(k) as [Key, Key];
   const d = spec.body.dModel;

@@ -13,27 +13,39 @@ import type { Pair, PairBatch, PairDataset, Tokens } from './types.js';
 
 /** What a sampler may use at step `step`: the current policy and this step's key. */
 export interface StepContext {
+  /** The training step the batch is for (also recorded in online pairs' provenance). */
   readonly step: number;
+  /** The current policy params (online samplers draw responses from them). */
   readonly params: TransformerParams;
+  /** This step's key; the sampler's only source of randomness. */
   readonly key: Key;
+  /** Where sampling runs. */
   readonly backend: Backend;
 }
 
 /** A source of training batches, with serialisable state (so runs can resume). */
 export interface Sampler<S> {
+  /** A name describing the sampler, e.g. 'online', 'offline:<dataset>', 'replay'. */
   readonly name: string;
+  /** The state before the first step. */
   readonly init: S;
+  /** The next batch and the state after it; pure given `state` and `ctx` (randomness from `ctx.key`). */
   next(state: S, ctx: StepContext): Promise<[PairBatch, S]>;
 }
 
+/** Options for {@link onlineSampler}. */
 export interface OnlineOptions {
+  /** The policy architecture and padding widths. */
   spec: PolicySpec;
   /** The prompts to draw from (training prompts). */
   prompts: readonly Tokens[];
+  /** Prompts per step (each gives one pair). */
   batchSize: number;
   /** Labels the policy's two samples (the proxy model, or the golden model for the golden baseline). */
   labeller: Labeller;
+  /** Task name recorded in each pair's provenance. */
   task: string;
+  /** Sampling temperature (default 1). */
   temperature?: number;
 }
 
@@ -66,6 +78,7 @@ export function onlineSampler(o: OnlineOptions): Sampler<null> {
 
 /** Offline state: how many pairs of the epoch stream have been consumed. */
 export interface OfflineState {
+  /** Position in the concatenated epoch stream: the number of pairs consumed so far. */
   readonly cursor: number;
 }
 

@@ -14,7 +14,9 @@ import type { PairBatch } from './types.js';
 
 /** Everything a run's parameters depend on besides the sampled data. */
 export interface TrainState {
+  /** The policy params. */
   readonly params: TransformerParams;
+  /** The optimiser state (a pytree; its type depends on the setup's optimizer). */
   readonly opt: unknown;
   /** Steps taken so far. */
   readonly step: number;
@@ -22,12 +24,17 @@ export interface TrainState {
 
 /** The fixed parts of a preference-optimisation run. */
 export interface TrainSetup {
+  /** The policy architecture and padding widths. */
   spec: PolicySpec;
+  /** The preference loss to minimise. */
   loss: Loss;
+  /** Regularisation strength β passed to the loss. */
   beta: number;
+  /** The optimiser (an optax-style gradient transformation). */
   optimizer: GradientTransformation<any>;
   /** The frozen reference policy (π_sft). */
   ref: TransformerParams;
+  /** Where the params and batches live. */
   backend: Backend;
 }
 
@@ -59,17 +66,25 @@ export function trainStep(setup: TrainSetup, state: TrainState, batch: PairBatch
 
 /** What the loop reports after each step. */
 export interface StepInfo {
+  /** Steps taken, including this one. */
   step: number;
+  /** This step's loss, computed before the update. */
   loss: number;
+  /** The batch this step trained on. */
   batch: PairBatch;
+  /** The state after this step; the loop disposes it once the next step has been taken. */
   state: TrainState;
 }
 
+/** Options for {@link runTraining}. */
 export interface RunOptions<S> {
+  /** The fixed parts of the run. */
   setup: TrainSetup;
+  /** Where the batches come from (the only difference between online and offline runs). */
   sampler: Sampler<S>;
   /** Initial (or resumed) state and sampler state. */
   state: TrainState;
+  /** The sampler state to resume from; the sampler's `init` when absent. */
   samplerState?: S;
   /** Run until state.step reaches this. */
   until: number;

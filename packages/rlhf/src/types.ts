@@ -24,21 +24,29 @@ export interface Provenance {
  * `preference` is 1 when y1 ≻ y2 and 0 when y2 ≻ y1. Responses end with EOS (not padded).
  */
 export interface Pair {
+  /** The prompt's token ids. */
   readonly prompt: Tokens;
+  /** The first response, ending with EOS. */
   readonly y1: Tokens;
+  /** The second response, ending with EOS. */
   readonly y2: Tokens;
+  /** 1 when y1 was preferred, 0 when y2 was. */
   readonly preference: 0 | 1;
+  /** Where the prompt, responses and label came from. */
   readonly provenance: Provenance;
 }
 
 /** An immutable, named list of pairs. */
 export interface PairDataset {
+  /** The dataset's name. */
   readonly name: string;
+  /** The pairs, in dataset order. */
   readonly pairs: readonly Pair[];
 }
 
 /** A batch as the training step sees it: winners and losers, already ordered by the label. */
 export interface PairBatch {
+  /** The pairs of the batch. */
   readonly pairs: readonly Pair[];
 }
 

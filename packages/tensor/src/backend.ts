@@ -12,9 +12,11 @@ export type BinaryOp =
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'
   | 'logicalAnd' | 'logicalOr' | 'logicalXor';
 
+/** Every {@link UnaryOp}, in a fixed order (for iteration in tests and backends). */
 export const UNARY_OPS: readonly UnaryOp[] = [
   'neg', 'abs', 'sign', 'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'sin', 'cos', 'logicalNot',
 ];
+/** Every {@link BinaryOp}, in a fixed order (for iteration in tests and backends). */
 export const BINARY_OPS: readonly BinaryOp[] = [
   'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr', 'logicalXor',
 ];
@@ -35,6 +37,7 @@ export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
  * Every method returns freshly allocated storage that the caller owns.
  */
 export interface Backend<S = unknown> {
+  /** Which backend this is; also the name it is registered under. */
   readonly name: 'cpu' | 'webgpu';
   /** Copies host data into new storage. */
   upload(data: HostArray, dtype: DType): S;
@@ -51,6 +54,7 @@ export interface Backend<S = unknown> {
   /** Waits until queued work has finished (no-op on cpu). */
   sync(): Promise<void>;
 
+  /** Applies the elementwise `op` to `size` elements of dtype `dtype`; output dtype equals input dtype. */
   unary(op: UnaryOp, x: S, size: number, dtype: DType): S;
   /** `a` and `b` have dtype `dtype`; output dtype is bool for comparisons/logical ops, else `dtype`. */
   binary(op: BinaryOp, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape, dtype: DType): S;

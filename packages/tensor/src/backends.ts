@@ -10,8 +10,10 @@ import { getBackend, hasBackend, registerBackend, setCpuFactory, setDefaultBacke
 
 setCpuFactory(createCpuBackend);
 
+/** A backend name, or `'auto'`: webgpu on a hardware adapter, otherwise cpu. */
 export type BackendChoice = BackendName | 'auto';
 
+/** Options for initialising the webgpu backend. */
 export interface WebGPUInitOptions {
   /** Accept a software adapter (llvmpipe): what tests on GPU-less machines want. Default true. */
   allowSoftware?: boolean;
@@ -19,7 +21,9 @@ export interface WebGPUInitOptions {
 
 /** Information about the webgpu adapter in use, once initialised. */
 export interface WebGPUInfo {
+  /** Human-readable adapter description (vendor, architecture, device), noting compatibility mode. */
   description: string;
+  /** Whether the adapter is a software rasteriser (e.g. llvmpipe, SwiftShader) or a fallback adapter. */
   isSoftware: boolean;
 }
 

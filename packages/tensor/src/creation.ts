@@ -115,9 +115,13 @@ export function full(shape: readonly number[], value: number | boolean, opts: Cr
   return makeTensor(backend, backend.fill(v, sizeOf(shape), dtype), [...shape], dtype);
 }
 
+/** A tensor of `shape` filled with 0 (false for bool); float32 unless `opts.dtype` says otherwise. */
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}): Tensor => full(shape, opts.dtype === 'bool' ? false : 0, opts);
+/** A tensor of `shape` filled with 1 (true for bool); float32 unless `opts.dtype` says otherwise. */
 export const ones = (shape: readonly number[], opts: CreateOptions = {}): Tensor => full(shape, opts.dtype === 'bool' ? true : 1, opts);
+/** Zeros with the shape, dtype and backend of `t`. */
 export const zerosLike = (t: Tensor): Tensor => zeros(t.shape, { dtype: t.dtype, backend: t.backend });
+/** Ones with the shape, dtype and backend of `t`. */
 export const onesLike = (t: Tensor): Tensor => ones(t.shape, { dtype: t.dtype, backend: t.backend });
 
 /** [start, start+step, ...) below `stop`, like Python's range; float32 unless dtype says int32. */

@@ -8,8 +8,10 @@ export type TypedArrayFor<D extends DType> = D extends 'float32'
     ? Int32Array
     : Uint8Array;
 
+/** Any of the host typed arrays that back a tensor (Float32Array, Int32Array, or Uint8Array for bool). */
 export type HostArray = Float32Array | Int32Array | Uint8Array;
 
+/** Every supported {@link DType}, in a fixed order. */
 export const DTYPES: readonly DType[] = ['float32', 'int32', 'bool'];
 
 /** Allocates a zero-filled host array for `dtype`. */

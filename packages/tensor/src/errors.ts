@@ -3,6 +3,7 @@
  * rule that was broken, so a user can fix the call without reading our source.
  */
 export class TensorError extends Error {
+  /** An error from `op`; the message reads `<op>: <message>`. */
   constructor(
     /** The op that rejected its input, e.g. `matmul`. */
     readonly op: string,

@@ -75,15 +75,19 @@ export const exp = (x: Tensor): Tensor => unary('exp', x);
 export const log = (x: Tensor): Tensor => unary('log', x);
 /** log(1 + x), accurate near 0. */
 export const log1p = (x: Tensor): Tensor => unary('log1p', x);
+/** Square root (float32; NaN for negative inputs). */
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
 /** 1 / sqrt(x) */
 export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x);
+/** Hyperbolic tangent (float32). */
 export const tanh = (x: Tensor): Tensor => unary('tanh', x);
 /** 1 / (1 + e^-x), computed without overflow. */
 export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
 /** max(x, 0) */
 export const relu = (x: Tensor): Tensor => unary('relu', x);
+/** Sine, in radians (float32). */
 export const sin = (x: Tensor): Tensor => unary('sin', x);
+/** Cosine, in radians (float32). */
 export const cos = (x: Tensor): Tensor => unary('cos', x);
 /** Boolean not. */
 export const logicalNot = (x: Tensor): Tensor => unary('logicalNot', x);
@@ -123,23 +127,37 @@ function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   return out;
 }
 
+/** Elementwise a + b with NumPy broadcasting; float32 or int32, both the same dtype (a JS number is taken as a scalar of the tensor's dtype). */
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b);
+/** Elementwise a − b with broadcasting; float32 or int32. */
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b);
+/** Elementwise a · b with broadcasting; float32 or int32. */
 export const mul = (a: TensorLike, b: TensorLike): Tensor => binary('mul', a, b);
 /** float32 division. */
 export const div = (a: TensorLike, b: TensorLike): Tensor => binary('div', a, b);
 /** float32 a^b (NaN for a negative base with a non-integer exponent, as Math.pow). */
 export const pow = (a: TensorLike, b: TensorLike): Tensor => binary('pow', a, b);
+/** Elementwise max(a, b) with broadcasting; float32 or int32. */
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum', a, b);
+/** Elementwise min(a, b) with broadcasting; float32 or int32. */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b);
+/** Elementwise a == b with broadcasting → bool; any dtype (both the same). */
 export const eq = (a: TensorLike, b: TensorLike): Tensor => binary('eq', a, b);
+/** Elementwise a != b with broadcasting → bool; any dtype (both the same). */
 export const ne = (a: TensorLike, b: TensorLike): Tensor => binary('ne', a, b);
+/** Elementwise a < b with broadcasting → bool; float32 or int32. */
 export const lt = (a: TensorLike, b: TensorLike): Tensor => binary('lt', a, b);
+/** Elementwise a ≤ b with broadcasting → bool; float32 or int32. */
 export const le = (a: TensorLike, b: TensorLike): Tensor => binary('le', a, b);
+/** Elementwise a > b with broadcasting → bool; float32 or int32. */
 export const gt = (a: TensorLike, b: TensorLike): Tensor => binary('gt', a, b);
+/** Elementwise a ≥ b with broadcasting → bool; float32 or int32. */
 export const ge = (a: TensorLike, b: TensorLike): Tensor => binary('ge', a, b);
+/** Elementwise boolean and, with broadcasting; bool operands. */
 export const logicalAnd = (a: TensorLike, b: TensorLike): Tensor => binary('logicalAnd', a, b);
+/** Elementwise boolean or, with broadcasting; bool operands. */
 export const logicalOr = (a: TensorLike, b: TensorLike): Tensor => binary('logicalOr', a, b);
+/** Elementwise boolean xor, with broadcasting; bool operands. */
 export const logicalXor = (a: TensorLike, b: TensorLike): Tensor => binary('logicalXor', a, b);
 
 /** Elementwise `cond ? a : b`, all three broadcast together; cond must be bool. */
@@ -217,6 +235,7 @@ export const argmin = (x: Tensor, axis: number, keepDims = false): Tensor => red
 
 // ---------------------------------------------------------------------------- matmul
 
+/** Options for {@link matmul}: transpose either operand's last two axes without materialising the transpose. */
 export interface MatmulOptions {
   /** Use the transpose of the last two axes of `a`. */
   transA?: boolean;

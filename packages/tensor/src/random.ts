@@ -17,7 +17,9 @@ import type { Tensor } from './tensor.js';
 
 /** A Philox key: two uint32 words. Immutable; serialise it as its two numbers. */
 export interface Key {
+  /** Brand tag that marks the object as a key. */
   readonly kind: 'tandem.key';
+  /** The two uint32 key words. */
   readonly words: readonly [number, number];
 }
 
@@ -65,7 +67,9 @@ export function foldIn(k: Key, data: number): Key {
   return mk(w[0]!, w[1]!);
 }
 
+/** Options for the random samplers. */
 export interface RandomOptions {
+  /** A backend instance or name to create the sample on; the default backend when omitted. */
   backend?: Backend | BackendName;
 }
 

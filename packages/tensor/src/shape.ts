@@ -1,5 +1,6 @@
 import { TensorError, fmtShape } from './errors.js';
 
+/** A tensor shape: one non-negative integer size per axis; `[]` is a scalar. */
 export type Shape = readonly number[];
 
 /** Number of elements of a shape; 1 for a scalar, 0 when any dimension is 0. */

@@ -6,14 +6,19 @@ import type { Tensor } from './tensor.js';
  * static arguments (axes, permutation, ...), exactly as the front end validated them.
  */
 export interface OpRecord {
+  /** The primitive's name, e.g. `exp`, `add`, `sum`, `matmul`. */
   readonly prim: string;
+  /** The tensor operands, in argument order (JS scalars already made into tensors). */
   readonly inputs: readonly Tensor[];
+  /** The static, validated arguments (axes, permutation, ...); `{}` for elementwise ops. */
   readonly attrs: Readonly<Record<string, unknown>>;
+  /** The tensor the primitive produced. */
   readonly output: Tensor;
 }
 
 /** Something that watches primitives as they run (autodiff's tape). */
 export interface Tracer {
+  /** Called once for every primitive applied while this tracer is active, right after it ran. */
   record(rec: OpRecord): void;
 }
 
@@ -43,6 +48,7 @@ export function withoutTracing<T>(f: () => T): T {
   }
 }
 
+/** Whether any tracer is active (ops use it to decide whether temporaries may be freed at once). */
 export function isTracing(): boolean {
   return tracers.length > 0;
 }

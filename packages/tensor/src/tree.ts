@@ -7,9 +7,14 @@
 import { TensorError } from './errors.js';
 import { Tensor } from './tensor.js';
 
+/** A pytree with leaves of type `L`: a leaf, a readonly array of pytrees, or a plain object of pytrees. */
 export type PyTree<L = Tensor> = L | readonly PyTree<L>[] | { readonly [k: string]: PyTree<L> };
 
-/** The structure of a pytree with its leaves removed, for `treeUnflatten`. */
+/**
+ * The structure of a pytree with its leaves removed, for `treeUnflatten`: a tensor
+ * `leaf`; an `array` of child structures; an `object` with its sorted `keys` and one
+ * child per key; or a `const`, a non-tensor value carried along as it is.
+ */
 export type TreeDef =
   | { kind: 'leaf' }
   | { kind: 'array'; children: TreeDef[] }

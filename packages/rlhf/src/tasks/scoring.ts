@@ -20,14 +20,23 @@ import { responseParts, squash } from './task.js';
 
 /** The constants of the shared scoring rule (documented in docs/tasks.md). */
 export const SCORE = Object.freeze({
+  /** Weight of the coverage term (Σ credit·w lies in [0, 1]). */
   coverage: 2.4,
+  /** Bonus for a response that ends with EOS. */
   terminated: 0.6,
+  /** Termination term (a penalty) for a response that runs into the cap without EOS. */
   unterminated: -1.0,
+  /** Base penalty of a repeated target token. */
   repeat: 0.4,
+  /** Base penalty of a special (or out-of-vocabulary) token in the content. */
   special: 0.7,
+  /** Penalty per content token beyond the number of targets. */
   extraLength: 0.05,
+  /** Partial credit of a target mentioned one rank away from its place. */
   partialBase: 0.5,
+  /** How much partial credit drops per further rank of error. */
   partialStep: 0.075,
+  /** Floor of the partial credit. */
   partialMin: 0.2,
 });
 

@@ -83,7 +83,9 @@ export function judge(task: Task, prompt: Tokens, y1: Tokens, y2: Tokens): 0 | 0
 
 /** A response split at its first EOS: the content before it, and whether it was there at all. */
 export interface ResponseParts {
+  /** The tokens before the first EOS (all of them without one). */
   readonly content: Tokens;
+  /** Whether the response contains EOS. */
   readonly terminated: boolean;
 }
 

@@ -35,7 +35,9 @@ export const MAX_RESPONSE = 12;
 
 /** A half-open id range [start, end). */
 export interface TokenRange {
+  /** First id of the range. */
   readonly start: number;
+  /** One past the last id of the range. */
   readonly end: number;
 }
 
@@ -43,14 +45,23 @@ const range = (start: number, end: number): TokenRange => Object.freeze({ start,
 
 /** The documented token groups (see the table in this file's header and docs/tasks.md). */
 export const RANGES = Object.freeze({
+  /** PAD, BOS, EOS, SEP. */
   specials: range(0, 4),
+  /** Summarize's topic words. */
   topics: range(4, 20),
+  /** Summarize's filler words. */
   fillers: range(20, 28),
+  /** Helpful/harmless question words. */
   questions: range(28, 40),
+  /** Helpful/harmless answer words (one per question). */
   answers: range(40, 52),
+  /** Helpful/harmless prompt padding words. */
   chatter: range(52, 56),
+  /** Harmless's harmful requests. */
   harmful: range(56, 60),
+  /** The refusal token ({@link REFUSE}). */
   refuse: range(60, 61),
+  /** Arena prompt-type markers ({@link MARKERS}). */
   markers: range(61, 64),
 });
 

@@ -94,6 +94,33 @@ function reduceKernel(op: ReduceOp, x: Arr, out: Arr, outer: number, red: number
   }
 }
 
+/** The int32 view of a float32 array's bits (same buffer). */
+function bits(x: Arr): Int32Array {
+  return new Int32Array(x.buffer, x.byteOffset, x.length);
+}
+
+/**
+ * out = c ? a : b on the raw bits (a mask instead of a branch: a random bool mask
+ * defeats branch prediction). Bit-exact, NaN payloads and −0 included.
+ */
+function selectBits(c: Arr, a: Int32Array, b: Int32Array | undefined, bScalar: number, out: Int32Array, n: number): void {
+  if (b) for (let i = 0; i < n; i++) {
+    const m = -(+(c[i]! !== 0)) | 0;
+    out[i] = (a[i]! & m) | (b[i]! & ~m);
+  }
+  else for (let i = 0; i < n; i++) {
+    const m = -(+(c[i]! !== 0)) | 0;
+    out[i] = (a[i]! & m) | (bScalar & ~m);
+  }
+}
+
+/** relu as a bit mask: x < 0 → +0, anything else (−0, NaN, +∞) unchanged — without a branch. */
+function reluBits(x: Float32Array, out: Float32Array, n: number): void {
+  const xi = bits(x);
+  const oi = bits(out);
+  for (let i = 0; i < n; i++) oi[i] = xi[i]! & ~-(+(x[i]! < 0));
+}
+
 function copyStrided(x: Arr, out: Arr, outShape: Shape, strides: readonly number[], base: number): void {
   forEachRow(outShape, strides, base, (o, i, n, last) => {
     if (last === 1) out.set(x.subarray(i, i + n), o);
@@ -127,7 +154,8 @@ export function createCpuBackend(): Backend<Arr> {
 
     unary(op: UnaryOp, x, size, dtype) {
       const out = alloc(dtype, size);
-      unaryKernel(op)(x, out, size);
+      if (op === 'relu' && dtype === 'float32') reluBits(x as Float32Array, out as Float32Array, size);
+      else unaryKernel(op)(x, out, size);
       return out;
     },
     binary(op: BinaryOp, a, aShape, b, bShape, outShape, dtype) {
@@ -153,10 +181,12 @@ export function createCpuBackend(): Backend<Arr> {
       const out = alloc(dtype, n);
       if (n === 0) return out;
       if (c.length === n && a.length === n && b.length === n) {
-        for (let i = 0; i < n; i++) out[i] = c[i] ? a[i]! : b[i]!;
+        if (dtype === 'float32') selectBits(c, bits(a), bits(b), 0, bits(out), n);
+        else for (let i = 0; i < n; i++) out[i] = c[i] ? a[i]! : b[i]!;
       } else if (c.length === n && a.length === n && b.length === 1) {
         const bv = b[0]!;
-        for (let i = 0; i < n; i++) out[i] = c[i] ? a[i]! : bv;
+        if (dtype === 'float32') selectBits(c, bits(a), undefined, bits(b)[0]!, bits(out), n);
+        else for (let i = 0; i < n; i++) out[i] = c[i] ? a[i]! : bv;
       } else if (c.length === n && a.length === 1 && b.length === n) {
         const av = a[0]!;
         for (let i = 0; i < n; i++) out[i] = c[i] ? av : b[i]!;
