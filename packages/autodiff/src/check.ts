@@ -7,6 +7,7 @@
 import { TensorError, getBackend, tensor, treeFlatten, treeUnflatten, type Tensor } from '@tandem/tensor';
 import { valueAndGrad } from './vjp.js';
 
+/** Options for {@link checkGrads}. */
 export interface CheckOptions {
   /** Perturbation size (default 1e-3). */
   eps?: number;
@@ -18,11 +19,17 @@ export interface CheckOptions {
   maxCoords?: number;
 }
 
+/** Summary returned by {@link checkGrads} when every checked coordinate is within tolerance. */
 export interface CheckResult {
   /** Coordinates compared. */
   checked: number;
+  /** Largest |analytic − numeric| over the checked coordinates. */
   maxAbsError: number;
-  /** The coordinate with the largest violation of the tolerance. */
+  /**
+   * The coordinate with the largest violation of the tolerance: argument `input`, `leaf`
+   * (in pytree flatten order), flat `index`, and the `analytic` and `numeric` derivatives
+   * there; undefined when no coordinate is out of tolerance.
+   */
   worst: { input: number; leaf: number; index: number; analytic: number; numeric: number } | undefined;
 }
 

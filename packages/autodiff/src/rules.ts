@@ -99,6 +99,7 @@ function matmulRule(rec: OpRecord, ct: Tensor, needs: readonly boolean[]): (Tens
 
 const none = (rec: OpRecord): null[] => rec.inputs.map(() => null);
 
+/** The vector–Jacobian rule of each primitive, keyed by primitive name ({@link OpRecord.prim}); rules of ops with no gradient (sign, comparisons, argmax, ...) return nulls. */
 export const RULES: Record<string, Rule> = {
   neg: (_r, ct) => [neg(ct)],
   abs: (r, ct) => [mul(ct, sign(r.inputs[0]!))],

@@ -137,6 +137,7 @@ function checkSameStructure(outDef: TreeDef, ctDef: TreeDef, outs: Tensor[], cts
   });
 }
 
+/** Options for {@link grad} and {@link valueAndGrad}. */
 export interface GradOptions {
   /** Which arguments to differentiate (default 0). A number gives one gradient; an array, a tuple. */
   argnums?: number | readonly number[];

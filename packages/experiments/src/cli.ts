@@ -36,6 +36,7 @@ function fail(msg: string, code = 2): never {
   process.exit(code);
 }
 
+/** Runs the experiments CLI on `argv` (the arguments after the script) and resolves to its exit code: 0 on success, 1 on failure, 2 on a usage error, 130 when interrupted. Some invalid arguments exit the process with status 2 directly. */
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {

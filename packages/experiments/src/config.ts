@@ -9,24 +9,36 @@ import { configError, type ExperimentError } from './program.js';
 const refine = <C extends t.Any>(codec: C, pred: (a: t.TypeOf<C>) => boolean, name: string) =>
   t.refinement(codec, pred, name) as unknown as t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown>;
 
+/** Codec of a positive integer. */
 export const PosInt = refine(t.number, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+/** Codec of a non-negative integer. */
 export const NonNegInt = refine(t.number, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer');
+/** Codec of a finite positive number. */
 export const PosNum = refine(t.number, (n) => Number.isFinite(n) && n > 0, 'a positive number');
+/** Codec of a number strictly between 0 and 1. */
 export const Fraction = refine(t.number, (n) => n > 0 && n < 1, 'a number strictly between 0 and 1');
 
+/** Codec of a model size name: 'tiny', 'small', 'base' or 'large' (see MODEL_SIZES). */
 export const SizeName = t.keyof({ tiny: null, small: null, base: null, large: null }, "a model size ('tiny' | 'small' | 'base' | 'large')");
+/** Codec of a task name: 'summarize', 'helpful', 'harmless' or 'arena'. */
 export const TaskName = t.keyof({ summarize: null, helpful: null, harmless: null, arena: null }, "a task ('summarize' | 'helpful' | 'harmless' | 'arena')");
+/** Codec of a preference loss name: 'ipo', 'dpo', 'slic' or 'bo2'. */
 export const LossName = t.keyof({ ipo: null, dpo: null, slic: null, bo2: null }, "a loss ('ipo' | 'dpo' | 'slic' | 'bo2')");
 
-/** Adam fitting of a supervised model (preference models, SFT). */
+/** Adam fitting of a supervised model (preference models, SFT): `steps` of `batchSize` items, peak learning rate `lr` after `warmup` steps of linear warm-up. */
 export const Fit = t.exact(t.type({ steps: PosInt, batchSize: PosInt, lr: PosNum, warmup: NonNegInt }), 'Fit');
 
 /** D_initial and the golden labeller. */
 export const DataConfig = t.exact(t.type({
+  /** The synthetic task. */
   task: TaskName,
+  /** Seed from which D_initial, its split, the golden model and the setup runs built on it derive. */
   seed: NonNegInt,
+  /** Number of pairs drawn for D_initial (before the held-out split). */
   initialPairs: PosInt,
+  /** Fraction of the initial pairs held out from training, for accuracies. */
   heldOutFraction: Fraction,
+  /** The golden labeller: the task's noise-free rater used directly, or a preference model of `size` fitted to D_initial. */
   golden: t.union([
     t.exact(t.type({ mode: t.literal('rater') })),
     t.exact(t.type({ mode: t.literal('model'), size: SizeName, fit: Fit })),
@@ -36,29 +48,38 @@ export const DataConfig = t.exact(t.type({
 /** Proxy model and SFT policy, both of the policy's size. */
 export const SetupConfig = t.exact(t.type({ size: SizeName, proxy: Fit, sft: Fit }), 'SetupConfig');
 
-/** Preference optimisation hyper-parameters. */
+/** Preference optimisation hyper-parameters: `steps` of `batchSize` pairs, Adam learning rate `lr`, regularisation strength `beta`, and a checkpoint every `checkpointEvery` steps. */
 export const TrainConfig = t.exact(t.type({
   steps: PosInt, batchSize: PosInt, lr: PosNum, beta: PosNum, checkpointEvery: PosInt,
 }), 'TrainConfig');
 
+/** Evaluation during training: every `every` steps, KL on `klPrompts` training prompts, win rate against the golden baseline on `winRatePrompts` prompts, and classifier accuracy on `classifierPairs` pairs of D_golden. */
 export const EvalConfig = t.exact(t.type({
   every: PosInt, klPrompts: PosInt, winRatePrompts: PosInt, classifierPairs: PosInt,
 }), 'EvalConfig');
 
+/** Codec of a replay shuffle window: a number of consecutive batches shuffled together (1 keeps the recorded order), or 'all' for a uniform shuffle. */
 export const ShuffleWindow = t.union([PosInt, t.literal('all')], "a window of batches (a positive integer) or 'all'");
 
 /** Everything the study's figures share. Presets are values of this type. */
 export const StudyConfig = t.exact(t.type({
+  /** D_initial and the golden labeller. */
   data: DataConfig,
+  /** Policy/proxy size and the proxy and SFT fits. */
   setup: SetupConfig,
   /** The golden policy baseline: online IPO with the golden labeller. */
   baseline: TrainConfig,
+  /** Preference optimisation runs (online and offline). */
   train: TrainConfig,
+  /** Evaluation during training. */
   eval: EvalConfig,
+  /** The offline grid of Fig. 1: every combination of learning rate, β and step count. */
   offlineSweep: t.exact(t.type({ lrs: t.array(PosNum), betas: t.array(PosNum), steps: t.array(PosInt) })),
+  /** Shuffle windows of the replay runs of Fig. 13. */
   shuffleWindows: t.array(ShuffleWindow),
   /** Online-run steps whose policies build D_{a vs b} (the paper's 800 and 4k). */
   datasetCheckpoints: t.exact(t.type({ early: PosInt, late: PosInt })),
+  /** Policy sizes of the scaling study (Fig. 10). */
   sizes: t.array(SizeName),
 }), 'StudyConfig');
 

@@ -9,7 +9,7 @@ import { fsStore } from './store/fs.js';
 import { memoryStore, type MemoryStore } from './store/memory.js';
 import { CODE_VERSION } from './version.js';
 
-/** An environment for tests: memory store, silent progress, cpu backend unless given. */
+/** An environment for tests: memory store, silent progress, cpu backend unless given. Set `interruption.requested` to simulate Ctrl-C. */
 export function memoryEnv(o: { backend?: Backend; store?: MemoryStore; log?: (m: string) => void; codeVersion?: string } = {}): Env & { store: MemoryStore; interruption: { requested: boolean } } {
   return {
     backend: o.backend ?? getBackend('cpu'),
@@ -21,15 +21,19 @@ export function memoryEnv(o: { backend?: Backend; store?: MemoryStore; log?: (m:
   };
 }
 
+/** Options for {@link nodeEnv}. */
 export interface NodeEnvOptions {
+  /** Directory of the filesystem run store. */
   root: string;
+  /** The tensor backend runs compute on. */
   backend: Backend;
   /** Show progress bars (on a TTY); otherwise a line every ~10% of each run. */
   bars?: boolean;
+  /** Suppress log lines (and the line-per-10% progress; bars, when on, still show). */
   quiet?: boolean;
 }
 
-/** The real environment: runs under `root`, progress on stderr, Ctrl-C requests a clean stop. */
+/** The real environment: runs under `root`, progress on stderr, Ctrl-C requests a clean stop. Call `dispose()` when done to remove the SIGINT handler and stop the bars. */
 export function nodeEnv(o: NodeEnvOptions): Env & { interruption: { requested: boolean }; dispose(): void } {
   const interruption = { requested: false };
   const onSigint = () => {

@@ -7,18 +7,24 @@ import { FIGURES, figureByName, type FigureResult } from './figures/index.js';
 import { chain, failure, fromAsync, pipe, sequence, type Program } from './program.js';
 import { writeReport, type Report } from './report.js';
 
+/** A named experiment: the figures it runs, written up as one report. */
 export interface ExperimentDef {
+  /** The name given on the command line (e.g. 'main', 'study', 'fig1'). */
   name: string;
+  /** One line describing the experiment; used in the report's title. */
   description: string;
+  /** Names of the figures it runs, in order. */
   figures: string[];
 }
 
+/** Every named experiment: 'main', 'study' (all figures), and one per figure. */
 export const EXPERIMENTS: readonly ExperimentDef[] = [
   { name: 'main', description: 'The central results: fig1 (KL vs win rate, online vs offline IPO) and fig4 (tandem replay of D_online)', figures: ['fig1', 'fig4'] },
   { name: 'study', description: 'Every figure of the study', figures: FIGURES.map((f) => f.name) },
   ...FIGURES.map((f) => ({ name: f.name, description: f.title, figures: [f.name] })),
 ];
 
+/** Looks up an experiment by name, or a figure by name or alias (as a one-figure experiment); undefined when neither exists. */
 export function experimentByName(name: string): ExperimentDef | undefined {
   return EXPERIMENTS.find((e) => e.name === name) ?? (figureByName(name) ? { name, description: figureByName(name)!.title, figures: [figureByName(name)!.name] } : undefined);
 }

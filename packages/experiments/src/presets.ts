@@ -5,7 +5,7 @@
  */
 import type { StudyConfig } from './config.js';
 
-/** The default preset: the full protocol with every count shrunk (tiny policies, summarize, 150 steps); the whole study in about an hour on a laptop. */
+/** The default preset: the same protocol as {@link FULL} with every count shrunk (tiny policies, summarize, 150 steps); the whole study in about an hour on a laptop. */
 export const QUICK: StudyConfig = {
   data: {
     task: 'summarize', seed: 0, initialPairs: 2400, heldOutFraction: 0.1,

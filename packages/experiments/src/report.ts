@@ -11,14 +11,18 @@ import { svgToPng, toSvg } from './render.js';
 
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
+/** A finding's verdict as a word: 'yes', 'no' or 'inconclusive'. */
 export function verdict(f: Finding): string {
   return f.holds === true ? 'yes' : f.holds === false ? 'no' : 'inconclusive';
 }
 
+/** A written report: where its index.html is, and the figures it shows. */
 export interface Report {
   /** Path (or memory location) of index.html. */
   index: string;
+  /** The report's id (its folder in the store): `report-<experiment>-<hash of study config, experiment and code version>`. */
   id: string;
+  /** The figures' results, in report order. */
   figures: FigureResult[];
   /** Figure name → PNG locations. */
   pngs: Record<string, string[]>;

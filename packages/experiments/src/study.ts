@@ -10,6 +10,7 @@ import { dataRun, setupRun, type SetupRunConfig } from './runs/setup.js';
 import { trainRun, type DatasetRef, type TrainResult, type TrainRunConfig } from './runs/train.js';
 import type { RunOutcome } from './runs/cache.js';
 
+/** The setup run config of a study, at model size `size` (the study's own by default). */
 export function setupOf(s: StudyConfig, size: SizeName = s.setup.size): SetupRunConfig {
   return { data: s.data, setup: { ...s.setup, size } };
 }
@@ -22,12 +23,19 @@ export function baselineOf(s: StudyConfig, size: SizeName = s.setup.size): Train
   };
 }
 
+/** Per-run overrides of the study's defaults, for {@link onlineOf} and {@link offlineOf}. */
 export interface RunOptions {
+  /** The preference loss (default 'ipo'). */
   loss?: LossName;
+  /** Policy and proxy model size (default: the study's setup size). */
   size?: SizeName;
+  /** Learning rate (default: the study's `train.lr`). */
   lr?: number;
+  /** Regularisation strength β (default: the study's `train.beta`). */
   beta?: number;
+  /** Training steps (default: the study's `train.steps`). */
   steps?: number;
+  /** Run seed (default 1 for online runs, 2 for offline ones). */
   seed?: number;
 }
 

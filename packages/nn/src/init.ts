@@ -16,5 +16,7 @@ export function scaledNormal(k: Key, shape: readonly number[], std: number): Ten
   return normal(k, shape, { std });
 }
 
+/** A float32 tensor of zeros (e.g. biases); takes no key, the init is deterministic. */
 export const zeros = (shape: readonly number[]): Tensor => zerosT(shape);
+/** A float32 tensor of ones (e.g. norm gains); takes no key, the init is deterministic. */
 export const ones = (shape: readonly number[]): Tensor => onesT(shape);

@@ -8,7 +8,9 @@ import {
 } from '@tandem/tensor';
 import { glorotUniform, ones, zeros } from './init.js';
 
+/** Params of {@link linear}: weight `w` [in, out] and optional bias `b` [out]. */
 export interface LinearParams { w: Tensor; b?: Tensor }
+/** Params of {@link layerNorm} and {@link rmsNorm}: gain `g` [d] and optional bias `b` [d] (rmsNorm ignores `b`). */
 export interface NormParams { g: Tensor; b?: Tensor }
 
 /** x @ w (+ b), with w stored [in, out]; x may have any leading axes. */
@@ -16,6 +18,7 @@ export function linear(p: LinearParams, x: Tensor): Tensor {
   const y = matmul(x, p.w);
   return p.b ? add(y, p.b) : y;
 }
+/** Glorot-uniform weight [inDim, outDim] from `k`, plus a zero bias [outDim] when `bias` is true. */
 export function initLinear(k: Key, inDim: number, outDim: number, bias = false): LinearParams {
   const w = glorotUniform(k, [inDim, outDim]);
   return bias ? { w, b: zeros([outDim]) } : { w };
@@ -31,6 +34,7 @@ export function layerNorm(p: NormParams, x: Tensor, eps = 1e-5): Tensor {
   const y = mul(normalizeLastAxis(x, eps), p.g);
   return p.b ? add(y, p.b) : y;
 }
+/** Norm params for width `d`: gain of ones and, when `bias` is true, a bias of zeros. */
 export function initLayerNorm(d: number, bias = true): NormParams {
   return bias ? { g: ones([d]), b: zeros([d]) } : { g: ones([d]) };
 }
@@ -48,7 +52,9 @@ export function gelu(x: Tensor): Tensor {
   return mul(mul(x, 0.5), add(tanh(inner), 1));
 }
 
+/** The feed-forward nonlinearities: `relu`, or `gelu` (tanh approximation). */
 export type Activation = 'relu' | 'gelu';
+/** Applies the named {@link Activation} elementwise. */
 export const activate = (a: Activation, x: Tensor): Tensor => (a === 'relu' ? relu(x) : gelu(x));
 
 /**
@@ -62,6 +68,7 @@ export function dropout(x: Tensor, rate: number, k: Key | undefined): Tensor {
   return where(keepMask, div(x, 1 - rate), 0);
 }
 
+/** Params of {@link mlp}: weights `w1` [d, hidden] and `w2` [hidden, d'], optional biases `b1` [hidden] and `b2` [d']. */
 export interface MlpParams { w1: Tensor; w2: Tensor; b1?: Tensor; b2?: Tensor }
 /** Two-layer feed-forward block: act(x·w1 + b1)·w2 + b2. */
 export function mlp(p: MlpParams, x: Tensor, act: Activation = 'relu'): Tensor {

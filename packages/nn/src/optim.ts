@@ -58,12 +58,15 @@ export interface CountState {
 
 /** `sgd`'s state: the update count and, with momentum, the velocity (a pytree like the params). */
 export interface SgdState extends CountState {
+  /** Momentum velocity (sum of past gradients decayed by `momentum`), shaped like the params; absent without momentum. */
   readonly trace?: PyTree;
 }
 
 /** `adam`/`adamw` state: the update count and the first and second moment estimates. */
 export interface AdamState extends CountState {
+  /** First moment: exponential moving average of the gradients (before bias correction), shaped like the params. */
   readonly mu: PyTree;
+  /** Second moment: exponential moving average of the squared gradients (before bias correction), shaped like the params. */
   readonly nu: PyTree;
 }
 

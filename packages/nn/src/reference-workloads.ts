@@ -19,11 +19,17 @@ export function mix32(i: number): number {
   return h >>> 0;
 }
 
+/** A reference workload: its model config and the data sizes its steps use. */
 export interface ReferenceWorkload {
+  /** Workload name, as in WORKLOADS.md. */
   name: 'RW-1' | 'RW-2';
+  /** The model (vocab 64, maxSrc 24, maxTgt 16, BOS 1, ReLU, LayerNorm). */
   config: TransformerConfig;
+  /** Batch size B (32). */
   batch: number;
+  /** Source length S (24). */
   srcLen: number;
+  /** Target length T (16). */
   tgtLen: number;
 }
 
@@ -35,10 +41,15 @@ const make = (name: 'RW-1' | 'RW-2', d: number, heads: number, dFf: number, laye
   tgtLen: 16,
 });
 
+/** RW-1: d_model 64, 4 heads, d_ff 256, 2 encoder + 2 decoder layers (245,760 parameters). */
 export const RW1 = make('RW-1', 64, 4, 256, 2);
+/** RW-2: the same model, bigger — d_model 256, 8 heads, d_ff 1024, 4 + 4 layers (7,410,688 parameters). */
 export const RW2 = make('RW-2', 256, 8, 1024, 4);
 
-/** Token-stream offsets of the spec. */
+/**
+ * Token-stream offsets of the spec: `src`/`tgt` for the train step (a), `prompt`,
+ * `yw`, `yl` for the IPO step (b), and `samplePrompt` for the sampling prompts (c).
+ */
 export const OFFSETS = { src: 0x10000000, tgt: 0x20000000, prompt: 0x30000000, yw: 0x40000000, yl: 0x50000000, samplePrompt: 0x60000000 } as const;
 
 /** The RW parameters in the spec's canonical order, each from the running offset. */
@@ -94,7 +105,9 @@ export function referenceTokens(offset: number, shape: readonly number[], vocab 
 
 /** One optimisation step of a reference workload, returning the loss computed before the update. */
 export interface ReferenceTrainer {
+  /** Runs one step and resolves to the loss before the update. */
   step(): Promise<number>;
+  /** Frees the trainer's params, optimiser state and data. */
   dispose(): void;
 }
 

@@ -36,7 +36,9 @@ export type SafetensorsDType = 'F32' | 'I32' | 'BOOL';
 
 /** Host-side tensor data: what the encoder writes and the parser returns, before any backend is involved. */
 export interface HostTensor {
+  /** Element type (F32, I32 and BOOL in the file). */
   readonly dtype: DType;
+  /** Shape; `[]` for a scalar. */
   readonly shape: readonly number[];
   /** Float32Array, Int32Array, or Uint8Array of 0/1 for bool; length `prod(shape)`. */
   readonly data: HostArray;

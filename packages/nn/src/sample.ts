@@ -12,6 +12,7 @@ import {
   decodeHidden, decodeStep, encode, initCache, outputLogits, type DecoderCache, type TransformerConfig, type TransformerParams,
 } from './transformer.js';
 
+/** Options for {@link generate}. */
 export interface GenerateOptions {
   /** Number of tokens to generate per row (≤ the model's maxTgt). */
   maxLen: number;
@@ -31,6 +32,7 @@ export interface GenerateOptions {
   srcMask?: Tensor;
 }
 
+/** The result of {@link generate}. */
 export interface Generation {
   /** int32 [B, maxLen]: generated tokens, `pad` after EOS. */
   tokens: Tensor;

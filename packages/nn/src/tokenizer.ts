@@ -4,16 +4,24 @@
  */
 import { TensorError, tensor, type Backend, type BackendName, type Tensor } from '@tandem/tensor';
 
+/** Id of the padding token `<pad>` (0); also what {@link padBatch} fills with. */
 export const PAD = 0;
+/** Id of the begin-of-sequence token `<bos>` (1), which starts every decoder input. */
 export const BOS = 1;
+/** Id of the end-of-sequence token `<eos>` (2); decoding stops at it. */
 export const EOS = 2;
+/** Id of the separator token `<sep>` (3). */
 export const SEP = 3;
+/** The special tokens' strings, indexed by their ids (PAD, BOS, EOS, SEP). */
 export const SPECIALS = ['<pad>', '<bos>', '<eos>', '<sep>'] as const;
 
 /** An immutable vocabulary: words ↔ ids. */
 export interface Vocab {
+  /** Number of ids, specials included. */
   readonly size: number;
+  /** The word of each id (specials first). */
   readonly words: readonly string[];
+  /** The id of each word. */
   readonly ids: ReadonlyMap<string, number>;
 }
 
@@ -49,6 +57,7 @@ export function decode(v: Vocab, ids: readonly number[], raw = false): string[] 
   return out;
 }
 
+/** A right-padded batch of id sequences, as made by {@link padBatch}. */
 export interface PaddedBatch {
   /** int32 [B, L] ids, PAD after each row's end. */
   ids: Tensor;

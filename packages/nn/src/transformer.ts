@@ -15,19 +15,29 @@ import {
 
 /** The shape of an encoder–decoder model. */
 export interface TransformerConfig {
+  /** Vocabulary size V (token ids lie in [0, V)). */
   vocab: number;
+  /** Model width d; must be divisible by `heads`. */
   dModel: number;
+  /** Attention heads H; each has width dModel / heads. */
   heads: number;
+  /** Hidden width of each feed-forward block. */
   dFf: number;
+  /** Number of encoder layers (0 or more). */
   encLayers: number;
+  /** Number of decoder layers (0 or more). */
   decLayers: number;
   /** Longest source / target sequence (sizes of the position tables). */
   maxSrc: number;
+  /** Longest target sequence (rows of the target position table). */
   maxTgt: number;
   /** Position scheme; learned absolute tables. */
   positions: 'learned';
+  /** Feed-forward nonlinearity. */
   activation: Activation;
+  /** Normalisation: LayerNorm (gain and bias) or RMSNorm (gain only). */
   norm: 'layer' | 'rms';
+  /** Epsilon added to the variance (or mean square) inside each norm. */
   normEps: number;
   /** Dropout rate used only when a dropout key is passed to apply. */
   dropout: number;
@@ -49,12 +59,22 @@ export function transformerConfig(c: Partial<TransformerConfig> & Pick<Transform
   return cfg;
 }
 
+/** Params of one multi-head attention block: query, key, value and output projections `wq`, `wk`, `wv`, `wo`, each [d, d]. */
 export interface AttentionParams { wq: Tensor; wk: Tensor; wv: Tensor; wo: Tensor }
+/** Params of one feed-forward block (no biases): `w1` [d, dFf] and `w2` [dFf, d]. */
 export interface FeedForwardParams { w1: Tensor; w2: Tensor }
+/** One pre-norm encoder layer: `ln1` before self-attention `att`, `ln2` before the feed-forward block `ff`. */
 export interface EncoderLayerParams { ln1: NormParams; att: AttentionParams; ln2: NormParams; ff: FeedForwardParams }
+/** One pre-norm decoder layer: `ln1` before causal self-attention `self`, `ln2` before cross-attention `cross` (to the encoder output), `ln3` before the feed-forward block `ff`. */
 export interface DecoderLayerParams {
   ln1: NormParams; self: AttentionParams; ln2: NormParams; cross: AttentionParams; ln3: NormParams; ff: FeedForwardParams;
 }
+/**
+ * All parameters of the model, as a pytree: source/target token embeddings `srcEmb`,
+ * `tgtEmb` [V, d]; learned positions `srcPos` [maxSrc, d], `tgtPos` [maxTgt, d]; the
+ * encoder layers `enc` and their final norm `encLnf`; the decoder layers `dec` and their
+ * final norm `decLnf`; and the output projection `out.w` [d, V] (not tied to the embeddings).
+ */
 export interface TransformerParams {
   srcEmb: Tensor; tgtEmb: Tensor; srcPos: Tensor; tgtPos: Tensor;
   enc: EncoderLayerParams[]; encLnf: NormParams;
@@ -282,9 +302,9 @@ export function crossEntropyLoss(params: TransformerParams, cfg: TransformerConf
 
 /** Per-layer key/value cache for incremental decoding. */
 export interface DecoderCache {
-  /** Self-attention keys/values so far, [B, H, t, dh] per layer. */
+  /** Self-attention keys `k` and values `v` so far, [B, H, t, dh] per layer. */
   self: { k: Tensor; v: Tensor }[];
-  /** Cross-attention keys/values, projected from the encoder output once, [B, H, S, dh]. */
+  /** Cross-attention keys `k` and values `v` per layer, projected from the encoder output once, [B, H, S, dh]. */
   cross: { k: Tensor; v: Tensor }[];
   /** Positions decoded so far. */
   pos: number;

@@ -6,46 +6,66 @@ import type { TrainRunConfig } from '../runs/train.js';
 
 /** One of the paper's qualitative claims, checked against the measured numbers. */
 export interface Finding {
+  /** The claim, in words. */
   claim: string;
   /** true/false when the numbers decide it; null when they cannot (e.g. overlapping error bars). */
   holds: boolean | null;
+  /** The numbers behind the verdict. */
   detail: string;
 }
 
+/** A table of a figure's numbers, rendered into the report. */
 export interface Table {
+  /** The table's caption. */
   title: string;
+  /** Column headers. */
   columns: string[];
+  /** Rows of cells, one per column; null renders as an empty cell. */
   rows: (string | number | null)[][];
 }
 
 /** A Vega-Lite spec (kept untyped: vega-lite's types are large and we build plain JSON). */
 export type VegaLiteSpec = Record<string, unknown>;
 
+/** What a figure program returns: its charts, tables and checked findings, for the report. */
 export interface FigureResult {
+  /** The figure's name (e.g. 'fig1'), which labels its findings and PNGs in the report. */
   name: string;
+  /** The figure's title. */
   title: string;
   /** What the paper's figure shows and what this program runs. */
   description: string;
+  /** Charts as Vega-Lite specs; the report writes each as `<name>.svg`, `.png` and `.vl.json`, with `title` as its caption. */
   charts: { name: string; title: string; spec: VegaLiteSpec }[];
+  /** Tables of the numbers. */
   tables: Table[];
+  /** The paper's claims checked against this run's numbers. */
   findings: Finding[];
   /** Run ids this figure read, for provenance. */
   runs: string[];
 }
 
+/** A figure of the study: a program from the study config to its result. */
 export interface FigureDef {
+  /** The figure's name, as given on the command line (e.g. 'fig1'). */
   name: string;
+  /** The figure's title. */
   title: string;
+  /** What the paper's figure shows and what this program runs. */
   description: string;
+  /** The program that runs (or reuses) the figure's runs and builds its result. */
   program(s: StudyConfig): Program<FigureResult>;
 }
 
+/** One row of a training run's metrics: the step and each metric's value (`x_se` its standard error; null when not measured). */
 export type MetricRecord = { step: number } & Record<string, number | null>;
 
+/** The metric records of a finished train run, read from the store. */
 export async function metricsOf(env: Env, c: TrainRunConfig): Promise<MetricRecord[]> {
   return (await env.store.readMetrics(idOf(env, 'train', c))) as MetricRecord[];
 }
 
+/** {@link metricsOf} as a program. */
 export const loadMetrics = (c: TrainRunConfig): Program<MetricRecord[]> => fromAsync((env) => metricsOf(env, c));
 
 /** The record with the largest value of `key` (first on ties). */
@@ -58,7 +78,9 @@ export function peak(records: readonly MetricRecord[], key: string): MetricRecor
   return best;
 }
 
+/** A number with `d` decimals, or 'n/a' for null, undefined or NaN. */
 export const fmt = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
+/** `value ± se` of a record's metric `key` (its standard error read from `key_se`), or 'n/a'. */
 export const pm = (r: MetricRecord | undefined, key: string): string => (r ? `${fmt(r[key] as number)} ± ${fmt(r[`${key}_se`] as number)}` : 'n/a');
 
 /**
@@ -129,6 +151,7 @@ export function barChart(title: string, rows: { label: string; value: number; se
   };
 }
 
+/** The run ids of train configs (for a figure's provenance list). */
 export function runIds(env: Env, cs: readonly TrainRunConfig[]): string[] {
   return cs.map((c) => idOf(env, 'train', c));
 }

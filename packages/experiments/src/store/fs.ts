@@ -45,6 +45,7 @@ const LOCK_STALE_MS = Number(process.env.TANDEM_LOCK_STALE_MS ?? 30_000);
 const LOCK_REFRESH_MS = Math.max(100, Math.floor(LOCK_STALE_MS / 6));
 const LOCK_POLL_MS = 200;
 
+/** The filesystem run store: one directory per run under `root` (config.json, metrics.jsonl, result.json, blobs and artifacts), written atomically except for appended metrics, with a lock file that works across processes and machines sharing the filesystem. */
 export function fsStore(root: string): RunStore {
   const dir = async (id: string) => {
     const d = join(root, checkName(id));

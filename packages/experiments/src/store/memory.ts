@@ -1,11 +1,13 @@
 /** An in-memory run store for tests: the same contract as the filesystem store. */
 import type { RunStore } from './types.js';
 
+/** A {@link RunStore} held in memory, whose contents tests can inspect through `runs`. */
 export interface MemoryStore extends RunStore {
   /** Everything stored, for assertions. */
   readonly runs: Map<string, { config?: unknown; result?: unknown; metrics: Record<string, unknown>[]; blobs: Map<string, Uint8Array>; texts: Map<string, string> }>;
 }
 
+/** A fresh, empty in-memory run store. Configs, results and metrics are deep-copied through JSON (as a file would), blobs are copied, and locks are in-process. */
 export function memoryStore(): MemoryStore {
   const runs: MemoryStore['runs'] = new Map();
   const run = (id: string) => {

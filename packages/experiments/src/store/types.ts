@@ -21,9 +21,11 @@ export interface RunStore {
   truncateMetrics(id: string, keep: number): Promise<void>;
   /** Writes a named binary blob atomically (checkpoints, recorded streams, datasets). */
   writeBlob(id: string, name: string, data: Uint8Array): Promise<void>;
+  /** Reads a named blob; undefined when the run has none of that name. */
   readBlob(id: string, name: string): Promise<Uint8Array | undefined>;
   /** Writes a named text artifact atomically (figures, reports). Returns its location. */
   writeText(id: string, name: string, text: string): Promise<string>;
+  /** Writes a named binary artifact atomically (e.g. a figure's PNG). Returns its location. */
   writeArtifact(id: string, name: string, data: Uint8Array): Promise<string>;
   /**
    * Takes the run's exclusive lock, waiting while another process (or machine, on a
