@@ -123,7 +123,9 @@ function reluBits(x: Float32Array, out: Float32Array, n: number): void {
 
 function copyStrided(x: Arr, out: Arr, outShape: Shape, strides: readonly number[], base: number): void {
   forEachRow(outShape, strides, base, (o, i, n, last) => {
-    if (last === 1) out.set(x.subarray(i, i + n), o);
+    // Short rows (attention heads) copy faster by hand than through subarray + set.
+    if (last === 1 && n >= 64) out.set(x.subarray(i, i + n), o);
+    else if (last === 1) for (let j = 0; j < n; j++) out[o + j] = x[i + j]!;
     else if (last === 0) out.fill(x[i]!, o, o + n);
     else for (let j = 0; j < n; j++) out[o + j] = x[i + j * last]!;
   });
@@ -324,12 +326,14 @@ export function createCpuBackend(): Backend<Arr> {
         // An all −∞ row: shift by the lowest float instead (keeps log-softmax at −∞, not NaN).
         if (m === -Infinity) m = -3.4028234663852886e38;
         let s = 0;
-        for (let j = 0; j < n; j++) s += Math.exp(x[o + j]! - m);
         if (log) {
+          for (let j = 0; j < n; j++) s += Math.exp(x[o + j]! - m);
           const ls = Math.log(s);
           for (let j = 0; j < n; j++) out[o + j] = x[o + j]! - m - ls;
         } else {
-          for (let j = 0; j < n; j++) out[o + j] = Math.exp(x[o + j]! - m) / s;
+          // Keep each exp (rounded to float32, as the composite would) for the normalising pass.
+          for (let j = 0; j < n; j++) s += out[o + j] = Math.exp(x[o + j]! - m);
+          for (let j = 0; j < n; j++) out[o + j] = out[o + j]! / s;
         }
       }
       return out;
