@@ -51,3 +51,35 @@ export function report(fields: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(fields)) out[k] = typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v;
   console.log(JSON.stringify(out));
 }
+
+/**
+ * `measure`, except that a call slower than ~50 ms (a big case on a software webgpu
+ * adapter) is timed with one call per sample, and a single sample under --quick.
+ */
+export async function measureAdaptive(fn: () => unknown, quick: boolean): Promise<{ ms: number; samples: number }> {
+  // Two probe calls (the first also compiles webgpu pipelines); the faster one decides.
+  let probe = Infinity;
+  for (let i = 0; i < 2; i++) {
+    const t = performance.now();
+    await fn();
+    probe = Math.min(probe, performance.now() - t);
+  }
+  if (probe < 50) return measure(fn, { quick });
+  return measure(fn, { quick, fixedReps: 1, warmup: 0, samples: quick ? 1 : 5 });
+}
+
+/**
+ * Initialises each requested backend; one that cannot start prints a `skipped` line for
+ * each of `benches` (so a missing GPU is visible in the output) and is left out.
+ */
+export async function initBackends<B>(names: readonly string[], init: (name: string) => Promise<B>, benches: readonly string[]): Promise<B[]> {
+  const out: B[] = [];
+  for (const name of names) {
+    try {
+      out.push(await init(name));
+    } catch (e) {
+      for (const bench of benches) report({ bench, backend: name, skipped: String((e as Error).message) });
+    }
+  }
+  return out;
+}

@@ -24,23 +24,12 @@
  */
 import * as T from '@tandem/tensor';
 import { valueAndGrad, vjp } from '../src/index.js';
-import { measure, parseBenchArgs, report } from '../../../scripts/bench/harness.js';
+import { initBackends, measure, measureAdaptive, parseBenchArgs, report } from '../../../scripts/bench/harness.js';
 
 const opts = parseBenchArgs(process.argv.slice(2));
 const quick = opts.quick;
 
-/** `measure`, with one call per sample (and a single sample under --quick) for calls slower than ~50 ms. */
-async function time(fn: () => unknown): Promise<{ ms: number; samples: number }> {
-  // Two probe calls (the first also compiles webgpu pipelines); the faster one decides.
-  let probe = Infinity;
-  for (let i = 0; i < 2; i++) {
-    const t = performance.now();
-    await fn();
-    probe = Math.min(probe, performance.now() - t);
-  }
-  if (probe < 50) return measure(fn, { quick });
-  return measure(fn, { quick, fixedReps: 1, warmup: 0, samples: quick ? 1 : 5 });
-}
+const time = (fn: () => unknown) => measureAdaptive(fn, quick);
 
 /** Live tensors on a backend, to check that a benchmark leaves memory flat. */
 const liveTensors = (name: string): number => T.memory()[name]?.tensors ?? 0;
@@ -156,14 +145,7 @@ async function opChain(backend: T.Backend): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const backends: T.Backend[] = [];
-  for (const name of opts.backends) {
-    try {
-      backends.push(await T.initBackend(name as T.BackendName));
-    } catch (e) {
-      for (const bench of ['mlp_step', 'op_chain']) report({ bench, backend: name, skipped: String((e as Error).message) });
-    }
-  }
+  const backends = await initBackends(opts.backends, (n) => T.initBackend(n as T.BackendName), ['mlp_step', 'op_chain']);
   for (const b of backends) {
     await mlpStep(b);
     await opChain(b);

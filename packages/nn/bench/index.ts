@@ -6,19 +6,12 @@
  */
 import * as T from '@tandem/tensor';
 import { OFFSETS, RW1, RW2, generate, referenceIpoTrainer, referenceParams, referenceTokens, referenceTrainer } from '../src/index.js';
-import { measure, parseBenchArgs, report } from '../../../scripts/bench/harness.js';
+import { initBackends, measure, parseBenchArgs, report } from '../../../scripts/bench/harness.js';
 
 const opts = parseBenchArgs(process.argv.slice(2));
 
 async function main(): Promise<void> {
-  const backends: T.Backend[] = [];
-  for (const name of opts.backends) {
-    try {
-      backends.push(await T.initBackend(name as T.BackendName));
-    } catch (e) {
-      report({ bench: 'nn', backend: name, skipped: String((e as Error).message) });
-    }
-  }
+  const backends = await initBackends(opts.backends, (n) => T.initBackend(n as T.BackendName), ['nn']);
   for (const backend of backends) {
     const name = backend.name;
     const sw = backend.name === 'webgpu' && T.webgpuAdapterInfo()?.isSoftware;

@@ -23,26 +23,12 @@
  */
 import * as T from '@tandem/tensor';
 import { matmulF32ThreadsReady } from '../src/cpu/wasm/matmul.js';
-import { measure, parseBenchArgs, report } from '../../../scripts/bench/harness.js';
+import { initBackends, measure, measureAdaptive, parseBenchArgs, report } from '../../../scripts/bench/harness.js';
 
 const opts = parseBenchArgs(process.argv.slice(2));
 const quick = opts.quick;
 
-/**
- * `measure`, except that a call slower than ~50 ms (a big case on a software webgpu
- * adapter) is timed with one call per sample, and with a single sample under --quick.
- */
-async function time(fn: () => unknown): Promise<{ ms: number; samples: number }> {
-  // Two probe calls (the first also compiles webgpu pipelines); the faster one decides.
-  let probe = Infinity;
-  for (let i = 0; i < 2; i++) {
-    const t = performance.now();
-    await fn();
-    probe = Math.min(probe, performance.now() - t);
-  }
-  if (probe < 50) return measure(fn, { quick });
-  return measure(fn, { quick, fixedReps: 1, warmup: 0, samples: quick ? 1 : 5 });
-}
+const time = (fn: () => unknown) => measureAdaptive(fn, quick);
 
 async function benchBackend(backend: T.Backend): Promise<void> {
   const name = backend.name;
@@ -149,14 +135,7 @@ async function benchBackend(backend: T.Backend): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const backends: T.Backend[] = [];
-  for (const name of opts.backends) {
-    try {
-      backends.push(await T.initBackend(name as T.BackendName));
-    } catch (e) {
-      report({ bench: 'matmul', backend: name, skipped: String((e as Error).message) });
-    }
-  }
+  const backends = await initBackends(opts.backends, (n) => T.initBackend(n as T.BackendName), ['matmul']);
   // Start the cpu matmul's second thread up front, so that the timed calls do not
   // include its start-up (it otherwise starts on the first large matmul).
   if (backends.some((b) => b.name === 'cpu')) await matmulF32ThreadsReady();

@@ -12,17 +12,7 @@ import { isTracing } from './trace.js';
 /** Runs `f`, then disposes every tensor it created that its result does not contain. `f` must be synchronous. */
 export function tidy<T>(f: () => T): T {
   const scopes = _scopes();
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
-  let result: T;
-  try {
-    result = f();
-  } catch (e) {
-    scopes.splice(scopes.lastIndexOf(scope), 1);
-    for (const t of scope) t.dispose();
-    throw e;
-  }
-  scopes.splice(scopes.lastIndexOf(scope), 1);
+  const [result, scope] = collectCreated(f);
   if (result instanceof Promise) {
     for (const t of scope) t.dispose();
     throw new TensorError('tidy', 'the function returned a Promise; tidy only manages synchronous work (await outside it)');
