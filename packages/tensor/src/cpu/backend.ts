@@ -121,6 +121,24 @@ function reluBits(x: Float32Array, out: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) oi[i] = xi[i]! & ~-(+(x[i]! < 0));
 }
 
+/** Permuted copy whose last axis is contiguous in both layouts: rows of `inner` elements. */
+function transposeRows(x: Arr, out: Arr, outShape: Shape, strides: readonly number[], inner: number): void {
+  const r = outShape.length - 1; // axes above the rows
+  const idx = new Array<number>(r).fill(0);
+  const rows = out.length / inner;
+  let src = 0;
+  for (let row = 0, o = 0; row < rows; row++, o += inner) {
+    for (let j = 0; j < inner; j++) out[o + j] = x[src + j]!;
+    for (let d = r - 1; d >= 0; d--) {
+      idx[d]!++;
+      src += strides[d]!;
+      if (idx[d]! < outShape[d]!) break;
+      src -= strides[d]! * outShape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
 function copyStrided(x: Arr, out: Arr, outShape: Shape, strides: readonly number[], base: number): void {
   forEachRow(outShape, strides, base, (o, i, n, last) => {
     // Short rows (attention heads) copy faster by hand than through subarray + set.
@@ -235,7 +253,12 @@ export function createCpuBackend(): Backend<Arr> {
       const outShape = perm.map((p) => shape[p]!);
       const out = alloc(dtype, x.length);
       const inStrides = stridesOf(shape);
-      copyStrided(x, out, outShape, perm.map((p) => inStrides[p]!), 0);
+      const r = shape.length;
+      if (r >= 3 && perm[r - 1] === r - 1 && x.length > 0) {
+        // The last axis stays last (attention's head split/merge): copy contiguous rows in
+        // a flat loop over the other axes, without a callback per row.
+        transposeRows(x, out, outShape, perm.map((p) => inStrides[p]!), shape[r - 1]!);
+      } else copyStrided(x, out, outShape, perm.map((p) => inStrides[p]!), 0);
       return out;
     },
     broadcastTo(x, shape, outShape, dtype) {
