@@ -110,9 +110,9 @@ const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', backg
 export function lineChart(title: string, rows: Record<string, unknown>[], yTitle: string, opts: { facet?: boolean } = {}): VegaLiteSpec {
   const layer = {
     layer: [
-      { mark: { type: 'errorband', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' }, color: { field: 'series', type: 'nominal' } } },
+      { mark: { type: 'errorband', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' }, color: { field: 'series', type: 'nominal', title: null } } },
       // Dashed lines keep a series visible when another lies exactly on top of it (a bit-identical replay).
-      { mark: { type: 'line', point: true }, encoding: { y: { field: 'value', type: 'quantitative', title: yTitle }, color: { field: 'series', type: 'nominal', title: null }, strokeDash: { field: 'series', type: 'nominal', title: null } } },
+      { mark: { type: 'line', point: true }, encoding: { y: { field: 'value', type: 'quantitative', title: yTitle }, color: { field: 'series', type: 'nominal', title: null }, strokeDash: { field: 'series', type: 'nominal', legend: null } } },
     ],
     encoding: { x: { field: 'step', type: 'quantitative', title: 'training step' } },
   };
