@@ -47,14 +47,14 @@ export const fig6: FigureDef = {
           name: 'fig6', title: fig6.title, description: fig6.description,
           charts: [
             { name: 'fig6-proxy', title: 'Proxy accuracy on the online stream', spec: lineChart('proxy model accuracy on recent online pairs (golden labels)', longRows('online', mo, ['proxyAccuracy']), 'accuracy') },
-            { name: 'fig7-classifier', title: 'Policy as classifier', spec: lineChart('policy-as-classifier accuracy', [...longRows('online · D_golden', mo, ['accGolden']), ...longRows('offline · D_golden', mf, ['accGolden']), ...longRows('online · own samples', mo, ['selfAccuracy']), ...longRows('offline · own samples', mf, ['selfAccuracy'])], 'accuracy') },
+            { name: 'fig7-classifier', title: 'Policy as classifier', spec: lineChart('policy-as-classifier accuracy', [...longRows('online · D_golden', mo, ['accGolden']), ...longRows('offline · D_golden', mf, ['accGolden']), ...longRows('online · online stream', mo, ['accStream']), ...longRows('online · own samples', mo, ['selfAccuracy']), ...longRows('offline · own samples', mf, ['selfAccuracy'])], 'accuracy') },
             { name: 'fig8-logprob', title: 'Log-probability of D_golden winners', spec: lineChart('mean log π(y_w | x) over D_golden winners', [...longRows('online', mo, ['winnerLogProb']), ...longRows('offline', mf, ['winnerLogProb'])], 'log-prob') },
           ],
           tables: [{
             title: 'Final values',
-            columns: ['run', 'accuracy on D_golden', 'self-classification', 'winner log-prob', 'win rate'],
-            rows: [['online', pm(lastO, 'accGolden'), pm(lastO, 'selfAccuracy'), pm(lastO, 'winnerLogProb'), pm(lastO, 'winRate')],
-              ['offline', pm(lastF, 'accGolden'), pm(lastF, 'selfAccuracy'), pm(lastF, 'winnerLogProb'), pm(lastF, 'winRate')]],
+            columns: ['run', 'accuracy on D_golden', 'accuracy on the online stream', 'self-classification', 'winner log-prob', 'win rate'],
+            rows: [['online', pm(lastO, 'accGolden'), pm(lastO, 'accStream'), pm(lastO, 'selfAccuracy'), pm(lastO, 'winnerLogProb'), pm(lastO, 'winRate')],
+              ['offline', pm(lastF, 'accGolden'), 'n/a', pm(lastF, 'selfAccuracy'), pm(lastF, 'winnerLogProb'), pm(lastF, 'winRate')]],
           }],
           findings: [
             {

@@ -153,6 +153,14 @@ export function trainRun(cfg: TrainRunConfig): Program<RunOutcome<TrainResult>> 
           m.proxyAccuracy = acc;
           m.proxyAccuracy_se = se;
         }
+        if (cfg.method.kind === 'online' && stream.length > 0) {
+          // The policy as a classifier of its own recent online pairs, against golden labels
+          // (App. E: pairs near each checkpoint); pairs the golden model calls a tie are skipped.
+          const recent = stream.slice(Math.max(0, stream.length - cfg.eval.every)).flatMap((b) => b.pairs);
+          const verdicts = await golden.judge(recent);
+          const labelled = recent.flatMap((p, i) => (verdicts[i] === 0.5 ? [] : [{ ...p, preference: verdicts[i] as 0 | 1 }]));
+          Object.assign(m, await classifierEvaluator(labelled, 'accStream')(s.params, { spec, sft: setup.sft, backend: env.backend, key: foldIn(evalKey, s.step) }));
+        }
         const record = { step: s.step, loss: meta.lossCount ? meta.lossSum / meta.lossCount : null, ...m };
         meta = { ...meta, lossSum: 0, lossCount: 0 };
         await env.store.appendMetrics(ctx.id, [record]);
