@@ -48,27 +48,31 @@ describe('programs in memory', () => {
     expect(b.result).toEqual(a.result);
   });
 
-  it('an interruption stops at a checkpoint, and resuming ends bit-identical to an uninterrupted run', async () => {
-    const c = onlineOf(SMOKE);
-    const straight = await runOrThrow(ensureRun(c), memoryEnv());
-    const env = memoryEnv();
-    const id = idOf(env, 'train', c);
-    // Request a stop as soon as the run has its first checkpoint.
-    const store = env.store;
-    const origWrite = store.writeBlob.bind(store);
-    store.writeBlob = async (rid, name, data) => {
-      await origWrite(rid, name, data);
-      if (rid === id && name === 'ckpt.bin') env.interruption.requested = true;
-    };
-    const r = await run(ensureRun(c), env);
-    expect(E.isLeft(r) && r.left._tag).toBe('Interrupted');
-    expect(store.runs.get(id)!.result).toBeUndefined();
-    env.interruption.requested = false;
-    store.writeBlob = origWrite;
-    const resumed = await runOrThrow(ensureRun(c), env);
-    expect(resumed.cached).toBe(false);
-    expect(resumed.result).toEqual(straight.result);
-  });
+  // 'first': a Ctrl-C-style stop right after the first checkpoint. 'last': a crash after the
+  // final checkpoint but before the result is stored (resuming then has no step left to run).
+  for (const at of ['first', 'last'] as const) {
+    it(`a run stopped at its ${at} checkpoint, resumed, ends bit-identical to an uninterrupted run`, async () => {
+      const c = onlineOf(SMOKE);
+      const straight = await runOrThrow(ensureRun(c), memoryEnv());
+      const env = memoryEnv();
+      const id = idOf(env, 'train', c);
+      const store = env.store;
+      const origWrite = store.writeBlob.bind(store);
+      store.writeBlob = async (rid, name, data) => {
+        if (rid === id && at === 'last' && name === 'final.ckpt') throw new Error('simulated crash');
+        await origWrite(rid, name, data);
+        if (rid === id && at === 'first' && name === 'ckpt.bin') env.interruption.requested = true;
+      };
+      const r = await run(ensureRun(c), env);
+      expect(E.isLeft(r) && r.left._tag).toBe(at === 'first' ? 'Interrupted' : 'Failure');
+      expect(store.runs.get(id)!.result).toBeUndefined();
+      env.interruption.requested = false;
+      store.writeBlob = origWrite;
+      const resumed = await runOrThrow(ensureRun(c), env);
+      expect(resumed.cached).toBe(false);
+      expect(resumed.result).toEqual(straight.result);
+    });
+  }
 
   it('each figure program runs end to end at smoke size, and the report is written', async () => {
     const env = memoryEnv();

@@ -195,7 +195,8 @@ export function trainRun(cfg: TrainRunConfig): Program<RunOutcome<TrainResult>> 
         paramsHash: await treeHash(final.params),
         optHash: await treeHash(final.opt),
         streamHash: cfg.method.kind === 'online' ? createHash('sha256').update(JSON.stringify(stream.map((b) => b.pairs.map((p) => [p.prompt, p.y1, p.y2, p.preference])))).digest('hex') : null,
-        final: last,
+        // The stored metrics, not `last`: a run resumed from its final checkpoint evaluates nothing anew.
+        final: ((await env.store.readMetrics(ctx.id)).at(-1) ?? last) as Metrics,
       };
       dispose([final.params, final.opt]);
       return out;
