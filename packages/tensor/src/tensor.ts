@@ -71,10 +71,6 @@ export function memory(): MemoryReport {
 function deviceBytesOf(name: string): number {
   return hasBackend(name as BackendName) ? getBackend(name as BackendName).bytesInUse() : 0;
 }
-/** @internal used by memory() callers that know the backends */
-export function _countsFor(name: string): BackendCounts {
-  return countsFor(name);
-}
 
 /** Tensors created while a scope is open are owned by it (see `tidy`). */
 const scopeStack: Set<Tensor>[] = [];

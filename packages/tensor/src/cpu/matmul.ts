@@ -1,2 +1,2 @@
-/** The cpu backend's matmul: the WebAssembly SIMD kernel (matmul-js.ts holds the plain reference with the same contract). */
+/** The cpu backend's matmul: the WebAssembly SIMD kernel (see wasm/matmul.ts for its contract). */
 export { matmulF32 } from './wasm/matmul.js';
