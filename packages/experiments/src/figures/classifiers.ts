@@ -3,9 +3,8 @@
  * accuracy on the online stream, the policy-as-classifier accuracy on D_golden and
  * on its own samples, and the log-probabilities of D_golden's winners over training.
  */
-import { chain, fromAsync, pipe, sequence } from '../program.js';
-import { ensureRun, offlineOf, onlineOf } from '../study.js';
-import { fmt, greater, lineChart, longRows, metricsOf, pm, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
+import { offlineOf, onlineOf } from '../study.js';
+import { afterRuns, fmt, greater, lineChart, longRows, metricsOf, pm, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
 
 /** Pearson correlation of two metrics over records that have both. */
 export function correlation(rs: readonly MetricRecord[], a: string, b: string): number {
@@ -32,9 +31,7 @@ export const fig6: FigureDef = {
   program: (s) => {
     const online = onlineOf(s);
     const offline = offlineOf(s);
-    return pipe(
-      sequence([ensureRun(online), ensureRun(offline)]),
-      chain(() => fromAsync(async (env) => {
+    return afterRuns([online, offline], async (env) => {
         const [mo, mf] = await Promise.all([metricsOf(env, online), metricsOf(env, offline)]);
         const lastO = mo[mo.length - 1];
         const lastF = mf[mf.length - 1];
@@ -81,7 +78,6 @@ export const fig6: FigureDef = {
           runs: runIds(env, [online, offline]),
         };
         return out;
-      })),
-    );
+    });
   },
 };

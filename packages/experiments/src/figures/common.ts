@@ -1,8 +1,9 @@
 /** What a figure program returns, and helpers the figures share. */
 import type { StudyConfig } from '../config.js';
-import { fromAsync, type Env, type Program } from '../program.js';
+import { chain, fromAsync, pipe, sequence, type Env, type Program } from '../program.js';
+import { ensureRun } from '../study.js';
 import { idOf } from '../runs/cache.js';
-import type { TrainRunConfig } from '../runs/train.js';
+import type { TrainResult, TrainRunConfig } from '../runs/train.js';
 
 /** One of the paper's qualitative claims, checked against the measured numbers. */
 export interface Finding {
@@ -154,4 +155,15 @@ export function barChart(title: string, rows: { label: string; value: number; se
 /** The run ids of train configs (for a figure's provenance list). */
 export function runIds(env: Env, cs: readonly TrainRunConfig[]): string[] {
   return cs.map((c) => idOf(env, 'train', c));
+}
+
+/**
+ * A figure's program: ensure its training runs (cache hits when done), then build the
+ * figure from the environment and their results, in run order.
+ */
+export function afterRuns(configs: readonly TrainRunConfig[], build: (env: Env, results: TrainResult[]) => Promise<FigureResult>): Program<FigureResult> {
+  return pipe(
+    sequence(configs.map((c) => ensureRun(c))),
+    chain((rs) => fromAsync((env) => build(env, rs.map((r) => r.result)))),
+  );
 }

@@ -3,9 +3,8 @@
  * by the golden model: D_golden (≈ D_sft-vs-sft), D_sft-vs-early, D_early-vs-late
  * and D_late-vs-late, with early/late the online run's kept checkpoints.
  */
-import { chain, fromAsync, pipe, sequence } from '../program.js';
-import { ensureRun, offlineOf, onlineOf, versusDatasets } from '../study.js';
-import { barChart, greater, lineChart, longRows, metricsOf, peak, runIds, type FigureDef, type FigureResult } from './common.js';
+import { offlineOf, onlineOf, versusDatasets } from '../study.js';
+import { afterRuns, barChart, greater, lineChart, longRows, metricsOf, peak, runIds, type FigureDef, type FigureResult } from './common.js';
 
 export const fig5: FigureDef = {
   name: 'fig5',
@@ -18,9 +17,7 @@ export const fig5: FigureDef = {
     const sets = versusDatasets(s, online);
     const runs = [offlineOf(s), ...sets.map((d) => offlineOf(s, { dataset: d }))];
     const labels = ['D_golden', ...sets.map((d) => d.name)];
-    return pipe(
-      sequence(runs.map((c) => ensureRun(c))),
-      chain(() => fromAsync(async (env) => {
+    return afterRuns(runs, async (env) => {
         const ms = await Promise.all(runs.map((c) => metricsOf(env, c)));
         const bars = ms.map((m, i) => {
           const p = peak(m, 'winRate');
@@ -50,7 +47,6 @@ export const fig5: FigureDef = {
           runs: runIds(env, [online, ...runs]),
         };
         return out;
-      })),
-    );
+    });
   },
 };

@@ -1,9 +1,8 @@
 /** Fig. 1 — the KL vs win-rate trade-off of online and offline IPO (offline pooled over the sweep). */
 import type { StudyConfig } from '../config.js';
-import { chain, fromAsync, pipe, sequence } from '../program.js';
-import { ensureRun, offlineOf, onlineOf } from '../study.js';
+import { offlineOf, onlineOf } from '../study.js';
 import type { TrainRunConfig } from '../runs/train.js';
-import { fmt, greater, klWinChart, metricsOf, peak, pm, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
+import { afterRuns, fmt, greater, klWinChart, metricsOf, peak, pm, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
 
 /** Every offline configuration of the sweep. */
 export function offlineSweep(s: StudyConfig): TrainRunConfig[] {
@@ -34,9 +33,7 @@ export const fig1: FigureDef = {
   program: (s) => {
     const online = onlineOf(s);
     const offline = offlineSweep(s);
-    return pipe(
-      sequence([online, ...offline].map((c) => ensureRun(c))),
-      chain(() => fromAsync(async (env) => {
+    return afterRuns([online, ...offline], async (env) => {
         const on = await metricsOf(env, online);
         const offs = await Promise.all(offline.map((c) => metricsOf(env, c)));
         const rows = [
@@ -88,7 +85,6 @@ export const fig1: FigureDef = {
           runs: runIds(env, [online, ...offline]),
         };
         return result;
-      })),
-    );
+    });
   },
 };

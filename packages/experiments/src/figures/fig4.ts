@@ -3,13 +3,12 @@
  * order, reproduces the online run (here bit for bit); on D_online shuffled
  * uniformly it does not. Fig. 13 — shuffle levels between the two.
  */
-import { chain, fromAsync, pipe, sequence } from '../program.js';
 import { idOf } from '../runs/cache.js';
 import type { TrainResult, TrainRunConfig } from '../runs/train.js';
-import { ensureRun, onlineOf, replayOf } from '../study.js';
+import { onlineOf, replayOf } from '../study.js';
 import type { StudyConfig, LossName } from '../config.js';
 import {
-  barChart, greater, lineChart, longRows, metricsOf, peak, pm, runIds, type FigureDef, type FigureResult, type MetricRecord,
+  afterRuns, barChart, greater, lineChart, longRows, metricsOf, peak, pm, runIds, type FigureDef, type FigureResult, type MetricRecord,
 } from './common.js';
 
 /** Online, replay-in-order and uniformly shuffled replay runs for a loss (Fig. 4 for IPO, Fig. 9 for Bo2). */
@@ -39,10 +38,8 @@ export function tandemFigure(name: string, title: string, loss: LossName, descri
     name, title, description,
     program: (s) => {
       const { online, replay, shuffled } = tandemRuns(s, loss);
-      return pipe(
-        sequence([ensureRun(online), ensureRun(replay), ensureRun(shuffled)]),
-        chain((results) => fromAsync(async (env) => {
-          const [ro, rr, rs] = results.map((r) => r.result as TrainResult) as [TrainResult, TrainResult, TrainResult];
+      return afterRuns([online, replay, shuffled], async (env, results) => {
+          const [ro, rr, rs] = results as [TrainResult, TrainResult, TrainResult];
           const [mo, mr, ms] = await Promise.all([online, replay, shuffled].map((c) => metricsOf(env, c)));
           const rows = [...longRows('online', mo!, ['winRate', 'kl']), ...longRows('offline on D_online (in order)', mr!, ['winRate', 'kl']), ...longRows('offline on D_online shuffled', ms!, ['winRate', 'kl'])];
           const po = peak(mo!, 'winRate');
@@ -74,8 +71,7 @@ export function tandemFigure(name: string, title: string, loss: LossName, descri
             runs: runIds(env, [online, replay, shuffled]),
           };
           return out;
-        })),
-      );
+      });
     },
   };
   return def;
@@ -96,9 +92,7 @@ export const fig13: FigureDef = {
   program: (s) => {
     const online = onlineOf(s);
     const runs = s.shuffleWindows.map((w) => replayOf(s, online, w));
-    return pipe(
-      sequence(runs.map((c) => ensureRun(c))),
-      chain(() => fromAsync(async (env) => {
+    return afterRuns(runs, async (env) => {
         const ms = await Promise.all(runs.map((c) => metricsOf(env, c)));
         const bars = s.shuffleWindows.map((w, i) => {
           const p = peak(ms[i]!, 'winRate');
@@ -121,7 +115,6 @@ export const fig13: FigureDef = {
           runs: runIds(env, runs),
         };
         return out;
-      })),
-    );
+    });
   },
 };

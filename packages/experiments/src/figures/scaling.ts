@@ -4,9 +4,8 @@
  * the best online policy of that size.
  */
 import type { SizeName } from '../config.js';
-import { chain, fromAsync, pipe, sequence } from '../program.js';
-import { ensureRun, offlineOf, onlineOf } from '../study.js';
-import { barChart, metricsOf, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
+import { offlineOf, onlineOf } from '../study.js';
+import { afterRuns, barChart, metricsOf, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
 
 /** The q-quantile (linear interpolation) of a metric over evaluations after step 0. */
 export function quantile(rs: readonly MetricRecord[], key: string, q: number): number {
@@ -23,9 +22,7 @@ export const fig10: FigureDef = {
   description: 'Online and offline IPO at each policy size (each with its own proxy, SFT policy and golden baseline). Best performance: the 90% quantile of win rate, normalised by the best online policy of the same size.',
   program: (s) => {
     const pairs = s.sizes.map((size: SizeName) => ({ size, online: onlineOf(s, { size }), offline: offlineOf(s, { size }) }));
-    return pipe(
-      sequence(pairs.flatMap((p) => [ensureRun(p.online), ensureRun(p.offline)])),
-      chain(() => fromAsync(async (env) => {
+    return afterRuns(pairs.flatMap((p) => [p.online, p.offline]), async (env) => {
         const rows: { size: string; on: number; off: number; best: number }[] = [];
         for (const p of pairs) {
           const [mo, mf] = await Promise.all([metricsOf(env, p.online), metricsOf(env, p.offline)]);
@@ -48,7 +45,6 @@ export const fig10: FigureDef = {
           runs: runIds(env, pairs.flatMap((p) => [p.online, p.offline])),
         };
         return out;
-      })),
-    );
+    });
   },
 };
