@@ -1,11 +1,12 @@
 /**
  * `pnpm bench nn [--quick] [--backend cpu,webgpu]`: the reference workloads of
- * ../../shared/WORKLOADS.md — RW-1 (a) train step, (b) IPO step, (c) sampling with
+ * docs/benchmarks.md — RW-1 (a) train step, (b) IPO step, (c) sampling with
  * and without a KV cache, and RW-2 (a) — one JSON line per case. Each timed step
  * reads the loss (or the tokens) back to the host, as the anchors do.
  */
 import * as T from '@tandem/tensor';
-import { OFFSETS, RW1, RW2, generate, referenceIpoTrainer, referenceParams, referenceTokens, referenceTrainer } from '../src/index.js';
+import { generate } from '../src/index.js';
+import { OFFSETS, RW1, RW2, referenceIpoTrainer, referenceParams, referenceTokens, referenceTrainer } from './reference-workloads.js';
 import { initBackends, measure, parseBenchArgs, report } from '../../../scripts/bench/harness.js';
 
 const opts = parseBenchArgs(process.argv.slice(2));

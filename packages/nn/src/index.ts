@@ -8,7 +8,6 @@ export * from './transformer.js';
 export * from './sample.js';
 export * as tokenizer from './tokenizer.js';
 export { PAD, BOS, EOS, SEP, makeVocab, padBatch, type Vocab, type PaddedBatch } from './tokenizer.js';
-export * from './reference-workloads.js';
 export * from './optim.js';
 export { encodeSafetensors, decodeSafetensors, parseSafetensors, MAX_HEADER_LENGTH, type SafetensorsDType, type HostTensor, type ParsedSafetensors } from './safetensors.js';
 export * from './checkpoint.js';

@@ -1,8 +1,8 @@
 /**
  * A pre-norm encoder–decoder transformer (T5-style layout, learned absolute
  * positions), as pure functions over a params pytree. The parameter layout and
- * math match ../../shared/WORKLOADS.md (RW-1/RW-2), so PyTorch's check losses are
- * reproduced exactly.
+ * math match the reference workloads RW-1/RW-2 (docs/benchmarks.md), so PyTorch's
+ * check losses are reproduced exactly.
  */
 import {
   TensorError, add, cast, concat, full, logSoftmax, matmul, mul, reshape, slice, softmax, split, sum, transpose,

@@ -1,11 +1,11 @@
 /**
- * RW-1 from ../../shared/WORKLOADS.md reproduces the check losses that PyTorch,
+ * RW-1 (docs/benchmarks.md, "Reference workloads") reproduces the check losses that PyTorch,
  * TF.js and jax-js all print: through the forward pass, the backward pass and Adam.
  * On cpu to 1e-5 relative; on webgpu (required in CI) within 1e-4.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '@tandem/tensor';
-import { RW1, referenceIpoTrainer, referenceTrainer } from '../src/index.js';
+import { RW1, referenceIpoTrainer, referenceTrainer } from '../bench/reference-workloads.js';
 
 async function losses(make: typeof referenceTrainer, backend: T.Backend, steps: number): Promise<number[]> {
   const tr = make(RW1, backend);

@@ -5,9 +5,10 @@ import * as T from '@tandem/tensor';
 import type { Tensor } from '@tandem/tensor';
 import { checkGrads } from '@tandem/autodiff';
 import {
-  OFFSETS, RW1, crossEntropyLoss, generate, initTransformer, layerNorm, logits, nextTokenLogProbs, referenceParams,
-  referenceTokens, sequenceLogProb, tokenLogProbs, transformerConfig, type TransformerConfig,
+  crossEntropyLoss, generate, initTransformer, layerNorm, logits, nextTokenLogProbs, sequenceLogProb, tokenLogProbs,
+  transformerConfig, type TransformerConfig,
 } from '../src/index.js';
+import { OFFSETS, RW1, referenceParams, referenceTokens } from '../bench/reference-workloads.js';
 
 const runs = (n: number) => (process.env.TANDEM_DEEP ? n * 10 : n);
 const relClose = (a: number, b: number, rtol: number) => expect(Math.abs(a - b) / Math.abs(b)).toBeLessThanOrEqual(rtol);

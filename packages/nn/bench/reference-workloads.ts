@@ -1,12 +1,17 @@
 /**
- * The deterministic reference workloads RW-1 and RW-2 of ../../shared/WORKLOADS.md:
- * weights and token data from the integer hash mix32, bit-identical to the PyTorch,
- * TF.js and jax-js anchors, so their check losses can be reproduced exactly.
+ * The deterministic reference workloads RW-1 and RW-2 specified in
+ * docs/benchmarks.md ("Reference workloads"): weights and token data from the
+ * integer hash mix32, bit-identical to the PyTorch anchor
+ * (scripts/anchors/pytorch_rw.py), so its check losses can be reproduced exactly.
+ *
+ * A benchmark and test fixture, not part of @tandem/nn's API: `pnpm bench nn`
+ * times these workloads and packages/nn/test checks their losses.
  */
 import { valueAndGrad } from '@tandem/autodiff';
 import { dispose, mean, mul, square, sub, tensor, tidy, withoutTracing, type Backend, type BackendName, type Tensor } from '@tandem/tensor';
-import { adam, applyUpdates } from './optim.js';
-import { crossEntropyLoss, pairedSequenceLogProbs, transformerConfig, type TransformerConfig, type TransformerParams } from './transformer.js';
+import {
+  adam, applyUpdates, crossEntropyLoss, pairedSequenceLogProbs, transformerConfig, type TransformerConfig, type TransformerParams,
+} from '../src/index.js';
 
 /** murmur3's fmix32 of i·0x9E3779B1, on uint32. */
 export function mix32(i: number): number {
@@ -21,7 +26,7 @@ export function mix32(i: number): number {
 
 /** A reference workload: its model config and the data sizes its steps use. */
 export interface ReferenceWorkload {
-  /** Workload name, as in WORKLOADS.md. */
+  /** Workload name, as in docs/benchmarks.md. */
   name: 'RW-1' | 'RW-2';
   /** The model (vocab 64, maxSrc 24, maxTgt 16, BOS 1, ReLU, LayerNorm). */
   config: TransformerConfig;
