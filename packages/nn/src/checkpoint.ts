@@ -32,8 +32,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
-  Tensor, TensorError, keyFromWords, treeFlatten, type Backend, type BackendName, type Key, type TreeDef,
+  Tensor, keyFromWords, treeFlatten, type Backend, type BackendName, type Key, type TreeDef,
 } from '@tandem/tensor';
+import { NnError, type NnErrorCode } from './errors.js';
 import { encodeSafetensors, hostToTensors, parseSafetensors, type HostTensor } from './safetensors.js';
 
 /** What a checkpoint holds: everything needed to resume a run exactly. */
@@ -78,7 +79,7 @@ function encodeConst(op: string, v: unknown, path: string): { v: unknown } | { x
     return { v };
   }
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return { v };
-  throw new TensorError(op, `cannot store ${describe(v)} at ${path}: checkpoints hold tensors, numbers, strings, booleans, null and undefined in plain objects and arrays`);
+  throw new NnError(op, `cannot store ${describe(v)} at ${path}: checkpoints hold tensors, numbers, strings, booleans, null and undefined in plain objects and arrays`, 'argument');
 }
 
 /**
@@ -92,11 +93,11 @@ function encodeTree(op: string, root: string, tree: unknown, names: Map<Tensor, 
     switch (d.kind) {
       case 'leaf': {
         const t = value as Tensor;
-        if (t.isDisposed) throw new TensorError(op, `the tensor at ${path} was disposed`);
+        if (t.isDisposed) throw new NnError(op, `the tensor at ${path} was disposed`, 'argument');
         let name = names.get(t);
         if (name === undefined) {
           name = path;
-          if (tensors.has(name)) throw new TensorError(op, `two tensors would share the name '${name}'`);
+          if (tensors.has(name)) throw new NnError(op, `two tensors would share the name '${name}'`, 'argument');
           names.set(t, name);
           tensors.set(name, t);
         }
@@ -116,7 +117,7 @@ function encodeTree(op: string, root: string, tree: unknown, names: Map<Tensor, 
 function checkJson(op: string, v: unknown, path: string): void {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new TensorError(op, `config${path} is ${v}; JSON has no such number`);
+    if (!Number.isFinite(v)) throw new NnError(op, `config${path} is ${v}; JSON has no such number`, 'argument');
     return;
   }
   if (Array.isArray(v)) return v.forEach((x, i) => checkJson(op, x, `${path}[${i}]`));
@@ -124,12 +125,12 @@ function checkJson(op: string, v: unknown, path: string): void {
     for (const [k, x] of Object.entries(v as object)) checkJson(op, x, `${path}.${k}`);
     return;
   }
-  throw new TensorError(op, `config${path} is ${describe(v)}; the config must be plain JSON`);
+  throw new NnError(op, `config${path} is ${describe(v)}; the config must be plain JSON`, 'argument');
 }
 
 function checkKey(op: string, k: unknown): Key {
   const w = (k as Key | null)?.words;
-  if ((k as Key | null)?.kind !== 'tandem.key' || !Array.isArray(w)) throw new TensorError(op, `key must be a random key made by key(seed), got ${JSON.stringify(k)}`);
+  if ((k as Key | null)?.kind !== 'tandem.key' || !Array.isArray(w)) throw new NnError(op, `key must be a random key made by key(seed), got ${JSON.stringify(k)}`, 'argument');
   return keyFromWords(w as unknown as [number, number]);
 }
 
@@ -158,9 +159,9 @@ function headerEnd(bytes: Uint8Array): number {
 
 async function encode(ckpt: Checkpoint): Promise<{ bytes: Uint8Array; host: Record<string, HostTensor> }> {
   const op = 'saveCheckpoint';
-  if (!ckpt || typeof ckpt !== 'object') throw new TensorError(op, 'expected { params, optState, step, key, config }');
+  if (!ckpt || typeof ckpt !== 'object') throw new NnError(op, 'expected { params, optState, step, key, config }', 'argument');
   const { params, optState, step, key, config } = ckpt;
-  if (!Number.isSafeInteger(step) || step < 0) throw new TensorError(op, `step must be a non-negative integer, got ${step}`);
+  if (!Number.isSafeInteger(step) || step < 0) throw new NnError(op, `step must be a non-negative integer, got ${step}`, 'argument');
   const k = checkKey(op, key);
   if (config !== undefined) checkJson(op, config, '');
   const names = new Map<Tensor, string>();
@@ -214,16 +215,17 @@ function decodeConst(c: unknown, fail: (m: string) => never): unknown {
 
 /**
  * Verifies and decodes checkpoint bytes: format, checksum, structure, then the
- * tensors (on `backend`, all or nothing). Throws a `TensorError` naming the
- * problem for a truncated, corrupted or foreign file.
+ * tensors (on `backend`, all or nothing). Throws an `NnError` naming the problem:
+ * code `checkpoint-corrupt` for a truncated or corrupted file, `checkpoint-version`
+ * for a safetensors file that is not a checkpoint of this format.
  */
 export function decodeCheckpoint<P = unknown, S = unknown, C = unknown>(
   bytes: Uint8Array,
   opts: { backend?: Backend | BackendName; source?: string } = {},
 ): Checkpoint<P, S, C> {
   const src = opts.source ? `${opts.source}: ` : '';
-  const fail = (m: string): never => {
-    throw new TensorError('loadCheckpoint', `${src}${m}`);
+  const fail = (m: string, code: NnErrorCode = 'checkpoint-corrupt'): never => {
+    throw new NnError('loadCheckpoint', `${src}${m}`, code);
   };
   let parsed: ReturnType<typeof parseSafetensors>;
   try {
@@ -232,7 +234,7 @@ export function decodeCheckpoint<P = unknown, S = unknown, C = unknown>(
     return fail(`not a readable safetensors file: ${(e as Error).message}`);
   }
   const { metadata: meta, tensors: host, headerLength } = parsed;
-  if (meta.format !== CHECKPOINT_FORMAT) fail(`not a tandem checkpoint: __metadata__.format is ${JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}"`);
+  if (meta.format !== CHECKPOINT_FORMAT) fail(`not a tandem checkpoint: __metadata__.format is ${JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}"`, 'checkpoint-version');
   const digest = meta[DIGEST_KEY];
   if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) fail(`the checksum ${DIGEST_KEY} is missing or malformed (corrupt header)`);
   const { at, count } = digestPosition(bytes, 8 + headerLength, digest!);
@@ -362,7 +364,8 @@ export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<vo
 /**
  * Loads and verifies a checkpoint written by `saveCheckpoint`; tensors are
  * created on `backend` (the default when omitted) only after every check has
- * passed. A truncated or corrupted file throws a `TensorError` naming the file
+ * passed. A truncated or corrupted file throws an `NnError` (code
+ * `checkpoint-corrupt`; `checkpoint-version` for a foreign file) naming the file
  * and the problem.
  */
 export async function loadCheckpoint<P = unknown, S = unknown, C = unknown>(

@@ -1,9 +1,10 @@
 /** Key-driven initialisers: each is a pure function of (key, shape). */
-import { normal, ones as onesT, uniform, zeros as zerosT, TensorError, type Key, type Tensor } from '@tandem/tensor';
+import { normal, ones as onesT, uniform, zeros as zerosT, type Key, type Tensor } from '@tandem/tensor';
+import { NnError } from './errors.js';
 
 /** Glorot/Xavier uniform for an [in, out] matrix: U(−a, a), a = sqrt(6 / (in + out)). */
 export function glorotUniform(k: Key, shape: readonly number[]): Tensor {
-  if (shape.length < 2) throw new TensorError('glorotUniform', `needs a matrix shape [in, out], got [${shape.join(',')}]`);
+  if (shape.length < 2) throw new NnError('glorotUniform', `needs a matrix shape [in, out], got [${shape.join(',')}]`, 'shape');
   const fanIn = shape[shape.length - 2]!;
   const fanOut = shape[shape.length - 1]!;
   const a = Math.sqrt(6 / (fanIn + fanOut));
@@ -12,7 +13,7 @@ export function glorotUniform(k: Key, shape: readonly number[]): Tensor {
 
 /** Normal with standard deviation `std` (e.g. 0.02 for embeddings, 1/sqrt(fan-in) for a scaled init). */
 export function scaledNormal(k: Key, shape: readonly number[], std: number): Tensor {
-  if (!(std > 0)) throw new TensorError('scaledNormal', `std must be positive, got ${std}`);
+  if (!(std > 0)) throw new NnError('scaledNormal', `std must be positive, got ${std}`, 'argument');
   return normal(k, shape, { std });
 }
 

@@ -3,9 +3,10 @@
  * `init…(key, …)` that builds its params pytree.
  */
 import {
-  TensorError, add, arange, bernoulli, cast, div, gather, matmul, mean, mul, reshape, rsqrt, sub, sum, tanh, where,
+  add, arange, bernoulli, cast, div, gather, matmul, mean, mul, reshape, rsqrt, sub, sum, tanh, where,
   normalizeLastAxis, relu, type Key, type Tensor,
 } from '@tandem/tensor';
+import { NnError } from './errors.js';
 import { glorotUniform, ones, zeros } from './init.js';
 
 /** Params of {@link linear}: weight `w` [in, out] and optional bias `b` [out]. */
@@ -62,7 +63,7 @@ export const activate = (a: Activation, x: Tensor): Tensor => (a === 'relu' ? re
  * 1/(1 − rate). Off unless a key is given and rate > 0 — there is no global training mode.
  */
 export function dropout(x: Tensor, rate: number, k: Key | undefined): Tensor {
-  if (!(rate >= 0 && rate < 1)) throw new TensorError('dropout', `rate must lie in [0, 1), got ${rate}`);
+  if (!(rate >= 0 && rate < 1)) throw new NnError('dropout', `rate must lie in [0, 1), got ${rate}`, 'argument');
   if (!k || rate === 0) return x;
   const keepMask = bernoulli(k, 1 - rate, x.shape, { backend: x.backend });
   return where(keepMask, div(x, 1 - rate), 0);
@@ -87,7 +88,7 @@ export function takeLast(x: Tensor, ids: Tensor): Tensor {
   const v = x.shape[x.rank - 1]!;
   const rows = ids.size;
   if (x.size !== rows * v) {
-    throw new TensorError('takeLast', `x [${x.shape.join(',')}] needs ids of shape [${x.shape.slice(0, -1).join(',')}], got [${ids.shape.join(',')}]`);
+    throw new NnError('takeLast', `x [${x.shape.join(',')}] needs ids of shape [${x.shape.slice(0, -1).join(',')}], got [${ids.shape.join(',')}]`, 'shape');
   }
   const flatIdx = add(mul(arange(0, rows, 1, { dtype: 'int32', backend: x.backend }), v), reshape(ids, [rows]));
   return reshape(gather(reshape(x, [rows * v]), flatIdx, 0), ids.shape);

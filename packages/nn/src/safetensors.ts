@@ -26,10 +26,12 @@
  * Decoding checks everything before it creates a single tensor — the header
  * length against the file, UTF-8, JSON, each entry's fields, known dtypes, that
  * `end - begin` equals `prod(shape) × element size`, that the ranges tile the data
- * section exactly (no gap, no overlap, nothing after the last) — and throws a
- * `TensorError` naming the first problem, so a bad file never loads partially.
+ * section exactly (no gap, no overlap, nothing after the last) — and throws an
+ * `NnError` (code `checkpoint-corrupt`) naming the first problem, so a bad file
+ * never loads partially.
  */
-import { TensorError, tensor, type Backend, type BackendName, type DType, type HostArray, type Tensor } from '@tandem/tensor';
+import { tensor, type Backend, type BackendName, type DType, type HostArray, type Tensor } from '@tandem/tensor';
+import { NnError } from './errors.js';
 
 /** An element type as safetensors spells it; tandem reads and writes these three. */
 export type SafetensorsDType = 'F32' | 'I32' | 'BOOL';
@@ -87,13 +89,13 @@ function sizeOfShape(shape: readonly number[]): number {
 function toHost(op: string, name: string, t: Tensor | HostTensor): HostTensor {
   if ('data' in t && ArrayBuffer.isView((t as HostTensor).data)) {
     const h = t as HostTensor;
-    if (!(h.dtype in TO_SAFE)) throw new TensorError(op, `tensor '${name}' has unknown dtype ${JSON.stringify(h.dtype)}`);
-    if (!hostTypeOk(h.dtype, h.data)) throw new TensorError(op, `tensor '${name}' is ${h.dtype} but its data is a ${h.data.constructor.name}`);
+    if (!(h.dtype in TO_SAFE)) throw new NnError(op, `tensor '${name}' has unknown dtype ${JSON.stringify(h.dtype)}`, 'argument');
+    if (!hostTypeOk(h.dtype, h.data)) throw new NnError(op, `tensor '${name}' is ${h.dtype} but its data is a ${h.data.constructor.name}`, 'argument');
     if (!Array.isArray(h.shape) || !h.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new TensorError(op, `tensor '${name}' has an invalid shape ${JSON.stringify(h.shape)}`);
+      throw new NnError(op, `tensor '${name}' has an invalid shape ${JSON.stringify(h.shape)}`, 'shape');
     }
     if (sizeOfShape(h.shape) !== h.data.length) {
-      throw new TensorError(op, `tensor '${name}' has shape [${h.shape.join(',')}] (${sizeOfShape(h.shape)} elements) but ${h.data.length} data elements`);
+      throw new NnError(op, `tensor '${name}' has shape [${h.shape.join(',')}] (${sizeOfShape(h.shape)} elements) but ${h.data.length} data elements`, 'shape');
     }
     return h;
   }
@@ -111,16 +113,16 @@ function toHost(op: string, name: string, t: Tensor | HostTensor): HostTensor {
 export function encodeSafetensors(tensors: Readonly<Record<string, Tensor | HostTensor>>, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
   const op = 'encodeSafetensors';
   const entries = Object.entries(tensors).map(([name, t]) => {
-    if (name === '__metadata__') throw new TensorError(op, "'__metadata__' is reserved by the format and cannot name a tensor");
+    if (name === '__metadata__') throw new NnError(op, "'__metadata__' is reserved by the format and cannot name a tensor", 'argument');
     const h = toHost(op, name, t);
     if (h.dtype === 'bool') {
       const i = (h.data as Uint8Array).findIndex((v) => v > 1);
-      if (i >= 0) throw new TensorError(op, `bool tensor '${name}' holds ${h.data[i]} at element ${i}; bools must be 0 or 1`);
+      if (i >= 0) throw new NnError(op, `bool tensor '${name}' holds ${h.data[i]} at element ${i}; bools must be 0 or 1`, 'argument');
     }
     return { name, h };
   });
   for (const [k, v] of Object.entries(metadata)) {
-    if (typeof v !== 'string') throw new TensorError(op, `metadata value for '${k}' is ${typeof v}; safetensors metadata maps strings to strings`);
+    if (typeof v !== 'string') throw new NnError(op, `metadata value for '${k}' is ${typeof v}; safetensors metadata maps strings to strings`, 'argument');
   }
   // Wider elements first keeps every tensor aligned to its element size in the file.
   entries.sort((a, b) => ELEM[b.h.dtype] - ELEM[a.h.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -138,7 +140,7 @@ export function encodeSafetensors(tensors: Readonly<Record<string, Tensor | Host
   }
   let header = Buffer.from(`{${parts.join(',')}}`, 'utf8');
   const padded = Math.ceil(header.length / 8) * 8;
-  if (padded > MAX_HEADER_LENGTH) throw new TensorError(op, `the header would be ${padded} bytes, over the format's limit of ${MAX_HEADER_LENGTH}`);
+  if (padded > MAX_HEADER_LENGTH) throw new NnError(op, `the header would be ${padded} bytes, over the format's limit of ${MAX_HEADER_LENGTH}`, 'argument');
   if (padded !== header.length) header = Buffer.concat([header, Buffer.alloc(padded - header.length, 0x20)]);
 
   const out = new Uint8Array(8 + padded + offset);
@@ -157,14 +159,14 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 }
 
 /**
- * Parses and validates safetensors bytes without creating tensors. Throws a
- * `TensorError` naming the first problem found; on success every tensor's bytes
- * have been checked and copied out of `bytes`.
+ * Parses and validates safetensors bytes without creating tensors. Throws an
+ * `NnError` (code `checkpoint-corrupt`) naming the first problem found; on success
+ * every tensor's bytes have been checked and copied out of `bytes`.
  */
 export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
   const op = 'parseSafetensors';
   const fail = (msg: string): never => {
-    throw new TensorError(op, msg);
+    throw new NnError(op, msg, 'checkpoint-corrupt');
   };
   if (bytes.length < 8) fail(`the file is ${bytes.length} bytes, too short for the 8-byte header length (truncated or empty file)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

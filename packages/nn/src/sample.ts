@@ -6,8 +6,9 @@
  * Sampling is a pure function of the key: step t draws with foldIn(key, t).
  */
 import {
-  TensorError, argmax, categorical, concat, div, foldIn, full, logicalNot, logicalOr, eq, reshape, slice, where, type Key, type Tensor,
+  argmax, categorical, concat, div, foldIn, full, logicalNot, logicalOr, eq, reshape, slice, where, type Key, type Tensor,
 } from '@tandem/tensor';
+import { NnError } from './errors.js';
 import {
   decodeHidden, decodeStep, encode, initCache, outputLogits, type DecoderCache, type TransformerConfig, type TransformerParams,
 } from './transformer.js';
@@ -43,11 +44,11 @@ export interface Generation {
 /** Samples (or greedily decodes) `maxLen` tokens for each source row. */
 export function generate(params: TransformerParams, cfg: TransformerConfig, src: Tensor, o: GenerateOptions): Generation {
   if (!Number.isInteger(o.maxLen) || o.maxLen < 1 || o.maxLen > cfg.maxTgt) {
-    throw new TensorError('generate', `maxLen must be an integer in [1, ${cfg.maxTgt}] (the model's maxTgt), got ${o.maxLen}`);
+    throw new NnError('generate', `maxLen must be an integer in [1, ${cfg.maxTgt}] (the model's maxTgt), got ${o.maxLen}`, 'argument');
   }
-  if (!o.greedy && !o.key) throw new TensorError('generate', 'sampling needs a key (or pass greedy: true)');
+  if (!o.greedy && !o.key) throw new NnError('generate', 'sampling needs a key (or pass greedy: true)', 'argument');
   const temperature = o.temperature ?? 1;
-  if (!o.greedy && !(temperature > 0)) throw new TensorError('generate', `temperature must be positive, got ${temperature}`);
+  if (!o.greedy && !(temperature > 0)) throw new NnError('generate', `temperature must be positive, got ${temperature}`, 'argument');
   const b = src.shape[0]!;
   const pad = o.pad ?? 0;
   const enc = encode(params, cfg, src, { srcMask: o.srcMask });

@@ -2,7 +2,8 @@
  * A word-level vocabulary with the special tokens every task uses, and padded
  * batches with masks. Ids: PAD = 0, BOS = 1, EOS = 2, SEP = 3, then the words.
  */
-import { TensorError, tensor, type Backend, type BackendName, type Tensor } from '@tandem/tensor';
+import { tensor, type Backend, type BackendName, type Tensor } from '@tandem/tensor';
+import { NnError } from './errors.js';
 
 /** Id of the padding token `<pad>` (0); also what {@link padBatch} fills with. */
 export const PAD = 0;
@@ -30,7 +31,7 @@ export function makeVocab(words: readonly string[]): Vocab {
   const all = [...SPECIALS, ...words];
   const ids = new Map<string, number>();
   all.forEach((w, i) => {
-    if (ids.has(w)) throw new TensorError('makeVocab', `word ${JSON.stringify(w)} appears twice (or is a special token)`);
+    if (ids.has(w)) throw new NnError('makeVocab', `word ${JSON.stringify(w)} appears twice (or is a special token)`, 'argument');
     ids.set(w, i);
   });
   return Object.freeze({ size: all.length, words: Object.freeze(all), ids });
@@ -40,7 +41,7 @@ export function makeVocab(words: readonly string[]): Vocab {
 export function encode(v: Vocab, words: readonly string[]): number[] {
   return words.map((w, i) => {
     const id = v.ids.get(w);
-    if (id === undefined) throw new TensorError('encode', `word ${JSON.stringify(w)} at position ${i} is not in the vocabulary`);
+    if (id === undefined) throw new NnError('encode', `word ${JSON.stringify(w)} at position ${i} is not in the vocabulary`, 'argument');
     return id;
   });
 }
@@ -49,7 +50,7 @@ export function encode(v: Vocab, words: readonly string[]): number[] {
 export function decode(v: Vocab, ids: readonly number[], raw = false): string[] {
   const out: string[] = [];
   for (const id of ids) {
-    if (!Number.isInteger(id) || id < 0 || id >= v.size) throw new TensorError('decode', `id ${id} is not in a vocabulary of ${v.size}`);
+    if (!Number.isInteger(id) || id < 0 || id >= v.size) throw new NnError('decode', `id ${id} is not in a vocabulary of ${v.size}`, 'argument');
     if (!raw && id === EOS) break;
     if (!raw && id === PAD) continue;
     out.push(v.words[id]!);
@@ -74,7 +75,7 @@ export function padBatch(seqs: readonly (readonly number[])[], length?: number, 
   const ids = new Int32Array(seqs.length * len);
   const mask = new Uint8Array(seqs.length * len);
   seqs.forEach((s, r) => {
-    if (s.length > len) throw new TensorError('padBatch', `sequence ${r} has ${s.length} tokens, more than the batch length ${len}`);
+    if (s.length > len) throw new NnError('padBatch', `sequence ${r} has ${s.length} tokens, more than the batch length ${len}`, 'shape');
     s.forEach((id, j) => {
       ids[r * len + j] = id;
       mask[r * len + j] = 1;

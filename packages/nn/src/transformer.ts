@@ -5,9 +5,10 @@
  * check losses are reproduced exactly.
  */
 import {
-  TensorError, add, cast, concat, full, logSoftmax, matmul, mul, reshape, slice, softmax, split, sum, transpose,
+  add, cast, concat, full, logSoftmax, matmul, mul, reshape, slice, softmax, split, sum, transpose,
   trilMask, where, type Key, type Tensor,
 } from '@tandem/tensor';
+import { NnError } from './errors.js';
 import { glorotUniform, scaledNormal } from './init.js';
 import {
   activate, dropout, embedding, initLayerNorm, layerNorm, rmsNorm, takeLast, type Activation, type NormParams,
@@ -49,13 +50,13 @@ export interface TransformerConfig {
 export function transformerConfig(c: Partial<TransformerConfig> & Pick<TransformerConfig, 'vocab' | 'dModel' | 'heads' | 'dFf' | 'encLayers' | 'decLayers' | 'maxSrc' | 'maxTgt'>): TransformerConfig {
   const cfg: TransformerConfig = { positions: 'learned', activation: 'relu', norm: 'layer', normEps: 1e-5, dropout: 0, bos: 1, ...c };
   for (const k of ['vocab', 'dModel', 'heads', 'dFf', 'maxSrc', 'maxTgt'] as const) {
-    if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new TensorError('transformerConfig', `${k} must be a positive integer, got ${cfg[k]}`);
+    if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new NnError('transformerConfig', `${k} must be a positive integer, got ${cfg[k]}`, 'argument');
   }
   for (const k of ['encLayers', 'decLayers'] as const) {
-    if (!Number.isInteger(cfg[k]) || cfg[k] < 0) throw new TensorError('transformerConfig', `${k} must be a non-negative integer, got ${cfg[k]}`);
+    if (!Number.isInteger(cfg[k]) || cfg[k] < 0) throw new NnError('transformerConfig', `${k} must be a non-negative integer, got ${cfg[k]}`, 'argument');
   }
-  if (cfg.dModel % cfg.heads !== 0) throw new TensorError('transformerConfig', `dModel ${cfg.dModel} is not divisible by heads ${cfg.heads}`);
-  if (cfg.bos < 0 || cfg.bos >= cfg.vocab) throw new TensorError('transformerConfig', `bos ${cfg.bos} is not a token of a vocabulary of ${cfg.vocab}`);
+  if (cfg.dModel % cfg.heads !== 0) throw new NnError('transformerConfig', `dModel ${cfg.dModel} is not divisible by heads ${cfg.heads}`, 'argument');
+  if (cfg.bos < 0 || cfg.bos >= cfg.vocab) throw new NnError('transformerConfig', `bos ${cfg.bos} is not a token of a vocabulary of ${cfg.vocab}`, 'argument');
   return cfg;
 }
 
@@ -145,7 +146,7 @@ function maskBias(keep: Tensor): Tensor {
 /** [B, S] key-padding mask → bias [B, 1, 1, S]. */
 function keyPaddingBias(mask: Tensor | undefined): Tensor | undefined {
   if (!mask) return undefined;
-  if (mask.dtype !== 'bool' || mask.rank !== 2) throw new TensorError('transformer', `a padding mask must be bool [B, S], got ${mask.dtype}[${mask.shape.join(',')}]`);
+  if (mask.dtype !== 'bool' || mask.rank !== 2) throw new NnError('transformer', `a padding mask must be bool [B, S], got ${mask.dtype}[${mask.shape.join(',')}]`, 'shape');
   const [b, s] = mask.shape as [number, number];
   return reshape(maskBias(mask), [b, 1, 1, s]);
 }
@@ -167,8 +168,8 @@ const feedForward = (cfg: TransformerConfig, p: FeedForwardParams, x: Tensor) =>
   matmul(activate(cfg.activation, matmul(x, p.w1)), p.w2);
 
 function checkTokens(name: string, ids: Tensor, maxLen: number): void {
-  if (ids.dtype !== 'int32' || ids.rank !== 2) throw new TensorError('transformer', `${name} must be int32 [B, L], got ${ids.dtype}[${ids.shape.join(',')}]`);
-  if (ids.shape[1]! > maxLen) throw new TensorError('transformer', `${name} has length ${ids.shape[1]} but the model's positions stop at ${maxLen}`);
+  if (ids.dtype !== 'int32' || ids.rank !== 2) throw new NnError('transformer', `${name} must be int32 [B, L], got ${ids.dtype}[${ids.shape.join(',')}]`, 'shape');
+  if (ids.shape[1]! > maxLen) throw new NnError('transformer', `${name} has length ${ids.shape[1]} but the model's positions stop at ${maxLen}`, 'shape');
 }
 
 /** Options shared by the forward functions. */
@@ -278,7 +279,7 @@ export function pairedSequenceLogProbs(
   const srcMask2 = masks.srcMask ? concat([masks.srcMask, masks.srcMask], 0) : undefined;
   const lp = tokenLogProbsFromEncoding(params, cfg, concat([enc, enc], 0), concat([y1, y2], 0), { srcMask: srcMask2, dropoutKey: masks.dropoutKey });
   const m = masks.y1Mask && masks.y2Mask ? concat([masks.y1Mask, masks.y2Mask], 0) : undefined;
-  if ((masks.y1Mask === undefined) !== (masks.y2Mask === undefined)) throw new TensorError('pairedSequenceLogProbs', 'give both y1Mask and y2Mask, or neither');
+  if ((masks.y1Mask === undefined) !== (masks.y2Mask === undefined)) throw new NnError('pairedSequenceLogProbs', 'give both y1Mask and y2Mask, or neither', 'argument');
   const s = sumMasked(lp, m);
   return [slice(s, [0], [b]), slice(s, [b], [2 * b])];
 }
@@ -329,7 +330,7 @@ export function initCache(params: TransformerParams, cfg: TransformerConfig, enc
  */
 export function decodeStep(params: TransformerParams, cfg: TransformerConfig, cache: DecoderCache, tokens: Tensor, o: { srcMask?: Tensor } = {}): [Tensor, DecoderCache] {
   const t = cache.pos;
-  if (t >= cfg.maxTgt) throw new TensorError('decodeStep', `position ${t} is past the model's maxTgt ${cfg.maxTgt}`);
+  if (t >= cfg.maxTgt) throw new NnError('decodeStep', `position ${t} is past the model's maxTgt ${cfg.maxTgt}`, 'argument');
   const [b] = tokens.shape as [number];
   let x = add(embedding(params.tgtEmb, reshape(tokens, [b, 1])), slice(params.tgtPos, [t], [t + 1]));
   const crossBias = keyPaddingBias(o.srcMask);

@@ -16,6 +16,7 @@ import { Tensor } from '@tandem/tensor';
 import { adamw, applyUpdates, chain, clipByGlobalNorm } from '../src/optim.js';
 import { decodeSafetensors, encodeSafetensors, parseSafetensors } from '../src/safetensors.js';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint } from '../src/checkpoint.js';
+import { NnError, type NnErrorCode } from '../src/errors.js';
 
 /** Live cpu tensors (the cpu backend registers lazily, so it may not be listed yet). */
 const live = () => T.memory().cpu?.tensors ?? 0;
@@ -210,7 +211,8 @@ describe('round trips', () => {
 
 describe('bad files give clear errors and load nothing', () => {
   let good: Uint8Array;
-  const expectBad = (bytes: Uint8Array, msg?: RegExp) => {
+  /** `code` undefined: either checkpoint code (a flipped bit in the format tag itself reads as a foreign file). */
+  const expectBad = (bytes: Uint8Array, msg?: RegExp, code?: NnErrorCode) => {
     const before = live();
     let err: unknown;
     try {
@@ -218,8 +220,10 @@ describe('bad files give clear errors and load nothing', () => {
     } catch (e) {
       err = e;
     }
-    expect(err, 'decoding should have failed').toBeInstanceOf(T.TensorError);
+    expect(err, 'decoding should have failed').toBeInstanceOf(NnError);
     expect((err as Error).message).toMatch(/^loadCheckpoint: /);
+    if (code) expect((err as NnError).code).toBe(code);
+    else expect(['checkpoint-corrupt', 'checkpoint-version']).toContain((err as NnError).code);
     if (msg) expect((err as Error).message).toMatch(msg);
     expect(live()).toBe(before);
   };
@@ -232,12 +236,12 @@ describe('bad files give clear errors and load nothing', () => {
   });
 
   it('a file truncated at any point', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: good.length - 1 }), (cut) => expectBad(good.subarray(0, cut), /truncated|too short|corrupt|not valid JSON/)), { numRuns: runs(200) });
+    fc.assert(fc.property(fc.integer({ min: 0, max: good.length - 1 }), (cut) => expectBad(good.subarray(0, cut), /truncated|too short|corrupt|not valid JSON/, 'checkpoint-corrupt')), { numRuns: runs(200) });
     for (const cut of [0, 7, 8, 9, 100, good.length - 1]) expectBad(good.subarray(0, cut));
   });
 
   it('a file with bytes appended', () => {
-    expectBad(Buffer.concat([good, Buffer.from([0])]), /1 trailing bytes belong to no tensor/);
+    expectBad(Buffer.concat([good, Buffer.from([0])]), /1 trailing bytes belong to no tensor/, 'checkpoint-corrupt');
   });
 
   it('a flipped bit anywhere (every byte of the file)', () => {
@@ -251,7 +255,7 @@ describe('bad files give clear errors and load nothing', () => {
   it('a flipped byte in the data names the checksum', () => {
     const bad = good.slice();
     bad[bad.length - 20]! ^= 0xff;
-    expectBad(bad, /checksum mismatch: .* the file is corrupted/);
+    expectBad(bad, /checksum mismatch: .* the file is corrupted/, 'checkpoint-corrupt');
   });
 
   it('random byte values at random places', () => {
@@ -269,7 +273,7 @@ describe('bad files give clear errors and load nothing', () => {
   });
 
   it('a plain safetensors file is not a checkpoint', () => {
-    expectBad(encodeSafetensors({ x: T.tensor([1]) }), /not a tandem checkpoint/);
+    expectBad(encodeSafetensors({ x: T.tensor([1]) }), /not a tandem checkpoint/, 'checkpoint-version');
   });
 });
 
@@ -307,8 +311,9 @@ describe('malformed safetensors headers', () => {
   ];
   for (const [name, bytes, msg] of cases) {
     it(name, () => {
-      expect(() => decodeSafetensors(bytes)).toThrow(T.TensorError);
+      expect(() => decodeSafetensors(bytes)).toThrow(NnError);
       expect(() => decodeSafetensors(bytes)).toThrow(msg);
+      expect(() => decodeSafetensors(bytes)).toThrow(expect.objectContaining({ code: 'checkpoint-corrupt' }));
     });
   }
 
@@ -325,6 +330,8 @@ describe('malformed safetensors headers', () => {
     expect(() => encodeSafetensors({ a: { dtype: 'bool', shape: [1], data: Uint8Array.of(3) } })).toThrow(/bools must be 0 or 1/);
     expect(() => encodeSafetensors({ a: { dtype: 'float32', shape: [2], data: new Float32Array(3) } })).toThrow(/3 data elements/);
     expect(() => encodeSafetensors({}, { a: 1 as never })).toThrow(/strings to strings/);
+    expect(() => encodeSafetensors({ a: { dtype: 'float32', shape: [2], data: new Float32Array(3) } })).toThrow(expect.objectContaining({ name: 'NnError', code: 'shape' }));
+    expect(() => encodeSafetensors({}, { a: 1 as never })).toThrow(expect.objectContaining({ name: 'NnError', code: 'argument' }));
   });
 
   it('checkpoint encoding rejects values it cannot restore', async () => {
@@ -334,6 +341,7 @@ describe('malformed safetensors headers', () => {
     await expect(encodeCheckpoint({ ...base, config: { x: NaN } })).rejects.toThrow(/config.x is NaN/);
     await expect(encodeCheckpoint({ ...base, step: -1 })).rejects.toThrow(/step must be a non-negative integer/);
     await expect(encodeCheckpoint({ ...base, key: [1, 2] as never })).rejects.toThrow(/key must be a random key/);
+    await expect(encodeCheckpoint({ ...base, step: -1 })).rejects.toMatchObject({ name: 'NnError', code: 'argument', op: 'saveCheckpoint' });
     const t = T.tensor([1]);
     t.dispose();
     await expect(encodeCheckpoint({ ...base, params: { t } })).rejects.toThrow(/the tensor at params.t was disposed/);

@@ -151,5 +151,7 @@ describe('sampling', () => {
     const src = ids([1, 6], cfg.vocab, 6);
     expect(() => generate(p, cfg, src, { maxLen: 9, greedy: true })).toThrow(/maxLen must be an integer in \[1, 5\]/);
     expect(() => generate(p, cfg, src, { maxLen: 2 })).toThrow(/needs a key/);
+    expect(() => generate(p, cfg, src, { maxLen: 2 })).toThrow(expect.objectContaining({ name: 'NnError', code: 'argument' }));
+    expect(() => logits(p, cfg, src.reshape([6]), src)).toThrow(expect.objectContaining({ name: 'NnError', code: 'shape' }));
   });
 });
