@@ -150,6 +150,21 @@ export function applyUpdates<P>(params: P, updates: unknown): P {
   );
 }
 
+/**
+ * One optimiser step: `opt.update(grads, state, params)` then `applyUpdates(params, updates)`,
+ * returning the new params and the new optimiser state — the `update` + `apply_updates`
+ * pair every optax training loop writes, in one call. The updates are intermediate and
+ * freed here; the inputs (grads, state, params) are not disposed, so the caller disposes
+ * them when done, exactly as with `update` and `applyUpdates` called by hand (the numbers
+ * are the same, op for op).
+ */
+export function optimizerStep<P, S>(opt: GradientTransformation<S>, grads: P, state: S, params: P): [params: P, state: S] {
+  return tidy(() => {
+    const [updates, next] = opt.update(grads, state, params);
+    return [applyUpdates(params, updates), next];
+  });
+}
+
 // ----------------------------------------------------------------------------- simple transforms
 
 const EMPTY: EmptyState = Object.freeze({});
