@@ -3,7 +3,7 @@
  * `init…(key, …)` that builds its params pytree.
  */
 import {
-  add, arange, bernoulli, cast, div, gather, matmul, mean, mul, reshape, rsqrt, sub, sum, tanh, where,
+  add, arange, bernoulli, cast, div, gather, matmul, mean, mul, reshape, rsqrt, sum, tanh, where,
   normalizeLastAxis, relu, type Key, type Tensor,
 } from '@tandem/tensor';
 import { NnError } from './errors.js';

@@ -274,12 +274,12 @@ export function pairedSequenceLogProbs(
   params: TransformerParams, cfg: TransformerConfig, src: Tensor, y1: Tensor, y2: Tensor,
   masks: { srcMask?: Tensor; y1Mask?: Tensor; y2Mask?: Tensor; dropoutKey?: Key } = {},
 ): [Tensor, Tensor] {
+  if ((masks.y1Mask === undefined) !== (masks.y2Mask === undefined)) throw new NnError('pairedSequenceLogProbs', 'give both y1Mask and y2Mask, or neither', 'argument');
   const b = src.shape[0]!;
   const enc = encode(params, cfg, src, masks);
   const srcMask2 = masks.srcMask ? concat([masks.srcMask, masks.srcMask], 0) : undefined;
   const lp = tokenLogProbsFromEncoding(params, cfg, concat([enc, enc], 0), concat([y1, y2], 0), { srcMask: srcMask2, dropoutKey: masks.dropoutKey });
   const m = masks.y1Mask && masks.y2Mask ? concat([masks.y1Mask, masks.y2Mask], 0) : undefined;
-  if ((masks.y1Mask === undefined) !== (masks.y2Mask === undefined)) throw new NnError('pairedSequenceLogProbs', 'give both y1Mask and y2Mask, or neither', 'argument');
   const s = sumMasked(lp, m);
   return [slice(s, [0], [b]), slice(s, [b], [2 * b])];
 }
