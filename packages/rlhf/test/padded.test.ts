@@ -23,11 +23,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tandem/tensor';
-import { EOS, initTransformer, logits, pairedSequenceLogProbs, sequenceLogProb, type TransformerConfig, type TransformerParams } from '@tandem/nn';
+import { EOS, initTransformer, pairedSequenceLogProbs, sequenceLogProb, type TransformerParams } from '@tandem/nn';
 import { padTokens, pairTensors } from '../src/batch.js';
 import { bo2, dpo, ipo, slic, type Loss } from '../src/losses.js';
 import { pairLogProbs, policyConfig, type PolicySpec } from '../src/policy.js';
 import type { Pair } from '../src/types.js';
+import { float64SequenceLogProb, mean64, ordered, softplus64 } from './reference.js';
 
 const runs = (n: number) => (process.env.TANDEM_DEEP ? n * 10 : n);
 const cpu = T.getBackend('cpu');
@@ -66,32 +67,6 @@ function unpaddedSequenceLogProb(params: TransformerParams, prompt: readonly num
   t.dispose();
   return v;
 }
-
-/**
- * log π(y|x) of one unpadded row in float64: the model's float32 logits [1, T, V], then a
- * plain-JS log-softmax and the sum of the target tokens' entries, all in float64.
- */
-function float64SequenceLogProb(params: TransformerParams, cfg: TransformerConfig, prompt: readonly number[], y: readonly number[]): number {
-  const z = T.tidy(() => logits(params, cfg, row(prompt), row(y)));
-  const d = z.dataSync();
-  z.dispose();
-  const v = cfg.vocab;
-  let total = 0;
-  for (let t = 0; t < y.length; t++) {
-    let m = -Infinity;
-    for (let j = 0; j < v; j++) m = Math.max(m, d[t * v + j]!);
-    let s = 0;
-    for (let j = 0; j < v; j++) s += Math.exp(d[t * v + j]! - m);
-    total += d[t * v + y[t]!]! - m - Math.log(s);
-  }
-  return total;
-}
-
-/** The test's own ordering of a pair (written out, not `winnerLoser`): preference 1 ⇔ y1 ≻ y2. */
-const ordered = (p: Pair) => (p.preference === 1 ? { w: p.y1, l: p.y2 } : { w: p.y2, l: p.y1 });
-
-const softplus64 = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-const mean64 = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** The four losses in float64 from per-row sequence log-probs (policy lw/ll, reference rw/rl). */
 function referenceLosses(lw: number[], ll: number[], rw: number[], rl: number[], beta: number) {
