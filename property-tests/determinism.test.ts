@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   classifierEvaluator, combine, initTrainState, initialDataset, klEvaluator, modelJudge, modelLabeller, onlineSampler,
-  preferenceModelSpec, relabelBatched, trainPreferenceModel, trainSft, winRateEvaluator, winnerLogProbEvaluator, type Metrics,
+  preferenceModelSpec, relabel, trainPreferenceModel, trainSft, winRateEvaluator, winnerLogProbEvaluator, type Metrics,
 } from '@tandem/rlhf';
 import { LOSSES } from '@tandem/rlhf';
 import { dispose, foldIn, getBackend, key } from '@tandem/tensor';
@@ -72,7 +72,7 @@ async function runProgram(p: Program): Promise<Trace> {
   const ps = preferenceModelSpec({ dModel: p.dModel, heads: p.heads, dFf: 2 * p.dModel, layers: 1 }, TASK.vocabSize, widths);
   const golden = await trainPreferenceModel(ps, dInitial, { ...fitBase, steps: p.pmSteps, key: foldIn(root, 1) });
   const goldenLabeller = modelLabeller('golden', golden, ps, cpu);
-  const dGolden = await relabelBatched(dInitial, (items) => goldenLabeller.label(items, foldIn(root, 2)), 'golden', 'summarize/golden');
+  const dGolden = await relabel(dInitial, goldenLabeller, foldIn(root, 2), 'summarize/golden');
   const sft = await trainSft(spec, [dGolden], { ...fitBase, steps: p.sftSteps, key: foldIn(root, 3) });
 
   const prompts = taskPrompts(foldIn(root, 4), Math.max(p.batchSize, 6));

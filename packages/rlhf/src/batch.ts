@@ -3,8 +3,9 @@
  * the batch's longest sequence, so shapes (and therefore the arithmetic) never
  * depend on which pairs happen to share a batch.
  */
-import { TensorError, tensor, type Backend, type Tensor } from '@tandem/tensor';
+import { tensor, type Backend, type Tensor } from '@tandem/tensor';
 import { PAD } from '@tandem/nn';
+import { RlhfError } from './errors.js';
 import { winnerLoser, type Pair, type Tokens } from './types.js';
 
 /** Sequence widths used to pad prompts and responses. */
@@ -28,7 +29,7 @@ export function padTokens(seqs: readonly Tokens[], width: number, backend: Backe
   const ids = new Int32Array(seqs.length * width).fill(PAD);
   const mask = new Uint8Array(seqs.length * width);
   seqs.forEach((s, r) => {
-    if (s.length > width) throw new TensorError('padTokens', `${what} ${r} has ${s.length} tokens, more than the width ${width}`);
+    if (s.length > width) throw new RlhfError('shape', `padTokens: ${what} ${r} has ${s.length} tokens, more than the width ${width}`);
     for (let j = 0; j < s.length; j++) {
       ids[r * width + j] = s[j]!;
       mask[r * width + j] = 1;

@@ -8,6 +8,7 @@
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { makeDataset } from './datasets.js';
+import { RlhfError } from './errors.js';
 import { MAX_PROMPT, MAX_RESPONSE, VOCAB_SIZE } from './tasks/vocab.js';
 import type { Pair, PairDataset, Provenance, Tokens } from './types.js';
 
@@ -160,7 +161,7 @@ export function formatErrors(errors: t.Errors): string[] {
 /** Validates one pair; throws `<where>: <path>: <message>; ...` on failure. */
 export function decodePair(u: unknown, where = 'pair'): Pair {
   const r = PairCodec.decode(u);
-  if (isLeft(r)) throw new Error(`${where}: ${formatErrors(r.left).join('; ')}`);
+  if (isLeft(r)) throw new RlhfError('bad-data', `${where}: ${formatErrors(r.left).join('; ')}`);
   return r.right;
 }
 
@@ -213,7 +214,7 @@ export function fromJsonl(text: string, name: string): PairDataset {
   if (bad.length > 0) {
     const first = bad[0]!;
     const more = bad.length > 1 ? ` (and ${bad.length - 1} more malformed line${bad.length > 2 ? 's' : ''}: ${bad.slice(1, 11).map((b) => b.line).join(', ')}${bad.length > 11 ? ', ...' : ''})` : '';
-    throw new Error(`fromJsonl(${name}): line ${first.line}: ${first.why}${more}`);
+    throw new RlhfError('bad-data', `fromJsonl(${name}): line ${first.line}: ${first.why}${more}`);
   }
   return makeDataset(name, pairs);
 }
@@ -296,7 +297,11 @@ class Writer {
 }
 
 /** Raised by the reader when a field runs past the end of the data. */
-class Overrun extends Error {}
+class Overrun extends RlhfError {
+  constructor(message: string) {
+    super('bad-data', message);
+  }
+}
 
 /** A bounds-checked little-endian byte reader; `what` names the field for error messages. */
 class Reader {
@@ -337,7 +342,7 @@ class Reader {
 
 /** The compact binary form of a dataset (name and provenance strings kept in a string table). */
 export function encodeBinary(ds: PairDataset): Uint8Array {
-  if (!isName(ds.name)) throw new Error(`encodeBinary: the dataset name must be a well-formed Unicode string, got ${show(ds.name)}`);
+  if (!isName(ds.name)) throw new RlhfError('bad-data', `encodeBinary: the dataset name must be a well-formed Unicode string, got ${show(ds.name)}`);
   const strings: string[] = [ds.name];
   const index = new Map<string, number>([[ds.name, 0]]);
   const intern = (s: string): number => {
@@ -387,7 +392,7 @@ function parseBody(bytes: Uint8Array, end: number): PairDataset {
   r.pos = 8;
   const count = r.u32('pair count');
   const nStrings = r.u32('string count');
-  if (nStrings < 1) throw new Error('the string table is empty (it must hold at least the dataset name)');
+  if (nStrings < 1) throw new RlhfError('bad-data', 'the string table is empty (it must hold at least the dataset name)');
   const dec = new TextDecoder('utf-8', { fatal: true });
   const strings: string[] = [];
   for (let i = 0; i < nStrings; i++) {
@@ -395,7 +400,7 @@ function parseBody(bytes: Uint8Array, end: number): PairDataset {
     strings.push(dec.decode(r.bytes(len, `string ${i}`)));
   }
   const str = (i: number, what: string): string => {
-    if (i >= strings.length) throw new Error(`${what} refers to string ${i}, but the table has ${strings.length}`);
+    if (i >= strings.length) throw new RlhfError('bad-data', `${what} refers to string ${i}, but the table has ${strings.length}`);
     return strings[i]!;
   };
   const pairs: Pair[] = [];
@@ -408,14 +413,14 @@ function parseBody(bytes: Uint8Array, end: number): PairDataset {
     const y1 = tokens('y1');
     const y2 = tokens('y2');
     const bits = r.u8(`pair ${i}'s flags`);
-    if (bits > 3) throw new Error(`pair ${i}'s flags byte is ${bits}; only bits 0 and 1 are defined`);
+    if (bits > 3) throw new RlhfError('bad-data', `pair ${i}'s flags byte is ${bits}; only bits 0 and 1 are defined`);
     const task = str(r.varint(`pair ${i}'s task`), `pair ${i}'s task`);
     const source = str(r.varint(`pair ${i}'s source`), `pair ${i}'s source`);
     const labeller = str(r.varint(`pair ${i}'s labeller`), `pair ${i}'s labeller`);
     const provenance: Provenance = bits & 2 ? { task, source, labeller, step: r.u32(`pair ${i}'s step`) } : { task, source, labeller };
     pairs.push(decodePair({ prompt, y1, y2, preference: bits & 1, provenance }, `pair ${i}`));
   }
-  if (r.pos !== end) throw new Error(`${end - r.pos} unexpected bytes after the last pair (at byte ${r.pos})`);
+  if (r.pos !== end) throw new RlhfError('bad-data', `${end - r.pos} unexpected bytes after the last pair (at byte ${r.pos})`);
   return makeDataset(strings[0]!, pairs);
 }
 
@@ -426,7 +431,7 @@ function parseBody(bytes: Uint8Array, end: number): PairDataset {
  */
 export function decodeBinary(bytes: Uint8Array): PairDataset {
   const fail = (why: string): never => {
-    throw new Error(`decodeBinary: ${why}`);
+    throw new RlhfError('bad-data', `decodeBinary: ${why}`);
   };
   if (bytes.length < HEADER + 1 + 4) fail(`only ${bytes.length} bytes: too short for a ${BINARY_MAGIC} dataset (truncated?)`);
   const magic = String.fromCharCode(bytes[0]!, bytes[1]!, bytes[2]!, bytes[3]!);

@@ -6,15 +6,11 @@
  * recorded and replayed without defensive copies.
  */
 import { foldIn, type Key } from '@tandem/tensor';
+import { RlhfError } from './errors.js';
+import type { Labeller } from './labellers.js';
 import { rngFromKey, rngs } from './rng.js';
 import { getTask, judge, rate, type Task } from './tasks/index.js';
-import type { Pair, PairDataset, Provenance, Tokens } from './types.js';
-
-/** A synchronous pair labeller: 1 when y1 ≻ y2, else 0. */
-export type PairLabeller = (prompt: Tokens, y1: Tokens, y2: Tokens) => 0 | 1;
-
-/** A batched, possibly asynchronous labeller (e.g. a preference model run over all pairs at once). */
-export type BatchLabeller = (items: readonly { prompt: Tokens; y1: Tokens; y2: Tokens }[]) => Promise<readonly (0 | 1)[]> | readonly (0 | 1)[];
+import type { Comparison, Pair, PairDataset, Provenance, Tokens } from './types.js';
 
 const freezeTokens = (ts: Tokens): Tokens => (Object.isFrozen(ts) ? ts : Object.freeze([...ts]));
 
@@ -124,27 +120,15 @@ export function pooledInitialDataset(tasks: readonly Task[], o: { sizePerTask: n
 
 /**
  * The same pairs with new labels from `labeller` (e.g. D_golden = D_initial relabelled by the
- * golden model); provenance keeps task, source and step and records the new labeller.
+ * golden model), all labelled by one call `labeller.label(dataset.pairs, k)`, so a noisy labeller
+ * draws pair i's noise i-th from its key's stream. Provenance keeps task, source and step and
+ * records `labeller.name` as the labeller.
  */
-export function relabel(dataset: PairDataset, labeller: PairLabeller, labellerName: string, name: string): PairDataset {
+export async function relabel(dataset: PairDataset, labeller: Labeller, k: Key, name: string): Promise<PairDataset> {
+  const labels = await labelAll('relabel', labeller, dataset.pairs, k);
   return makeDataset(
     name,
-    dataset.pairs.map((p) => relabelled(p, checkLabel(labeller(p.prompt, p.y1, p.y2), p, 'relabel'), labellerName)),
-  );
-}
-
-/**
- * `relabel` with a batched (possibly asynchronous) labeller, e.g. a preference model that labels
- * all pairs in a few forward passes: `relabelBatched(ds, (items) => labeller.label(items, k), 'golden', name)`.
- */
-export async function relabelBatched(dataset: PairDataset, labeller: BatchLabeller, labellerName: string, name: string): Promise<PairDataset> {
-  const labels = await labeller(dataset.pairs);
-  if (labels.length !== dataset.pairs.length) {
-    throw new RangeError(`relabelBatched: the labeller returned ${labels.length} labels for ${dataset.pairs.length} pairs`);
-  }
-  return makeDataset(
-    name,
-    dataset.pairs.map((p, i) => relabelled(p, checkLabel(labels[i], p, 'relabelBatched'), labellerName)),
+    dataset.pairs.map((p, i) => relabelled(p, checkLabel(labels[i], p, 'relabel'), labeller.name)),
   );
 }
 
@@ -152,54 +136,47 @@ function relabelled(p: Pair, preference: 0 | 1, labeller: string): Pair {
   return { ...p, preference, provenance: { ...p.provenance, labeller } };
 }
 
-function checkLabel(l: unknown, p: Pair, op: string): 0 | 1 {
-  if (l !== 0 && l !== 1) throw new RangeError(`${op}: a label must be 0 or 1, got ${JSON.stringify(l)} for prompt [${p.prompt.join(' ')}]`);
+/** `labeller.label(items, k)`, checked to return one label per item. */
+async function labelAll(op: string, labeller: Labeller, items: readonly Comparison[], k: Key): Promise<readonly unknown[]> {
+  const labels = await labeller.label(items, k);
+  if (labels.length !== items.length) {
+    throw new RlhfError('shape', `${op}: the labeller returned ${labels.length} labels for ${items.length} pairs`);
+  }
+  return labels;
+}
+
+function checkLabel(l: unknown, p: Comparison, op: string): 0 | 1 {
+  if (l !== 0 && l !== 1) throw new RlhfError('bad-label', `${op}: a label must be 0 or 1, got ${JSON.stringify(l)} for prompt [${p.prompt.join(' ')}]`);
   return l;
 }
 
-/** The provenance fields of a dataset of sampled responses (all pairs share them). */
-export interface PairProvenance {
-  /** The task that generated the prompts. */
-  readonly task: string;
-  /** e.g. 'policy:online@4000|policy:online@4000' for D_4k-vs-4k. */
-  readonly source: string;
-  /** Who labelled the pairs, e.g. 'rater', 'golden', 'proxy'. */
-  readonly labeller: string;
-  /** Training step at which the responses were sampled, if any. */
-  readonly step?: number;
-}
+/** The provenance shared by every pair of a dataset of sampled responses; the labeller is the Labeller's name. */
+export type PairProvenance = Omit<Provenance, 'labeller'>;
 
 /**
- * D_{a vs b}: pairs (prompts[i], responses1[i], responses2[i]) labelled by `labeller`, all with
- * the given provenance. The sampling is done elsewhere (by the policies); this only assembles.
+ * D_{a vs b}: pairs (prompts[i], responses1[i], responses2[i]) labelled by one call
+ * `labeller.label(pairs, k)`, all with the given provenance and `labeller.name` as the labeller.
+ * The sampling is done elsewhere (by the policies); this only assembles.
  */
-export function pairDataset(
+export async function pairDataset(
   name: string,
   prompts: readonly Tokens[],
   responses1: readonly Tokens[],
   responses2: readonly Tokens[],
-  labeller: PairLabeller,
+  labeller: Labeller,
+  k: Key,
   provenance: PairProvenance,
-): PairDataset {
+): Promise<PairDataset> {
   if (responses1.length !== prompts.length || responses2.length !== prompts.length) {
-    throw new RangeError(`pairDataset: ${prompts.length} prompts but ${responses1.length} first and ${responses2.length} second responses`);
+    throw new RlhfError('shape', `pairDataset: ${prompts.length} prompts but ${responses1.length} first and ${responses2.length} second responses`);
   }
-  const prov = freezeProvenance(provenance);
+  const prov = freezeProvenance({ ...provenance, labeller: labeller.name });
+  const items: Comparison[] = prompts.map((prompt, i) => ({ prompt, y1: responses1[i]!, y2: responses2[i]! }));
+  const labels = await labelAll('pairDataset', labeller, items, k);
   return makeDataset(
     name,
-    prompts.map((prompt, i) => {
-      const y1 = responses1[i]!;
-      const y2 = responses2[i]!;
-      const pair = { prompt, y1, y2, preference: 0 as const, provenance: prov };
-      return { ...pair, preference: checkLabel(labeller(prompt, y1, y2), pair, 'pairDataset') };
-    }),
+    items.map((c, i) => ({ ...c, preference: checkLabel(labels[i], c, 'pairDataset'), provenance: prov })),
   );
-}
-
-/** A labeller from a task's noisy rater, with its own key stream (one draw per pair, in order). */
-export function raterLabeller(task: Task, k: Key): PairLabeller {
-  const rng = rngFromKey(k);
-  return (prompt, y1, y2) => rate(task, rng, prompt, y1, y2);
 }
 
 /** All pairs of `datasets` in order, under a new name. */
@@ -221,7 +198,7 @@ export function take(ds: PairDataset, n: number, name?: string): PairDataset {
  * pairs are a uniformly random subset chosen by `key`, and both parts keep the original order.
  */
 export function splitDataset(ds: PairDataset, fraction: number, k: Key): [PairDataset, PairDataset] {
-  if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`splitDataset: fraction must be in [0, 1], got ${fraction}`);
+  if (!(fraction >= 0 && fraction <= 1)) throw new RlhfError('bad-input', `splitDataset: fraction must be in [0, 1], got ${fraction}`);
   const n = ds.pairs.length;
   const nTrain = Math.round(fraction * n);
   const perm = rngFromKey(k).shuffle(Array.from({ length: n }, (_, i) => i));
@@ -312,5 +289,5 @@ function sameTokens(a: Tokens, b: Tokens): boolean {
 }
 
 function checkSize(op: string, n: number): void {
-  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new RangeError(`${op}: size must be a non-negative integer below 2^32, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new RlhfError('bad-input', `${op}: size must be a non-negative integer below 2^32, got ${n}`);
 }

@@ -6,10 +6,12 @@
 import { nextTokenLogProbs, type TransformerParams } from '@tandem/nn';
 import { exp, maximum, mul, sub, sum, tidy, where, split, type Backend, type Key, type Tensor } from '@tandem/tensor';
 import { padTokens } from './batch.js';
-import type { Comparison } from './labellers.js';
+import type { Judge } from './labellers.js';
 import { logProbs, sampleResponses, type PolicySpec } from './policy.js';
-import { predictPreferences, type PreferenceModelParams, type PreferenceModelSpec } from './preference-model.js';
-import type { Pair, PairBatch, Tokens } from './types.js';
+import type { Comparison, Pair, PairBatch, Tokens } from './types.js';
+
+/** Judges (noise-free preferences with ties) are defined with the labellers; evaluators take them. */
+export type { Judge } from './labellers.js';
 
 /** Named numbers; an estimate `x` comes with `x_se`, its standard error. */
 export type Metrics = Record<string, number>;
@@ -28,22 +30,6 @@ export interface EvalContext {
 
 /** Measures a policy: resolves to its metrics, computed from the evaluator's fixed data and `ctx`. */
 export type Evaluator = (policy: TransformerParams, ctx: EvalContext) => Promise<Metrics>;
-
-/** Preference of y1 over y2 for each comparison: 1, 0, or 0.5 for a tie. */
-export type Judge = (items: readonly Comparison[]) => Promise<(0 | 0.5 | 1)[]>;
-
-/** The golden model as judge (debiased sign rule). */
-export function modelJudge(params: PreferenceModelParams, spec: PreferenceModelSpec, backend: Backend): Judge {
-  return (items) => predictPreferences(params, spec, items, backend);
-}
-
-/** A utility as judge: sign(u(x,y1) − u(x,y2)), ties ½ (the task's rater without noise). */
-export function utilityJudge(utility: (prompt: Tokens, y: Tokens) => number): Judge {
-  return async (items) => items.map((c) => {
-    const d = utility(c.prompt, c.y1) - utility(c.prompt, c.y2);
-    return d > 0 ? 1 : d < 0 ? 0 : 0.5;
-  });
-}
 
 /** Mean and standard error of the mean. */
 export function meanSe(xs: readonly number[]): [number, number] {

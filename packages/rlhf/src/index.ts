@@ -3,6 +3,7 @@
  * and the composable values of preference optimisation: Samplers, Losses,
  * Evaluators, and the one training step online and offline runs share.
  */
+export * from './errors.js';
 export * from './types.js';
 export * from './rng.js';
 export * from './tasks/index.js';

@@ -1,44 +1,81 @@
 /**
- * Labellers decide which of two responses is preferred. Online training labels
- * its own samples with one (the proxy model; the golden model for the golden
- * baseline); datasets are relabelled with one (D_golden).
+ * Labellers and judges decide which of two responses is preferred; these are the
+ * only two shapes of that decision in the package:
+ *  - a {@link Labeller} gives a hard label (1: y1 ≻ y2, 0: y2 ≻ y1), may be noisy, and
+ *    takes its randomness from a key. Online training labels its own samples with
+ *    one (the proxy model; the golden model for the golden baseline); datasets are
+ *    labelled with one (D_initial's raters, D_golden, D_{a vs b}).
+ *  - a {@link Judge} is noise-free and may call a tie (1, 0 or ½); evaluators use one
+ *    (win rates, label accuracy, self-classification).
+ * A noise-free labeller is a judge whose ties go to y1 ({@link judgeLabeller}).
  */
 import type { Backend, Key } from '@tandem/tensor';
 import { predictPreferences, type PreferenceModelParams, type PreferenceModelSpec } from './preference-model.js';
 import { rngFromKey } from './rng.js';
-import type { Tokens } from './types.js';
-
-/** One comparison to label. */
-export interface Comparison {
-  /** The prompt. */
-  readonly prompt: Tokens;
-  /** The first response. */
-  readonly y1: Tokens;
-  /** The second response. */
-  readonly y2: Tokens;
-}
+import { judge, rate, type RaterSpec, type Task } from './tasks/task.js';
+import type { Comparison, Tokens } from './types.js';
 
 /** Returns 1 where y1 ≻ y2 and 0 where y2 ≻ y1. `k` drives any randomness (noisy raters). */
 export interface Labeller {
   /** The labeller's name, recorded as the pairs' provenance labeller (e.g. 'rater', 'golden'). */
   readonly name: string;
-  /** Labels each comparison (1: y1 preferred, 0: y2 preferred), in order; `k` drives any noise. */
+  /**
+   * Labels each comparison (1: y1 preferred, 0: y2 preferred), in order; `k` drives any noise.
+   * A noisy labeller draws one uniform from the stream `rngFromKey(k)` per comparison, in order.
+   */
   label(items: readonly Comparison[], k: Key): Promise<(0 | 1)[]>;
 }
 
-/** A labeller from a utility u(x, y): noisy Bradley–Terry with temperature τ, or noise-free (τ = 0, ties → y1). */
-export function utilityLabeller(name: string, utility: (prompt: Tokens, y: Tokens) => number, temperature: number): Labeller {
+/** Noise-free preference of y1 over y2 for each comparison: 1, 0, or 0.5 for a tie. */
+export type Judge = (items: readonly Comparison[]) => Promise<(0 | 0.5 | 1)[]>;
+
+/** A learned preference model as judge: the debiased sign rule sign(r(x,y1,y2) − r(x,y2,y1)), exact ties ½. */
+export function modelJudge(params: PreferenceModelParams, spec: PreferenceModelSpec, backend: Backend): Judge {
+  return (items) => predictPreferences(params, spec, items, backend);
+}
+
+/** A utility as judge: sign(u(x,y1) − u(x,y2)), ties ½ (the task's rater without noise; see `judge`). */
+export function utilityJudge(utility: (prompt: Tokens, y: Tokens) => number): Judge {
+  const rater = { utility };
+  return async (items) => items.map((c) => judge(rater, c.prompt, c.y1, c.y2));
+}
+
+/** A noise-free labeller from a judge: its verdicts, with a tie labelled 1 (y1). Draws nothing from the key. */
+export function judgeLabeller(name: string, j: Judge): Labeller {
+  return {
+    name,
+    async label(items) {
+      return (await j(items)).map((v) => (v === 0 ? 0 : 1));
+    },
+  };
+}
+
+/** A noisy Bradley–Terry labeller: `rate` with one draw per comparison, in order, from `rngFromKey(k)`. */
+function raterOf(name: string, rater: RaterSpec): Labeller {
   return {
     name,
     async label(items, k) {
       const rng = rngFromKey(k);
-      return items.map((c) => {
-        const d = utility(c.prompt, c.y1) - utility(c.prompt, c.y2);
-        if (temperature === 0) return d >= 0 ? 1 : 0;
-        return rng.next() < 1 / (1 + Math.exp(-d / temperature)) ? 1 : 0;
-      });
+      return items.map((c) => rate(rater, rng, c.prompt, c.y1, c.y2));
     },
   };
+}
+
+/**
+ * A labeller from a utility u(x, y): noisy Bradley–Terry with temperature τ > 0 (P(y1 ≻ y2) = σ((u1 − u2)/τ),
+ * one draw per comparison), or noise-free for τ = 0 (`utilityJudge` with ties → y1; no draws).
+ */
+export function utilityLabeller(name: string, utility: (prompt: Tokens, y: Tokens) => number, temperature: number): Labeller {
+  if (temperature === 0) return judgeLabeller(name, utilityJudge(utility));
+  return raterOf(name, { utility, raterTemperature: temperature });
+}
+
+/**
+ * A task's noisy rater as labeller, named 'rater': `rate(task, rng, …)` for each comparison in
+ * order, with `rng = rngFromKey(k)` (one draw per comparison).
+ */
+export function raterLabeller(task: Task): Labeller {
+  return raterOf('rater', task);
 }
 
 /**
@@ -46,11 +83,5 @@ export function utilityLabeller(name: string, utility: (prompt: Tokens, y: Token
  * sign(r(x,y1,y2) − r(x,y2,y1)); an exact tie (e.g. identical responses) labels y1.
  */
 export function modelLabeller(name: string, params: PreferenceModelParams, spec: PreferenceModelSpec, backend: Backend): Labeller {
-  return {
-    name,
-    async label(items) {
-      const p = await predictPreferences(params, spec, items, backend);
-      return p.map((v) => (v === 0 ? 0 : 1));
-    },
-  };
+  return judgeLabeller(name, modelJudge(params, spec, backend));
 }

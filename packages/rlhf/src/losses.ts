@@ -12,6 +12,7 @@
 import { sequenceLogProb, type TransformerParams } from '@tandem/nn';
 import { maximum, mean, mul, neg, square, sub, type Tensor } from '@tandem/tensor';
 import type { PairTensors } from './batch.js';
+import { RlhfError } from './errors.js';
 import { pairLogProbs, type PolicySpec } from './policy.js';
 import { softplus } from './preference-model.js';
 
@@ -43,7 +44,7 @@ function makeLoss(name: string, usesReference: boolean, f: (ctx: LossContext, b:
 
 /** The log-ratio margin h, [B]. */
 export function margin(ctx: LossContext, b: PairTensors): Tensor {
-  if (!ctx.ref) throw new Error('margin: this loss needs reference log-probs (ctx.ref)');
+  if (!ctx.ref) throw new RlhfError('bad-input', 'margin: this loss needs reference log-probs (ctx.ref)');
   const [lw, ll] = pairLogProbs(ctx.params, ctx.spec, b.prompt, b.winner, b.loser);
   return sub(sub(lw, ctx.ref.winner), sub(ll, ctx.ref.loser));
 }

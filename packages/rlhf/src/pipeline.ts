@@ -4,7 +4,7 @@
  * pair → π_sft. Each is a pure function of its inputs and key.
  */
 import { valueAndGrad } from '@tandem/autodiff';
-import { adam, applyUpdates, linearWarmup, type TransformerParams } from '@tandem/nn';
+import { adam, linearWarmup, optimizerStep, type TransformerParams } from '@tandem/nn';
 import { dispose, foldIn, tidy, type Backend, type Key, type Tensor } from '@tandem/tensor';
 import { padTokens } from './batch.js';
 import { sftLoss } from './losses.js';
@@ -12,6 +12,7 @@ import { initPolicy, type PolicySpec } from './policy.js';
 import {
   initPreferenceModel, predictPreferences, preferenceLoss, type PreferenceModelParams, type PreferenceModelSpec,
 } from './preference-model.js';
+import { RlhfError } from './errors.js';
 import { rngFromKey } from './rng.js';
 import type { Pair, PairDataset, Tokens } from './types.js';
 
@@ -53,20 +54,19 @@ function* minibatches<T>(items: readonly T[], batchSize: number, k: Key): Genera
 
 /** Adam with warm-up over a loss of (params, batch); takes ownership of `init` and returns the final params. */
 async function fit<P, T>(init: P, items: readonly T[], loss: (p: P, batch: T[]) => Tensor, o: FitOptions): Promise<P> {
-  if (items.length === 0) throw new RangeError('fit: no training data');
+  if (items.length === 0) throw new RlhfError('empty-dataset', 'fit: no training data');
   const opt = adam({ lr: linearWarmup({ peak: o.lr, warmupSteps: o.warmup ?? 0 }) });
   let params = init;
-  let state = opt.init(params as never);
+  let state = opt.init(params);
   const batches = minibatches(items, o.batchSize, o.key);
   for (let step = 0; step < o.steps; step++) {
     const batch = batches.next().value as T[];
     const [l, p, s] = tidy(() => {
-      const [v, g] = valueAndGrad((q: P) => loss(q, batch))(params);
-      const [u, ns] = opt.update(g, state, params as never);
-      return [v, applyUpdates(params, u), ns] as const;
+      const [v, g]: [Tensor, P] = valueAndGrad((q: P) => loss(q, batch))(params);
+      return [v, ...optimizerStep(opt, g, state, params)] as const;
     });
     dispose([params, state]);
-    params = p as P;
+    params = p;
     state = s;
     const lv = await l.item();
     l.dispose();

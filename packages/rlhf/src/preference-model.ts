@@ -14,7 +14,7 @@ import {
 } from '@tandem/tensor';
 import { padTokens, type Widths } from './batch.js';
 import type { ModelSize } from './policy.js';
-import { winnerLoser, type Pair, type Tokens } from './types.js';
+import { winnerLoser, type Comparison, type Pair, type Tokens } from './types.js';
 
 /** A pairwise preference model: an encoder-only transformer over "x SEP y1 SEP y2" with a scalar head; see {@link preferenceModelSpec}. */
 export interface PreferenceModelSpec {
@@ -98,7 +98,7 @@ export function preferenceLoss(params: PreferenceModelParams, spec: PreferenceMo
  * Debiased preference of y1 over y2 per row: sign(r(x,y1,y2) − r(x,y2,y1)) as
  * 1 (y1 ≻ y2), 0 (y2 ≻ y1) or 0.5 (exact tie, e.g. identical responses).
  */
-export async function predictPreferences(params: PreferenceModelParams, spec: PreferenceModelSpec, items: readonly { prompt: Tokens; y1: Tokens; y2: Tokens }[], backend: Backend): Promise<(0 | 0.5 | 1)[]> {
+export async function predictPreferences(params: PreferenceModelParams, spec: PreferenceModelSpec, items: readonly Comparison[], backend: Backend): Promise<(0 | 0.5 | 1)[]> {
   if (items.length === 0) return [];
   const diff = tidy(() => {
     const rows = [...items.map((i) => comparisonInput(i.prompt, i.y1, i.y2)), ...items.map((i) => comparisonInput(i.prompt, i.y2, i.y1))];

@@ -4,6 +4,7 @@
  * so datasets are reproducible bit for bit.
  */
 import { philox4x32, split, type Key } from '@tandem/tensor';
+import { RlhfError } from './errors.js';
 
 /** A stateful stream of uniform doubles in [0, 1) for one key; use one stream per purpose. */
 export interface Rng {
@@ -34,7 +35,7 @@ export function rngFromKey(k: Key): Rng {
   };
   const next = () => (word() * 2 ** 21 + (word() >>> 11)) / 2 ** 53;
   const int = (n: number) => {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`rng.int: n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 1) throw new RlhfError('bad-input', `rng.int: n must be a positive integer, got ${n}`);
     return Math.floor(next() * n);
   };
   return {
@@ -42,7 +43,7 @@ export function rngFromKey(k: Key): Rng {
     int,
     bernoulli: (p) => next() < p,
     pick: (xs) => {
-      if (xs.length === 0) throw new RangeError('rng.pick: empty list');
+      if (xs.length === 0) throw new RlhfError('bad-input', 'rng.pick: empty list');
       return xs[int(xs.length)]!;
     },
     shuffle: (xs) => {

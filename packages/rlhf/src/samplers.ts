@@ -6,6 +6,7 @@
  */
 import type { TransformerParams } from '@tandem/nn';
 import { foldIn, split, type Backend, type Key } from '@tandem/tensor';
+import { RlhfError } from './errors.js';
 import type { Labeller } from './labellers.js';
 import { sampleResponses, type PolicySpec } from './policy.js';
 import { rngFromKey } from './rng.js';
@@ -54,7 +55,7 @@ export interface OnlineOptions {
  * CURRENT policy and labels them. The emitted batches, in order, are D_online.
  */
 export function onlineSampler(o: OnlineOptions): Sampler<null> {
-  if (o.prompts.length < o.batchSize) throw new RangeError(`onlineSampler: ${o.prompts.length} prompts cannot fill a batch of ${o.batchSize}`);
+  if (o.prompts.length < o.batchSize) throw new RlhfError('empty-dataset', `onlineSampler: ${o.prompts.length} prompts cannot fill a batch of ${o.batchSize}`);
   return {
     name: 'online',
     init: null,
@@ -88,7 +89,7 @@ export interface OfflineState {
  */
 export function offlineSampler(ds: PairDataset, o: { batchSize: number; key: Key }): Sampler<OfflineState> {
   const n = ds.pairs.length;
-  if (n === 0) throw new RangeError(`offlineSampler: dataset '${ds.name}' is empty`);
+  if (n === 0) throw new RlhfError('empty-dataset', `offlineSampler: dataset '${ds.name}' is empty`);
   const perms = new Map<number, number[]>();
   const order = (e: number) => {
     let p = perms.get(e);
@@ -117,7 +118,7 @@ export function replaySampler(stream: readonly PairBatch[], name = 'replay'): Sa
     init: 0,
     async next(i) {
       const b = stream[i];
-      if (!b) throw new RangeError(`${name}: the recorded stream has ${stream.length} batches; batch ${i} was asked for`);
+      if (!b) throw new RlhfError('empty-dataset', `${name}: the recorded stream has ${stream.length} batches; batch ${i} was asked for`);
       return [b, i + 1];
     },
   };
@@ -128,7 +129,7 @@ export function replaySampler(stream: readonly PairBatch[], name = 'replay'): Sa
  * 1 is the stream itself, ≥ its length a uniform shuffle. Always a permutation.
  */
 export function shuffleStream<T>(stream: readonly T[], window: number, k: Key): T[] {
-  if (!Number.isInteger(window) || window < 1) throw new RangeError(`shuffleStream: window must be a positive integer, got ${window}`);
+  if (!Number.isInteger(window) || window < 1) throw new RlhfError('bad-input', `shuffleStream: window must be a positive integer, got ${window}`);
   const out: T[] = [];
   for (let start = 0, w = 0; start < stream.length; start += window, w++) {
     out.push(...rngFromKey(foldIn(k, w)).shuffle(stream.slice(start, start + window)));
@@ -146,7 +147,7 @@ export function shuffledSampler(stream: readonly PairBatch[], window: number, k:
  * key), else from `b`; both states are kept.
  */
 export function mixtureSampler<A, B>(a: Sampler<A>, b: Sampler<B>, pA: number): Sampler<[A, B]> {
-  if (!(pA >= 0 && pA <= 1)) throw new RangeError(`mixtureSampler: pA must lie in [0, 1], got ${pA}`);
+  if (!(pA >= 0 && pA <= 1)) throw new RlhfError('bad-input', `mixtureSampler: pA must lie in [0, 1], got ${pA}`);
   return {
     name: `mix(${a.name},${b.name},${pA})`,
     init: [a.init, b.init],

@@ -4,7 +4,7 @@
  * recorded online stream D_online reproduces the online run bit for bit.
  */
 import { valueAndGrad } from '@tandem/autodiff';
-import { applyUpdates, type GradientTransformation, type TransformerParams } from '@tandem/nn';
+import { optimizerStep, type GradientTransformation, type TransformerParams } from '@tandem/nn';
 import { dispose, foldIn, tidy, type Backend, type Key, type Tensor } from '@tandem/tensor';
 import { pairTensors } from './batch.js';
 import type { Loss, LossContext } from './losses.js';
@@ -30,8 +30,8 @@ export interface TrainSetup {
   loss: Loss;
   /** Regularisation strength β passed to the loss. */
   beta: number;
-  /** The optimiser (an optax-style gradient transformation). */
-  optimizer: GradientTransformation<any>;
+  /** The optimiser (an optax-style gradient transformation; its state is kept opaque in {@link TrainState}). */
+  optimizer: GradientTransformation<unknown>;
   /** The frozen reference policy (π_sft). */
   ref: TransformerParams;
   /** Where the params and batches live. */
@@ -57,9 +57,8 @@ export function trainStep(setup: TrainSetup, state: TrainState, batch: PairBatch
       ref = { winner: rw, loser: rl };
     }
     const f = (params: TransformerParams) => setup.loss({ params, spec: setup.spec, beta: setup.beta, ref }, b);
-    const [loss, grads] = valueAndGrad(f)(state.params);
-    const [updates, opt] = setup.optimizer.update(grads, state.opt, state.params);
-    const params = applyUpdates(state.params, updates) as TransformerParams;
+    const [loss, grads]: [Tensor, TransformerParams] = valueAndGrad(f)(state.params);
+    const [params, opt] = optimizerStep(setup.optimizer, grads, state.opt, state.params);
     return [{ params, opt, step: state.step + 1 }, loss] as [TrainState, Tensor];
   });
 }

@@ -19,17 +19,21 @@ export interface Provenance {
   readonly step?: number;
 }
 
-/**
- * One labelled comparison: a prompt and two responses, and which one was preferred.
- * `preference` is 1 when y1 ≻ y2 and 0 when y2 ≻ y1. Responses end with EOS (not padded).
- */
-export interface Pair {
+/** One comparison to judge or label: a prompt and two responses (ending with EOS, not padded). */
+export interface Comparison {
   /** The prompt's token ids. */
   readonly prompt: Tokens;
   /** The first response, ending with EOS. */
   readonly y1: Tokens;
   /** The second response, ending with EOS. */
   readonly y2: Tokens;
+}
+
+/**
+ * One labelled comparison: a prompt and two responses, and which one was preferred.
+ * `preference` is 1 when y1 ≻ y2 and 0 when y2 ≻ y1. Responses end with EOS (not padded).
+ */
+export interface Pair extends Comparison {
   /** 1 when y1 was preferred, 0 when y2 was. */
   readonly preference: 0 | 1;
   /** Where the prompt, responses and label came from. */

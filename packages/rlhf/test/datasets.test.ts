@@ -11,12 +11,11 @@ import {
   makeDataset,
   pairDataset,
   pooledInitialDataset,
-  raterLabeller,
   relabel,
-  relabelBatched,
   splitDataset,
   take,
 } from '../src/datasets.js';
+import { raterLabeller, utilityLabeller, type Labeller } from '../src/labellers.js';
 import { PairCodec, PairDatasetCodec, crc32, decodeBinary, encodeBinary, fromJsonl, toJsonl } from '../src/codecs.js';
 import { EOS, MAX_UTILITY, TASKS, helpful, isValidResponse, judge, summarize } from '../src/tasks/index.js';
 import type { Pair, PairDataset, Provenance } from '../src/types.js';
@@ -105,42 +104,44 @@ describe('initialDataset (D_initial)', () => {
 });
 
 describe('relabel, pairDataset and plumbing', () => {
-  const judgeLabeller = (prompt: readonly number[], y1: readonly number[], y2: readonly number[]) => (judge(summarize, prompt, y1, y2) === 0 ? 0 : 1) as 0 | 1;
+  const judgeLabel = (prompt: readonly number[], y1: readonly number[], y2: readonly number[]) => (judge(summarize, prompt, y1, y2) === 0 ? 0 : 1) as 0 | 1;
+  const judgeLabeller: Labeller = { name: 'golden', label: async (items) => items.map((c) => judgeLabel(c.prompt, c.y1, c.y2)) };
+  const constLabeller = (name: string, labels: (items: readonly unknown[]) => unknown[]): Labeller => ({ name, label: async (items) => labels(items) as (0 | 1)[] });
 
-  it('relabel replaces labels and the labeller, keeping everything else, and leaves the input alone', () => {
+  it('relabel replaces labels and the labeller, keeping everything else, and leaves the input alone', async () => {
     const before = JSON.stringify(ds0);
-    const g = relabel(ds0, judgeLabeller, 'golden', 'summarize/golden');
+    const g = await relabel(ds0, judgeLabeller, key(0), 'summarize/golden');
     expect(JSON.stringify(ds0)).toBe(before);
     expect(g.name).toBe('summarize/golden');
     g.pairs.forEach((p, i) => {
       const q = ds0.pairs[i]!;
-      expect(p.preference).toBe(judgeLabeller(q.prompt, q.y1, q.y2));
+      expect(p.preference).toBe(judgeLabel(q.prompt, q.y1, q.y2));
       expect(p.provenance).toEqual({ ...q.provenance, labeller: 'golden' });
       expect([p.prompt, p.y1, p.y2]).toEqual([q.prompt, q.y1, q.y2]);
     });
     expect(Object.isFrozen(g.pairs[0]!.provenance)).toBe(true);
-    expect(() => relabel(ds0, () => 2 as 0, 'bad', 'x')).toThrow(/a label must be 0 or 1, got 2/);
+    await expect(relabel(ds0, constLabeller('bad', (items) => items.map(() => 2)), key(0), 'x')).rejects.toThrow(/a label must be 0 or 1, got 2/);
   });
 
-  it('relabelBatched agrees with relabel and checks the label count', async () => {
-    const g = relabel(ds0, judgeLabeller, 'golden', 'g');
-    const h = await relabelBatched(ds0, async (items) => items.map((c) => judgeLabeller(c.prompt, c.y1, c.y2)), 'golden', 'g');
+  it('relabel by the noise-free utility labeller agrees with the judge, and relabel checks the label count', async () => {
+    const g = await relabel(ds0, judgeLabeller, key(0), 'g');
+    const h = await relabel(ds0, utilityLabeller('golden', summarize.utility, 0), key(0), 'g');
     expect(h).toEqual(g);
-    await expect(relabelBatched(ds0, () => [1], 'golden', 'g')).rejects.toThrow(/returned 1 labels for 300 pairs/);
+    await expect(relabel(ds0, constLabeller('golden', () => [1]), key(0), 'g')).rejects.toThrow(/returned 1 labels for 300 pairs/);
   });
 
-  it('pairDataset assembles D_{a vs b} with shared provenance and checks lengths', () => {
+  it('pairDataset assembles D_{a vs b} with shared provenance and checks lengths', async () => {
     const prompts = ds0.pairs.slice(0, 5).map((p) => p.prompt);
     const r1 = ds0.pairs.slice(0, 5).map((p) => p.y1);
     const r2 = ds0.pairs.slice(0, 5).map((p) => p.y2);
     const prov = { task: 'summarize', source: 'policy:sft|policy:online@800', labeller: 'golden', step: 800 };
-    const d = pairDataset('D_sft-vs-800', prompts, r1, r2, judgeLabeller, prov);
-    expect(d.pairs.map((p) => p.preference)).toEqual(ds0.pairs.slice(0, 5).map((p) => judgeLabeller(p.prompt, p.y1, p.y2)));
+    const d = await pairDataset('D_sft-vs-800', prompts, r1, r2, judgeLabeller, key(0), prov);
+    expect(d.pairs.map((p) => p.preference)).toEqual(ds0.pairs.slice(0, 5).map((p) => judgeLabel(p.prompt, p.y1, p.y2)));
     expect(d.pairs.every((p) => JSON.stringify(p.provenance) === JSON.stringify(prov))).toBe(true);
-    expect(() => pairDataset('x', prompts, r1.slice(1), r2, judgeLabeller, prov)).toThrow(/5 prompts but 4 first and 5 second/);
+    await expect(pairDataset('x', prompts, r1.slice(1), r2, judgeLabeller, key(0), prov)).rejects.toThrow(/5 prompts but 4 first and 5 second/);
     // A rater labeller is a pure function of its key (one draw per pair, in order).
-    const a = pairDataset('a', prompts, r1, r2, raterLabeller(summarize, key(9)), prov);
-    const b = pairDataset('a', prompts, r1, r2, raterLabeller(summarize, key(9)), prov);
+    const a = await pairDataset('a', prompts, r1, r2, raterLabeller(summarize), key(9), prov);
+    const b = await pairDataset('a', prompts, r1, r2, raterLabeller(summarize), key(9), prov);
     expect(a).toEqual(b);
   });
 

@@ -7,7 +7,7 @@
  */
 import {
   MODEL_SIZES, datasetStats, getTask, initialDataset, modelJudge, modelLabeller, policyConfig, preferenceAccuracy,
-  preferenceModelSpec, relabelBatched, splitDataset, trainPreferenceModel, trainSft, utilityJudge, utilityLabeller,
+  preferenceModelSpec, relabel, splitDataset, trainPreferenceModel, trainSft, utilityJudge, utilityLabeller,
   type Judge, type Labeller, type PairDataset, type PolicySpec, type PreferenceModelParams, type PreferenceModelSpec, type Task,
 } from '@tandem/rlhf';
 import type { TransformerParams } from '@tandem/nn';
@@ -76,7 +76,7 @@ export function dataRun(cfg: DataConfig): Program<RunOutcome<DataResult>> {
     } else {
       golden = utilityLabeller('golden', task.utility, 0);
     }
-    const dGolden = await relabelBatched(train, (items) => golden.label(items, foldIn(k, 4)), 'golden', 'D_golden');
+    const dGolden = await relabel(train, golden, foldIn(k, 4), 'D_golden');
     await saveDataset(ctx.env, ctx.id, 'd_initial.bin', train);
     await saveDataset(ctx.env, ctx.id, 'd_golden.bin', dGolden);
     await saveDataset(ctx.env, ctx.id, 'd_heldout.bin', heldOut);
@@ -137,7 +137,7 @@ export function setupRun(cfg: SetupRunConfig): Program<RunOutcome<SetupResult>> 
     p1.done();
     // Held-out accuracy against golden labels of the held-out pairs.
     const golden = await loadGolden(ctx.env, cfg.data);
-    const heldOutGolden = await relabelBatched(ds.heldOut, (items) => golden.labeller.label(items, foldIn(k, 2)), 'golden', 'heldout-golden');
+    const heldOutGolden = await relabel(ds.heldOut, golden.labeller, foldIn(k, 2), 'heldout-golden');
     golden.release();
     const proxyHeldOutAccuracy = await preferenceAccuracy(proxy, pspec, heldOutGolden.pairs, ctx.env.backend);
     await saveParams(ctx.env, ctx.id, 'proxy.ckpt', proxy);

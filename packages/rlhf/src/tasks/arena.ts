@@ -4,6 +4,7 @@
  * prompt of that sub-task; utilities and ideal responses are the sub-task's. Crowd raters
  * are noisier, so the rater temperature is higher.
  */
+import { RlhfError } from '../errors.js';
 import type { Rng } from '../rng.js';
 import type { Tokens } from '../types.js';
 import { standardBehaviours } from './behaviours.js';
@@ -30,7 +31,7 @@ const SUBS: readonly Sub[] = [
 /** The sub-task of an arena prompt and the prompt without its marker; throws on a prompt without one. */
 export function arenaSplit(prompt: Tokens): { task: Task; prompt: Tokens } {
   const sub = SUBS.find((s) => s.marker === prompt[0]);
-  if (!sub) throw new RangeError(`arena: a prompt must start with a marker token (${SUBS.map((s) => s.marker).join(', ')}), got ${prompt[0]}`);
+  if (!sub) throw new RlhfError('bad-input', `arena: a prompt must start with a marker token (${SUBS.map((s) => s.marker).join(', ')}), got ${prompt[0]}`);
   return { task: sub.task, prompt: prompt.slice(1) };
 }
 

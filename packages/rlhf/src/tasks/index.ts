@@ -3,6 +3,7 @@
  * vocabulary (see ./vocab.ts), so one policy can be trained on all of them pooled,
  * as the paper's SFT policy is.
  */
+import { RlhfError } from '../errors.js';
 import { arena } from './arena.js';
 import { harmless } from './harmless.js';
 import { helpful } from './helpful.js';
@@ -30,6 +31,6 @@ export const POOLED_TASKS: readonly string[] = Object.freeze(['summarize', 'help
 /** A task by name; throws listing the known names. */
 export function getTask(name: string): Task {
   const t = Object.prototype.hasOwnProperty.call(TASKS, name) ? TASKS[name] : undefined;
-  if (!t) throw new RangeError(`unknown task ${JSON.stringify(name)}; known tasks: ${Object.keys(TASKS).join(', ')}`);
+  if (!t) throw new RlhfError('bad-input', `unknown task ${JSON.stringify(name)}; known tasks: ${Object.keys(TASKS).join(', ')}`);
   return t;
 }

@@ -3,6 +3,7 @@
  * 16–24 tokens dominated by 2–4 topic tokens with distinct frequencies plus filler words.
  * A good summary names the topics from most to least frequent, once each, then stops.
  */
+import { RlhfError } from '../errors.js';
 import type { Rng } from '../rng.js';
 import type { Tokens } from '../types.js';
 import { standardBehaviours } from './behaviours.js';
@@ -27,7 +28,7 @@ const INVENTED_PENALTY = 0.5;
  * topic, so "topic" means both "topic-range token" and "frequent token".
  */
 export function sampleSummarizePrompt(rng: Rng, maxLen = 24): Tokens {
-  if (!Number.isInteger(maxLen) || maxLen < 19 || maxLen > 24) throw new RangeError(`sampleSummarizePrompt: maxLen must be in [19, 24], got ${maxLen}`);
+  if (!Number.isInteger(maxLen) || maxLen < 19 || maxLen > 24) throw new RlhfError('bad-input', `sampleSummarizePrompt: maxLen must be in [19, 24], got ${maxLen}`);
   for (;;) {
     const len = MIN_LEN + rng.int(maxLen - MIN_LEN + 1);
     const k = 2 + rng.int(3);

@@ -4,6 +4,7 @@
  * that produce the responses of D_initial. Tasks are plain values (no state); all
  * randomness comes from an explicit `Rng`.
  */
+import { RlhfError } from '../errors.js';
 import type { Rng } from '../rng.js';
 import type { Tokens } from '../types.js';
 import { EOS, MAX_RESPONSE, VOCAB_SIZE } from './vocab.js';
@@ -54,15 +55,23 @@ export interface Task {
   tokenName(id: number): string;
 }
 
-/** The logistic function, computed stably for large |x|. */
+/**
+ * The logistic function σ(x) = 1/(1 + e^(−x)), computed stably for large |x| (never
+ * NaN, never exp overflow). For x ≥ 0 it is bit-identical to the naive formula; for
+ * x < 0 it computes e^x/(1 + e^x), which may differ from the naive one in the last bit.
+ * The package's one Bradley–Terry link: every noisy rater goes through it (via `rate`).
+ */
 export function sigmoid(x: number): number {
   if (x >= 0) return 1 / (1 + Math.exp(-x));
   const e = Math.exp(x);
   return e / (1 + e);
 }
 
-/** The rater's probability that y1 ≻ y2: σ((u1 − u2)/τ). */
-export function preferenceProbability(task: Task, prompt: Tokens, y1: Tokens, y2: Tokens): number {
+/** What a rater needs of a task: the hidden utility and, for noisy rating, the Bradley–Terry temperature. */
+export type RaterSpec = Pick<Task, 'utility' | 'raterTemperature'>;
+
+/** The rater's probability that y1 ≻ y2 (Bradley–Terry): σ((u1 − u2)/τ). */
+export function preferenceProbability(task: RaterSpec, prompt: Tokens, y1: Tokens, y2: Tokens): number {
   return sigmoid((task.utility(prompt, y1) - task.utility(prompt, y2)) / task.raterTemperature);
 }
 
@@ -71,12 +80,12 @@ export function preferenceProbability(task: Task, prompt: Tokens, y1: Tokens, y2
  * Consumes exactly one uniform draw from `rng`, so a labelling stream stays aligned
  * whatever the responses are.
  */
-export function rate(task: Task, rng: Rng, prompt: Tokens, y1: Tokens, y2: Tokens): 0 | 1 {
+export function rate(task: RaterSpec, rng: Rng, prompt: Tokens, y1: Tokens, y2: Tokens): 0 | 1 {
   return rng.next() < preferenceProbability(task, prompt, y1, y2) ? 1 : 0;
 }
 
-/** Noise-free judgement: 1 if u1 > u2, 0 if u1 < u2, 0.5 on a tie. */
-export function judge(task: Task, prompt: Tokens, y1: Tokens, y2: Tokens): 0 | 0.5 | 1 {
+/** Noise-free judgement: 1 if u1 > u2, 0 if u1 < u2, 0.5 on a tie (the package's one utility judge). */
+export function judge(task: Pick<Task, 'utility'>, prompt: Tokens, y1: Tokens, y2: Tokens): 0 | 0.5 | 1 {
   const d = task.utility(prompt, y1) - task.utility(prompt, y2);
   return d > 0 ? 1 : d < 0 ? 0 : 0.5;
 }
@@ -122,7 +131,7 @@ export function squash(raw: number): number {
  */
 export function checkTask(task: Task): Task {
   const bad = (what: string) => {
-    throw new RangeError(`task ${task.name}: ${what}`);
+    throw new RlhfError('bad-task', `task ${task.name}: ${what}`);
   };
   if (task.vocabSize !== VOCAB_SIZE) bad(`vocabSize must be the shared ${VOCAB_SIZE}, got ${task.vocabSize}`);
   if (!(task.maxPrompt >= 1 && task.maxPrompt <= 24)) bad(`maxPrompt must be in [1, 24], got ${task.maxPrompt}`);

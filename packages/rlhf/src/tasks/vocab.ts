@@ -18,6 +18,7 @@
  * | 61–63  | markers   | arena (prompt-type marker)                 |
  */
 import { BOS, EOS, PAD, SEP, makeVocab, tokenizer, type Vocab } from '@tandem/nn';
+import { RlhfError } from '../errors.js';
 
 const SPECIALS = tokenizer.SPECIALS;
 
@@ -116,5 +117,5 @@ export function showTokens(ts: readonly number[]): string {
 
 if (WORDS.length !== VOCAB_SIZE || TASK_VOCAB.size !== VOCAB_SIZE) {
   // A layout edit that breaks the shared size must fail loudly at import, not downstream.
-  throw new Error(`tasks/vocab: the shared vocabulary must have ${VOCAB_SIZE} ids, has ${WORDS.length}`);
+  throw new RlhfError('bad-task', `tasks/vocab: the shared vocabulary must have ${VOCAB_SIZE} ids, has ${WORDS.length}`);
 }
