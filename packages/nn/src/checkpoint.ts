@@ -17,6 +17,7 @@
  * "tandem.step"   the training step, a JSON integer
  * "tandem.key"    the random key's two uint32 words, [w0, w1]
  * "tandem.config" the run's config, JSON
+ * "tandem.runState" (optional) the run's own resume state, JSON (e.g. a sampler's cursor, running sums)
  * "tandem.sha256" SHA-256 (hex) of the whole file as written with these 64 hex digits set to '0'
  * ```
  *
@@ -28,17 +29,17 @@
  * Python reads the tensors with `safetensors.numpy.load_file(path)` and the rest
  * with `safetensors.safe_open(path, 'np').metadata()`.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import {
   Tensor, keyFromWords, treeFlatten, type Backend, type BackendName, type Key, type TreeDef,
 } from '@tandem/tensor';
 import { NnError, type NnErrorCode } from './errors.js';
+import { writeFileAtomic } from './atomic-write.js';
 import { encodeSafetensors, hostToTensors, parseSafetensors, type HostTensor } from './safetensors.js';
 
 /** What a checkpoint holds: everything needed to resume a run exactly. */
-export interface Checkpoint<P = unknown, S = unknown, C = unknown> {
+export interface Checkpoint<P = unknown, S = unknown, C = unknown, R = unknown> {
   /** The model parameters: a pytree of tensors (any dtype). */
   params: P;
   /** The optimiser state (tensors and plain values such as step counts); may be `undefined`. */
@@ -49,6 +50,13 @@ export interface Checkpoint<P = unknown, S = unknown, C = unknown> {
   key: Key;
   /** The run's configuration: JSON (plain objects, arrays, strings, finite numbers, booleans, null), or undefined. */
   config: C;
+  /**
+   * The run's own state beyond params, optimiser state, step and key that resuming
+   * needs — a sampler's state, running sums, counts of records written — typed by the
+   * run (`R`): JSON like `config`, or absent. Kept apart from `config`, which names the
+   * run, so the one never has to carry the other.
+   */
+  runState?: R;
 }
 
 /** The format tag in `__metadata__`; bumped on incompatible changes. */
@@ -114,18 +122,18 @@ function encodeTree(op: string, root: string, tree: unknown, names: Map<Tensor, 
   return walk(def, tree, root);
 }
 
-function checkJson(op: string, v: unknown, path: string): void {
+function checkJson(op: string, v: unknown, path: string, field = 'config'): void {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new NnError(op, `config${path} is ${v}; JSON has no such number`, 'argument');
+    if (!Number.isFinite(v)) throw new NnError(op, `${field}${path} is ${v}; JSON has no such number`, 'argument');
     return;
   }
-  if (Array.isArray(v)) return v.forEach((x, i) => checkJson(op, x, `${path}[${i}]`));
+  if (Array.isArray(v)) return v.forEach((x, i) => checkJson(op, x, `${path}[${i}]`, field));
   if (typeof v === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
-    for (const [k, x] of Object.entries(v as object)) checkJson(op, x, `${path}.${k}`);
+    for (const [k, x] of Object.entries(v as object)) checkJson(op, x, `${path}.${k}`, field);
     return;
   }
-  throw new NnError(op, `config${path} is ${describe(v)}; the config must be plain JSON`, 'argument');
+  throw new NnError(op, `${field}${path} is ${describe(v)}; the ${field} must be plain JSON`, 'argument');
 }
 
 function checkKey(op: string, k: unknown): Key {
@@ -159,11 +167,12 @@ function headerEnd(bytes: Uint8Array): number {
 
 async function encode(ckpt: Checkpoint): Promise<{ bytes: Uint8Array; host: Record<string, HostTensor> }> {
   const op = 'saveCheckpoint';
-  if (!ckpt || typeof ckpt !== 'object') throw new NnError(op, 'expected { params, optState, step, key, config }', 'argument');
-  const { params, optState, step, key, config } = ckpt;
+  if (!ckpt || typeof ckpt !== 'object') throw new NnError(op, 'expected { params, optState, step, key, config, runState? }', 'argument');
+  const { params, optState, step, key, config, runState } = ckpt;
   if (!Number.isSafeInteger(step) || step < 0) throw new NnError(op, `step must be a non-negative integer, got ${step}`, 'argument');
   const k = checkKey(op, key);
   if (config !== undefined) checkJson(op, config, '');
+  if (runState !== undefined) checkJson(op, runState, '', 'runState');
   const names = new Map<Tensor, string>();
   const byName = new Map<string, Tensor>();
   const tree = { params: encodeTree(op, 'params', params, names, byName), opt: encodeTree(op, 'opt', optState, names, byName) };
@@ -181,6 +190,7 @@ async function encode(ckpt: Checkpoint): Promise<{ bytes: Uint8Array; host: Reco
   };
   // An undefined config is stored as an absent key, so it loads back as undefined.
   if (config !== undefined) metadata['tandem.config'] = JSON.stringify(config);
+  if (runState !== undefined) metadata['tandem.runState'] = JSON.stringify(runState);
   const bytes = encodeSafetensors(host, metadata);
   const { at } = digestPosition(bytes, headerEnd(bytes), ZERO_DIGEST);
   bytes.set(Buffer.from(sealedDigest(bytes, at), 'ascii'), at);
@@ -219,10 +229,10 @@ function decodeConst(c: unknown, fail: (m: string) => never): unknown {
  * code `checkpoint-corrupt` for a truncated or corrupted file, `checkpoint-version`
  * for a safetensors file that is not a checkpoint of this format.
  */
-export function decodeCheckpoint<P = unknown, S = unknown, C = unknown>(
+export function decodeCheckpoint<P = unknown, S = unknown, C = unknown, R = unknown>(
   bytes: Uint8Array,
   opts: { backend?: Backend | BackendName; source?: string } = {},
-): Checkpoint<P, S, C> {
+): Checkpoint<P, S, C, R> {
   const src = opts.source ? `${opts.source}: ` : '';
   const fail = (m: string, code: NnErrorCode = 'checkpoint-corrupt'): never => {
     throw new NnError('loadCheckpoint', `${src}${m}`, code);
@@ -261,6 +271,7 @@ export function decodeCheckpoint<P = unknown, S = unknown, C = unknown>(
     return fail(`tandem.key is ${JSON.stringify(words)}, not two uint32 words`);
   }
   const config = (meta['tandem.config'] === undefined ? undefined : parseJson('tandem.config')) as C;
+  const runState = (meta['tandem.runState'] === undefined ? undefined : parseJson('tandem.runState')) as R | undefined;
   const tree = parseJson('tandem.tree') as { params?: unknown; opt?: unknown } | null;
   if (tree === null || typeof tree !== 'object' || !('params' in tree) || !('opt' in tree)) fail('tandem.tree must be {"params": ..., "opt": ...}');
 
@@ -308,36 +319,8 @@ export function decodeCheckpoint<P = unknown, S = unknown, C = unknown>(
     step: step as number,
     key: key!,
     config,
+    ...(runState === undefined ? {} : { runState }),
   };
-}
-
-/** Writes `bytes` to `path` so that a reader sees the old file or the new one, never a mix. */
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    fh = await open(tmp, 'wx', 0o644);
-    await fh.writeFile(bytes);
-    await fh.sync(); // the data is on disk before the rename makes it visible
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-  // Persist the rename itself; directories cannot be opened for sync on every platform, which is harmless.
-  try {
-    const dh = await open(dirname(path), 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  } catch {
-    /* best effort */
-  }
 }
 
 /**
@@ -349,16 +332,17 @@ async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
  */
 export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<void> {
   const { bytes, host } = await encode(ckpt);
-  await writeAtomic(path, bytes);
+  await writeFileAtomic(path, bytes);
   const summary = {
     format: CHECKPOINT_FORMAT,
     checkpoint: path,
     step: ckpt.step,
     key: ckpt.key.words,
     config: ckpt.config ?? null,
+    ...(ckpt.runState === undefined ? {} : { runState: ckpt.runState }),
     tensors: Object.fromEntries(Object.entries(host).map(([n, t]) => [n, { dtype: t.dtype, shape: t.shape }])),
   };
-  await writeAtomic(`${path}.json`, Buffer.from(`${JSON.stringify(summary, null, 2)}\n`, 'utf8'));
+  await writeFileAtomic(`${path}.json`, Buffer.from(`${JSON.stringify(summary, null, 2)}\n`, 'utf8'));
 }
 
 /**
@@ -368,10 +352,10 @@ export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<vo
  * `checkpoint-corrupt`; `checkpoint-version` for a foreign file) naming the file
  * and the problem.
  */
-export async function loadCheckpoint<P = unknown, S = unknown, C = unknown>(
+export async function loadCheckpoint<P = unknown, S = unknown, C = unknown, R = unknown>(
   path: string,
   opts: { backend?: Backend | BackendName } = {},
-): Promise<Checkpoint<P, S, C>> {
+): Promise<Checkpoint<P, S, C, R>> {
   const bytes = await readFile(path);
-  return decodeCheckpoint<P, S, C>(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { ...opts, source: path });
+  return decodeCheckpoint<P, S, C, R>(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { ...opts, source: path });
 }

@@ -12,3 +12,4 @@ export * from './optim.js';
 export { encodeSafetensors, decodeSafetensors, parseSafetensors, MAX_HEADER_LENGTH, type SafetensorsDType, type HostTensor, type ParsedSafetensors } from './safetensors.js';
 export * from './checkpoint.js';
 export { NnError, NN_ERROR_CODES, type NnErrorCode } from './errors.js';
+export { writeFileAtomic } from './atomic-write.js';
