@@ -6,22 +6,44 @@
  * Online: `runTraining` with `onlineSampler` (two samples per prompt from the current
  * policy, labelled by a noisy rater or a random preference model), recording every
  * emitted batch and the SHA-256 of params+opt after every step. Offline: `runTraining`
- * with `replaySampler(recorded)`. On cpu always; on webgpu when an adapter is present.
+ * with `replaySampler(recorded)`, from the in-memory batches AND from the batches read back
+ * from D_online's stored binary form (the codec the CLI writes stream.bin with). On cpu
+ * always; on webgpu when an adapter is present.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { replaySampler } from '@tandem/rlhf';
+import { decodeBinary, encodeBinary, replaySampler, type PairBatch } from '@tandem/rlhf';
 import { getBackend, shutdownWebGPU, type Backend } from '@tandem/tensor';
 import {
   PROPERTY_TIMEOUT, assertWebGPU, disposeState, fcParams, firstDifference, probeWebGPU, recordOnline, recordReplay,
   skipWebGPU, tinyRunArb, tinyWorld, type TinyRun,
 } from './helpers.js';
 
+/**
+ * D_online as the CLI stores it: `saveStream`/`loadStream` in packages/experiments/src/runs/artifacts.ts
+ * write every pair of every batch, in order, as one `encodeBinary` dataset named D_online
+ * (stream.bin), and read it back with `decodeBinary`, regrouping consecutive pairs by the batch
+ * size. Those two functions are internal to @tandem/experiments, so this is the same
+ * composition over the public codec.
+ */
+function throughStoredForm(batches: readonly PairBatch[], batchSize: number): PairBatch[] {
+  const bytes = encodeBinary({ name: 'D_online', pairs: batches.flatMap((b) => b.pairs) });
+  const pairs = decodeBinary(bytes).pairs;
+  if (pairs.length % batchSize !== 0) throw new Error(`stream.bin holds ${pairs.length} pairs, not a multiple of the batch size ${batchSize}`);
+  const out: PairBatch[] = [];
+  for (let i = 0; i < pairs.length; i += batchSize) out.push({ pairs: pairs.slice(i, i + batchSize) });
+  return out;
+}
+
 async function tandemHolds(r: TinyRun, backend: Backend): Promise<void> {
   const w = await tinyWorld(r, backend);
   try {
     const online = await recordOnline(w, r.steps);
     const offline = await recordReplay(w, replaySampler(online.batches), r.steps);
+    // The same stream after a round trip through its stored binary form: a replay from disk
+    // (what `tandem-experiment` does for offline-on-D_online runs) must match too.
+    const stored = throughStoredForm(online.batches, r.batchSize);
+    const fromDisk = await recordReplay(w, replaySampler(stored), r.steps);
     try {
       expect(online.hashes.length).toBe(r.steps);
       // The replay consumed exactly the recorded batches, in order (same objects).
@@ -29,9 +51,14 @@ async function tandemHolds(r: TinyRun, backend: Backend): Promise<void> {
       const d = firstDifference(online.hashes, offline.hashes);
       if (d >= 0) throw new Error(`online and replayed runs diverge after step ${d + 1} of ${r.steps} (params/opt hash ${online.hashes[d]} vs ${offline.hashes[d]})`);
       expect(offline.losses).toEqual(online.losses);
+      expect(stored.length, 'batches read back from the stored form').toBe(online.batches.length);
+      const e = firstDifference(online.hashes, fromDisk.hashes);
+      if (e >= 0) throw new Error(`online run and the replay of stored D_online diverge after step ${e + 1} of ${r.steps} (params/opt hash ${online.hashes[e]} vs ${fromDisk.hashes[e]})`);
+      expect(fromDisk.losses).toEqual(online.losses);
     } finally {
       disposeState(online.final);
       disposeState(offline.final);
+      disposeState(fromDisk.final);
     }
   } finally {
     w.dispose();
