@@ -15,8 +15,9 @@
  * sizes are computed in float64 JS numbers and applied as float32 scalars, so a
  * tandem run tracks a PyTorch run to within float32 rounding.
  */
+import { NnError } from './errors.js';
 import {
-  TensorError, add, div, maximum, mul, sqrt, sub, sum, tidy, treeFlatten, treeZip, zerosLike,
+  add, div, maximum, mul, sqrt, sub, sum, tidy, treeFlatten, treeZip, zerosLike,
   type PyTree, type Tensor,
 } from '@tandem/tensor';
 
@@ -79,7 +80,7 @@ function checkNumber(op: string, name: string, v: unknown, lo: number, hi: numbe
   const ok = typeof v === 'number' && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
   if (!ok) {
     const range = `${loOpen ? '(' : '['}${lo}, ${hi === Infinity ? '∞' : hi}${hiOpen || hi === Infinity ? ')' : ']'}`;
-    throw new TensorError(op, `${name} must be a finite number in ${range}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+    throw new NnError(op, `${name} must be a finite number in ${range}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`, 'argument');
   }
   return v as number;
 }
@@ -94,7 +95,7 @@ function lrAt(op: string, lr: LearningRate, step: number): number {
   if (typeof lr === 'number') return lr;
   const v = lr(step);
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new TensorError(op, `the learning-rate schedule returned ${String(v)} at step ${step}; expected a finite non-negative number`);
+    throw new NnError(op, `the learning-rate schedule returned ${String(v)} at step ${step}; expected a finite non-negative number`, 'argument');
   }
   return v;
 }
@@ -102,7 +103,7 @@ function lrAt(op: string, lr: LearningRate, step: number): number {
 function checkCount(op: string, state: unknown): number {
   const c = (state as { count?: unknown } | null)?.count;
   if (typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) {
-    throw new TensorError(op, `expected a state made by this optimiser's init (with a non-negative integer count), got count ${JSON.stringify(c)}`);
+    throw new NnError(op, `expected a state made by this optimiser's init (with a non-negative integer count), got count ${JSON.stringify(c)}`, 'argument');
   }
   return c;
 }
@@ -112,7 +113,7 @@ function checkFloat(op: string, what: string, tree: unknown): void {
   const [leaves] = treeFlatten(tree);
   leaves.forEach((t, i) => {
     if (t.dtype !== 'float32') {
-      throw new TensorError(op, `${what} leaf ${i} is ${t.dtype}[${t.shape.join(',')}]; optimisers work on float32 tensors only`);
+      throw new NnError(op, `${what} leaf ${i} is ${t.dtype}[${t.shape.join(',')}]; optimisers work on float32 tensors only`, 'shape');
     }
   });
 }
@@ -143,7 +144,7 @@ export function applyUpdates<P>(params: P, updates: unknown): P {
   return tidy(() =>
     treeZip<P>((p: Tensor, u: Tensor) => {
       if (!shapeEq(p.shape, u.shape) || p.dtype !== u.dtype) {
-        throw new TensorError('applyUpdates', `an update ${u.dtype}[${u.shape.join(',')}] does not match its parameter ${p.dtype}[${p.shape.join(',')}]`);
+        throw new NnError('applyUpdates', `an update ${u.dtype}[${u.shape.join(',')}] does not match its parameter ${p.dtype}[${p.shape.join(',')}]`, 'shape');
       }
       return add(p, u);
     }, params, updates),
@@ -243,7 +244,7 @@ export function chain<Ts extends readonly GradientTransformation<any>[]>(
   type S = { readonly [K in keyof Ts]: StateOf<Ts[K]> };
   transforms.forEach((t, i) => {
     if (!t || typeof t.init !== 'function' || typeof t.update !== 'function') {
-      throw new TensorError('chain', `argument ${i} is not a gradient transformation (an object with init and update)`);
+      throw new NnError('chain', `argument ${i} is not a gradient transformation (an object with init and update)`, 'argument');
     }
   });
   return transformation<S>({
@@ -251,7 +252,7 @@ export function chain<Ts extends readonly GradientTransformation<any>[]>(
     update(grads, state, params) {
       const states = state as unknown as readonly unknown[];
       if (!Array.isArray(states) || states.length !== transforms.length) {
-        throw new TensorError('chain', `expected a state array of length ${transforms.length} made by this chain's init`);
+        throw new NnError('chain', `expected a state array of length ${transforms.length} made by this chain's init`, 'argument');
       }
       return tidy(() => {
         let u: unknown = grads;
@@ -287,11 +288,11 @@ export interface SgdOptions {
  */
 export function sgd(opts: SgdOptions): GradientTransformation<SgdState> {
   const op = 'sgd';
-  if (!opts || typeof opts !== 'object') throw new TensorError(op, 'expected an options object { lr, momentum?, nesterov? }');
+  if (!opts || typeof opts !== 'object') throw new NnError(op, 'expected an options object { lr, momentum?, nesterov? }', 'argument');
   const lr = checkLearningRate(op, opts.lr);
   const momentum = checkNumber(op, 'momentum', opts.momentum ?? 0, 0, 1, true);
   const nesterov = opts.nesterov ?? false;
-  if (nesterov && momentum === 0) throw new TensorError(op, 'nesterov momentum needs momentum > 0');
+  if (nesterov && momentum === 0) throw new NnError(op, 'nesterov momentum needs momentum > 0', 'argument');
   return transformation<SgdState>({
     init(params) {
       checkFloat(op, 'params', params);
@@ -305,7 +306,7 @@ export function sgd(opts: SgdOptions): GradientTransformation<SgdState> {
       if (momentum === 0) {
         return [tidy(() => treeZip<PyTree>((g: Tensor) => mul(g, step), grads)), Object.freeze({ count: count + 1 })];
       }
-      if (state.trace === undefined) throw new TensorError(op, 'the state has no momentum trace; it was made by an sgd without momentum');
+      if (state.trace === undefined) throw new NnError(op, 'the state has no momentum trace; it was made by an sgd without momentum', 'argument');
       return tidy(() => {
         const trace = treeZip<PyTree>((g: Tensor, v: Tensor) => add(mul(v, momentum), g), grads, state.trace);
         const dir = nesterov ? treeZip<PyTree>((g: Tensor, v: Tensor) => add(g, mul(v, momentum)), grads, trace) : trace;
@@ -342,7 +343,7 @@ function lerp(from: Tensor, to: Tensor, w: number): Tensor {
 }
 
 function adamCore(op: string, opts: AdamWOptions, decoupled: boolean): GradientTransformation<AdamState> {
-  if (!opts || typeof opts !== 'object') throw new TensorError(op, 'expected an options object { lr, b1?, b2?, eps? }');
+  if (!opts || typeof opts !== 'object') throw new NnError(op, 'expected an options object { lr, b1?, b2?, eps? }', 'argument');
   const lr = checkLearningRate(op, opts.lr);
   const b1 = checkNumber(op, 'b1', opts.b1 ?? 0.9, 0, 1, true);
   const b2 = checkNumber(op, 'b2', opts.b2 ?? 0.999, 0, 1, true);
@@ -360,7 +361,7 @@ function adamCore(op: string, opts: AdamWOptions, decoupled: boolean): GradientT
     update(grads, state, params) {
       const count = checkCount(op, state);
       checkFloat(op, 'grads', grads);
-      if (decoupled && params === undefined) throw new TensorError(op, 'update needs the current params for the decoupled weight decay: update(grads, state, params)');
+      if (decoupled && params === undefined) throw new NnError(op, 'update needs the current params for the decoupled weight decay: update(grads, state, params)', 'argument');
       const rate = lrAt(op, lr, count);
       // Exactly PyTorch's scalar arithmetic, in float64: t is 1-based.
       const t = count + 1;
@@ -404,7 +405,7 @@ export function adamw(opts: AdamWOptions): GradientTransformation<AdamState> {
 // ----------------------------------------------------------------------------- schedules
 
 function checkStep(op: string, step: number): void {
-  if (!(step >= 0)) throw new TensorError(op, `step must be a non-negative number, got ${step}`);
+  if (!(step >= 0)) throw new NnError(op, `step must be a non-negative number, got ${step}`, 'argument');
 }
 
 /** A schedule that always returns `value`. */
@@ -423,7 +424,7 @@ export function linearWarmup(opts: { peak: number; warmupSteps: number; init?: n
   const peak = checkNumber(op, 'peak', opts?.peak, 0, Infinity, true);
   const init = checkNumber(op, 'init', opts.init ?? 0, 0, Infinity, true);
   const w = opts.warmupSteps;
-  if (!Number.isSafeInteger(w) || w < 0) throw new TensorError(op, `warmupSteps must be a non-negative integer, got ${w}`);
+  if (!Number.isSafeInteger(w) || w < 0) throw new NnError(op, `warmupSteps must be a non-negative integer, got ${w}`, 'argument');
   return (step) => {
     checkStep(op, step);
     return step >= w ? peak : init + (peak - init) * (step / w);
@@ -440,7 +441,7 @@ export function cosineDecay(opts: { peak: number; decaySteps: number; alpha?: nu
   const peak = checkNumber(op, 'peak', opts?.peak, 0, Infinity, true);
   const alpha = checkNumber(op, 'alpha', opts.alpha ?? 0, 0, 1, false);
   const d = opts.decaySteps;
-  if (!Number.isSafeInteger(d) || d < 1) throw new TensorError(op, `decaySteps must be a positive integer, got ${d}`);
+  if (!Number.isSafeInteger(d) || d < 1) throw new NnError(op, `decaySteps must be a positive integer, got ${d}`, 'argument');
   return (step) => {
     checkStep(op, step);
     const cosine = 0.5 * (1 + Math.cos((Math.PI * Math.min(step, d)) / d));
@@ -461,8 +462,8 @@ export function warmupCosine(opts: { peak: number; warmupSteps: number; decaySte
   const init = checkNumber(op, 'init', opts.init ?? 0, 0, Infinity, true);
   const w = opts.warmupSteps;
   const d = opts.decaySteps;
-  if (!Number.isSafeInteger(w) || w < 0) throw new TensorError(op, `warmupSteps must be a non-negative integer, got ${w}`);
-  if (!Number.isSafeInteger(d) || d < w) throw new TensorError(op, `decaySteps must be an integer ≥ warmupSteps (${w}), got ${d}; it is the total length including the warm-up`);
+  if (!Number.isSafeInteger(w) || w < 0) throw new NnError(op, `warmupSteps must be a non-negative integer, got ${w}`, 'argument');
+  if (!Number.isSafeInteger(d) || d < w) throw new NnError(op, `decaySteps must be an integer ≥ warmupSteps (${w}), got ${d}; it is the total length including the warm-up`, 'argument');
   const span = d - w;
   return (step) => {
     checkStep(op, step);

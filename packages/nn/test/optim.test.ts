@@ -11,6 +11,7 @@ import {
   adam, adamw, applyUpdates, chain, clipByGlobalNorm, constant, cosineDecay, linearWarmup, scale, scaleByLearningRate, sgd,
   warmupCosine, type GradientTransformation,
 } from '../src/optim.js';
+import { NnError } from '../src/errors.js';
 
 const runs = (n: number) => (process.env.TANDEM_DEEP ? n * 10 : n);
 const f32 = (t: Tensor) => Array.from(t.dataSync() as Float32Array);
@@ -277,7 +278,7 @@ describe('validation', () => {
   ];
   for (const [name, f, msg] of bad) {
     it(`rejects ${name}`, () => {
-      expect(f).toThrow(T.TensorError);
+      expect(f).toThrow(NnError);
       expect(f).toThrow(msg);
     });
   }
