@@ -4,7 +4,8 @@
  * comparisons are done in float64, using the perturbation float32 actually
  * applied (fround(x ± eps) − x), so the only float32 error is in f itself.
  */
-import { TensorError, getBackend, tensor, treeFlatten, treeUnflatten, type Tensor } from '@tandem/tensor';
+import { getBackend, tensor, treeFlatten, treeUnflatten, type Tensor } from '@tandem/tensor';
+import { AutodiffError } from './errors.js';
 import { valueAndGrad } from './vjp.js';
 
 /** Options for {@link checkGrads}. */
@@ -35,13 +36,13 @@ export interface CheckResult {
 
 function toCpuF32(t: Tensor): Float32Array {
   const cpu = getBackend('cpu');
-  if (t.backend !== cpu) throw new TensorError('checkGrads', 'inputs must be cpu tensors (the checker runs in float64 on cpu)');
+  if (t.backend !== cpu) throw new AutodiffError('checkGrads', 'inputs must be cpu tensors (the checker runs in float64 on cpu)', 'argument');
   return t.dataSync() as Float32Array;
 }
 
 /**
  * Compares the gradient of the scalar function `f` at `inputs` (each a pytree of
- * float32 cpu tensors) with central finite differences. Throws a TensorError naming
+ * float32 cpu tensors) with central finite differences. Throws an AutodiffError (code `mismatch`) naming
  * the worst coordinate when any coordinate is out of tolerance; returns a summary otherwise.
  */
 export function checkGrads(f: (...args: any[]) => Tensor, inputs: readonly unknown[], opts: CheckOptions = {}): CheckResult {
@@ -100,9 +101,10 @@ export function checkGrads(f: (...args: any[]) => Tensor, inputs: readonly unkno
   });
   for (const g of treeFlatten(grads)[0]) g.dispose();
   if (worstExcess > 0 && worst) {
-    throw new TensorError(
+    throw new AutodiffError(
       'checkGrads',
       `gradient mismatch at input ${worst.input}, leaf ${worst.leaf} (in pytree flatten order), flat index ${worst.index}: analytic ${worst.analytic}, finite difference ${worst.numeric} (eps ${eps}, rtol ${rtol}, atol ${atol})`,
+      'mismatch',
     );
   }
   return { checked, maxAbsError, worst };

@@ -6,5 +6,6 @@
 export { vjp, grad, valueAndGrad, stopGradient, customVjp, type Pullback, type GradOptions, type CustomRule } from './vjp.js';
 export { checkGrads, type CheckOptions, type CheckResult } from './check.js';
 export { unbroadcast } from './unbroadcast.js';
-export { RULES, type Rule } from './rules.js';
+export { RULES, type Rule, type Rules } from './rules.js';
+export { AutodiffError, AUTODIFF_ERROR_CODES, type AutodiffErrorCode } from './errors.js';
 export { treeMap, treeFlatten, treeUnflatten, treeZip, treeLeaves, type PyTree, type TreeDef } from '@tandem/tensor';

@@ -6,20 +6,25 @@
  * that is all grad(grad(f)) needs.
  */
 import {
-  TensorError, add, broadcastTo, cast, concat, cos, div, eq, exp, expandDims, rsqrt, gather, gt, log, lt, matmul, mul,
+  add, broadcastTo, cast, concat, cos, div, eq, exp, expandDims, rsqrt, gather, gt, log, lt, matmul, mul,
   neg, pad, pow, reshape, scatterAdd, sign, sin, slice, sub, sum, transpose, where, zeros,
-  type OpRecord, type Tensor,
+  type OpRecord, type Prim, type Tensor,
 } from '@tandem/tensor';
+import { AutodiffError } from './errors.js';
 import { unbroadcast } from './unbroadcast.js';
 
 /**
- * `needs[i]` says whether input i carries a gradient at all (it depends on a
- * differentiated argument); rules skip the work for inputs that do not — constants,
- * masks, reference values — which is most of the work for a scale or a bias.
+ * The vector–Jacobian rule of primitive `P`: from its record (whose `attrs` are that
+ * primitive's, see `Primitives` in @tandem/tensor) and the output's cotangent, one
+ * cotangent per input, or null. `needs[i]` says whether input i carries a gradient at
+ * all (it depends on a differentiated argument); rules skip the work for inputs that
+ * do not — constants, masks, reference values — which is most of the work for a scale
+ * or a bias.
  */
-export type Rule = (rec: OpRecord, ct: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
+export type Rule<P extends Prim = Prim> = (rec: OpRecord<P>, ct: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
 
-const attr = <T>(rec: OpRecord, name: string): T => rec.attrs[name] as T;
+/** One rule per primitive: a primitive without a rule does not compile. */
+export type Rules = { readonly [P in Prim]: Rule<P> };
 
 /** 1 where a beats b, ½ on ties, 0 elsewhere: ties split the gradient evenly (as JAX does). */
 function winWeight(a: Tensor, b: Tensor, beats: (a: Tensor, b: Tensor) => Tensor): Tensor {
@@ -27,16 +32,15 @@ function winWeight(a: Tensor, b: Tensor, beats: (a: Tensor, b: Tensor) => Tensor
 }
 
 /** The cotangent of a reduction, broadcast back over the reduced axes. */
-function expandReduced(ct: Tensor, x: Tensor, axes: number[], keepDims: boolean): Tensor {
+function expandReduced(ct: Tensor, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor {
   const kept = keepDims ? ct : reshape(ct, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
   return broadcastTo(kept, x.shape);
 }
 
 /** Max/min: the gradient goes to the extremal entries, split evenly among ties. */
-function extremumRule(rec: OpRecord, ct: Tensor): (Tensor | null)[] {
+function extremumRule(rec: OpRecord<'max' | 'min'>, ct: Tensor): (Tensor | null)[] {
   const x = rec.inputs[0]!;
-  const axes = attr<number[]>(rec, 'axes');
-  const keepDims = attr<boolean>(rec, 'keepDims');
+  const { axes, keepDims } = rec.attrs;
   const out = expandReduced(rec.output, x, axes, keepDims);
   const mask = cast(eq(x, out), 'float32');
   const count = sum(mask, axes, true);
@@ -75,10 +79,9 @@ const axisSpec = (d: number, v: number, rank: number, fill = 0): number[] =>
 const axisStops = (d: number, v: number | null, rank: number): (number | null)[] =>
   Array.from({ length: rank }, (_, i) => (i === d ? v : null));
 
-function matmulRule(rec: OpRecord, ct: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
+function matmulRule(rec: OpRecord<'matmul'>, ct: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
   const [a, b] = rec.inputs as [Tensor, Tensor];
-  const transA = attr<boolean>(rec, 'transA');
-  const transB = attr<boolean>(rec, 'transB');
+  const { transA, transB } = rec.attrs;
   // C = op(A)·op(B)  ⇒  dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC; stored transposes flip the product.
   const da = !needs[0] ? null : transA ? matmul(b, ct, { transA: transB, transB: true }) : matmul(ct, b, { transB: !transB });
   let db: Tensor | null;
@@ -100,7 +103,7 @@ function matmulRule(rec: OpRecord, ct: Tensor, needs: readonly boolean[]): (Tens
 const none = (rec: OpRecord): null[] => rec.inputs.map(() => null);
 
 /** The vector–Jacobian rule of each primitive, keyed by primitive name ({@link OpRecord.prim}); rules of ops with no gradient (sign, comparisons, argmax, ...) return nulls. */
-export const RULES: Record<string, Rule> = {
+export const RULES: Rules = {
   neg: (_r, ct) => [neg(ct)],
   abs: (r, ct) => [mul(ct, sign(r.inputs[0]!))],
   sign: (r) => none(r),
@@ -156,7 +159,7 @@ export const RULES: Record<string, Rule> = {
     return [null, n[1] ? unbroadcast(where(c, ct, 0), a.shape) : null, n[2] ? unbroadcast(where(c, 0, ct), b.shape) : null];
   },
 
-  sum: (r, ct) => [expandReduced(ct, r.inputs[0]!, attr(r, 'axes'), attr(r, 'keepDims'))],
+  sum: (r, ct) => [expandReduced(ct, r.inputs[0]!, r.attrs.axes, r.attrs.keepDims)],
   max: extremumRule,
   min: extremumRule,
   argmax: none,
@@ -166,20 +169,20 @@ export const RULES: Record<string, Rule> = {
 
   reshape: (r, ct) => [reshape(ct, r.inputs[0]!.shape)],
   transpose: (r, ct) => {
-    const perm = attr<number[]>(r, 'perm');
+    const { perm } = r.attrs;
     const inv = new Array<number>(perm.length);
     perm.forEach((p, i) => (inv[p] = i));
     return [transpose(ct, inv)];
   },
   broadcastTo: (r, ct) => [unbroadcast(ct, r.inputs[0]!.shape)],
-  slice: (r, ct) => [unslice(ct, r.inputs[0]!.shape, attr(r, 'begin'), attr(r, 'step'))],
+  slice: (r, ct) => [unslice(ct, r.inputs[0]!.shape, r.attrs.begin, r.attrs.step)],
   pad: (r, ct) => {
     const x = r.inputs[0]!;
-    const widths = attr<[number, number][]>(r, 'widths');
+    const { widths } = r.attrs;
     return [slice(ct, widths.map((w) => w[0]), widths.map((w, i) => w[0] + x.shape[i]!))];
   },
   concat: (r, ct, n) => {
-    const axis = attr<number>(r, 'axis');
+    const { axis } = r.attrs;
     let off = 0;
     return r.inputs.map((x, j) => {
       const starts = x.shape.map((_, i) => (i === axis ? off : 0));
@@ -190,9 +193,9 @@ export const RULES: Record<string, Rule> = {
   },
   gather: (r, ct) => {
     const [x, idx] = r.inputs as [Tensor, Tensor];
-    return [scatterAdd(ct, idx, attr(r, 'axis'), x.shape), null];
+    return [scatterAdd(ct, idx, r.attrs.axis, x.shape), null];
   },
-  scatterAdd: (r, ct) => [gather(ct, r.inputs[1]!, attr(r, 'axis')), null],
+  scatterAdd: (r, ct) => [gather(ct, r.inputs[1]!, r.attrs.axis), null],
   // Fused row ops: rules written with the same primitives, from the output alone where possible.
   softmax: (r, ct) => {
     const y = r.output;
@@ -205,7 +208,7 @@ export const RULES: Record<string, Rule> = {
     const y = r.output;
     const n = x.shape[x.rank - 1]!;
     const xc = sub(x, div(sum(x, -1, true), n));
-    const s = rsqrt(add(div(sum(mul(xc, xc), -1, true), n), attr<number>(r, 'eps')));
+    const s = rsqrt(add(div(sum(mul(xc, xc), -1, true), n), r.attrs.eps));
     const m1 = div(sum(ct, -1, true), n);
     const m2 = div(sum(mul(ct, y), -1, true), n);
     return [mul(s, sub(sub(ct, m1), mul(y, m2)))];
@@ -217,9 +220,17 @@ export const RULES: Record<string, Rule> = {
   },
 };
 
-/** Looks up the rule of a primitive, or names the primitive that lacks one. */
-export function ruleFor(prim: string): Rule {
-  const r = RULES[prim];
-  if (!r) throw new TensorError('vjp', `no gradient rule for the primitive '${prim}'`);
+/**
+ * Looks up the rule of a primitive. Every primitive has one (the type of {@link RULES}
+ * sees to that); the check is for records made outside TypeScript.
+ */
+export function ruleFor<P extends Prim>(prim: P): Rule<P> {
+  const r: Rule<P> | undefined = RULES[prim];
+  if (!r) throw new AutodiffError('vjp', `no gradient rule for the primitive '${prim}'`, 'rule');
   return r;
+}
+
+/** Applies the rule of `rec`'s primitive to it. */
+export function applyRule<P extends Prim>(rec: OpRecord<P>, ct: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
+  return ruleFor(rec.prim)(rec, ct, needs);
 }

@@ -6,10 +6,11 @@
  * grad(grad(f)) works without special cases.
  */
 import {
-  TensorError, Tensor, activeTracers, add, adoptIntoScope, collectCreated, isTracing, ones, reshape,
-  treeFlatten, treeUnflatten, withTracer, withoutTracing, zeros, type OpRecord, type TreeDef, type Tracer,
+  Tensor, activeTracers, add, adoptIntoScope, collectCreated, isTracing, ones, reshape,
+  treeFlatten, treeUnflatten, withTracer, withoutTracing, zeros, type CustomAttrs, type OpRecord, type TreeDef, type Tracer,
 } from '@tandem/tensor';
-import { ruleFor } from './rules.js';
+import { AutodiffError } from './errors.js';
+import { applyRule } from './rules.js';
 
 /** Records the primitives whose inputs depend on the watched tensors. */
 class Tape implements Tracer {
@@ -53,7 +54,7 @@ export function vjp<In extends unknown[], Out>(f: (...args: In) => Out, ...prima
   flats.forEach(([leaves], i) => {
     for (const l of leaves) {
       if (l.dtype !== 'float32') {
-        throw new TensorError('vjp', `argument ${i} has a ${describeLeaf(l)} leaf: integer and bool inputs get no gradient; pass them as non-differentiated arguments (grad's argnums) or through a closure`);
+        throw new AutodiffError('vjp', `argument ${i} has a ${describeLeaf(l)} leaf: integer and bool inputs get no gradient; pass them as non-differentiated arguments (grad's argnums) or through a closure`, 'argument');
       }
     }
   });
@@ -71,7 +72,7 @@ export function vjp<In extends unknown[], Out>(f: (...args: In) => Out, ...prima
   let released = false;
 
   const pullback = ((cotangent: unknown): In => {
-    if (released) throw new TensorError('vjp', 'this pullback was disposed; take a new vjp');
+    if (released) throw new AutodiffError('vjp', 'this pullback was disposed; take a new vjp', 'disposed');
     const [ctLeaves, ctDef] = treeFlatten(cotangent);
     checkSameStructure(outDef, ctDef, outLeaves, ctLeaves);
     const [grads, made] = collectCreated(() => backward(ctLeaves));
@@ -99,8 +100,8 @@ export function vjp<In extends unknown[], Out>(f: (...args: In) => Out, ...prima
       const rec = tape.records[r]!;
       const ct = cts.get(rec.output.id);
       if (!ct) continue;
-      const rule = rec.prim === 'custom' ? (rec.attrs.vjp as CustomRule) : ruleFor(rec.prim);
-      const gs = rule(rec, ct, rec.inputs.map((x) => tape.watched.has(x.id)));
+      const needs = rec.inputs.map((x) => tape.watched.has(x.id));
+      const gs = rec.prim === 'custom' ? rec.attrs.vjp(rec, ct, needs) : applyRule(rec, ct, needs);
       rec.inputs.forEach((x, j) => {
         const g = gs[j];
         if (g && tape.watched.has(x.id)) accumulate(x, g);
@@ -127,12 +128,12 @@ export function vjp<In extends unknown[], Out>(f: (...args: In) => Out, ...prima
 
 function checkSameStructure(outDef: TreeDef, ctDef: TreeDef, outs: Tensor[], cts: Tensor[]): void {
   if (JSON.stringify(outDef) !== JSON.stringify(ctDef) || outs.length !== cts.length) {
-    throw new TensorError('vjp', 'the cotangent must have the same structure as the output of f');
+    throw new AutodiffError('vjp', 'the cotangent must have the same structure as the output of f', 'structure');
   }
   outs.forEach((o, i) => {
     const c = cts[i]!;
     if (o.shape.length !== c.shape.length || o.shape.some((d, j) => d !== c.shape[j])) {
-      throw new TensorError('vjp', `cotangent leaf ${i} has shape [${c.shape.join(',')}] but the output leaf is [${o.shape.join(',')}]`);
+      throw new AutodiffError('vjp', `cotangent leaf ${i} has shape [${c.shape.join(',')}] but the output leaf is [${o.shape.join(',')}]`, 'structure');
     }
   });
 }
@@ -144,11 +145,11 @@ export interface GradOptions {
 }
 
 function scalarOut(op: string, out: unknown): Tensor {
-  if (!(out instanceof Tensor)) throw new TensorError(op, 'f must return a single scalar Tensor');
+  if (!(out instanceof Tensor)) throw new AutodiffError(op, 'f must return a single scalar Tensor', 'argument');
   if (out.size !== 1 || out.rank !== 0) {
-    throw new TensorError(op, `f must return a scalar (shape []), got ${describeLeaf(out)}; reduce it (e.g. .sum() or .mean()) or use vjp for non-scalar outputs`);
+    throw new AutodiffError(op, `f must return a scalar (shape []), got ${describeLeaf(out)}; reduce it (e.g. .sum() or .mean()) or use vjp for non-scalar outputs`, 'argument');
   }
-  if (out.dtype !== 'float32') throw new TensorError(op, `f must return a float32 scalar, got ${out.dtype}`);
+  if (out.dtype !== 'float32') throw new AutodiffError(op, `f must return a float32 scalar, got ${out.dtype}`, 'argument');
   return out;
 }
 
@@ -165,7 +166,7 @@ export function valueAndGrad<In extends unknown[]>(
   return (...args: In) => {
     for (const a of list) {
       if (!Number.isInteger(a) || a < 0 || a >= args.length) {
-        throw new TensorError('grad', `argnums entry ${a} is not an argument index of a call with ${args.length} arguments`);
+        throw new AutodiffError('grad', `argnums entry ${a} is not an argument index of a call with ${args.length} arguments`, 'argument');
       }
     }
     const diffArgs = list.map((i) => args[i]);
@@ -204,7 +205,7 @@ export function stopGradient<T>(tree: T): T {
 }
 
 /** A custom rule: given the recorded application and the output cotangent, one cotangent per input (null for none). */
-export type CustomRule = (rec: OpRecord, ct: Tensor, needs?: readonly boolean[]) => (Tensor | null)[];
+export type CustomRule = CustomAttrs['vjp'];
 
 /**
  * Wraps `f` (tensors in, one tensor out) so that autodiff uses `rule` instead of
@@ -216,10 +217,10 @@ export function customVjp<Args extends Tensor[]>(f: (...args: Args) => Tensor, r
   (...args: Args) => Tensor {
   return (...args: Args) => {
     const output = withoutTracing(() => f(...args));
-    const rec: OpRecord = {
+    const rec: OpRecord<'custom'> = {
       prim: 'custom',
       inputs: args,
-      attrs: { vjp: ((r: OpRecord, ct: Tensor) => rule(ct, r.output, ...(r.inputs as Args))) as CustomRule },
+      attrs: { vjp: (r, ct) => rule(ct, r.output, ...(r.inputs as Args)) },
       output,
     };
     for (const t of activeTracers()) t.record(rec);

@@ -1,33 +1,7 @@
 import type { DType, HostArray } from './dtype.js';
+import type { ConcatLayout, View } from './layout.js';
+import type { BinaryOp, ReduceOp, UnaryOp } from './primitives.js';
 import type { Shape } from './shape.js';
-
-/** Elementwise ops of one input. Output dtype equals input dtype. */
-export type UnaryOp =
-  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'log1p' | 'sqrt' | 'rsqrt'
-  | 'tanh' | 'sigmoid' | 'relu' | 'sin' | 'cos' | 'logicalNot';
-
-/** Elementwise ops of two broadcast inputs of one dtype. Comparisons and logical ops yield bool. */
-export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'
-  | 'logicalAnd' | 'logicalOr' | 'logicalXor';
-
-/** Every {@link UnaryOp}, in a fixed order (for iteration in tests and backends). */
-export const UNARY_OPS: readonly UnaryOp[] = [
-  'neg', 'abs', 'sign', 'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'sin', 'cos', 'logicalNot',
-];
-/** Every {@link BinaryOp}, in a fixed order (for iteration in tests and backends). */
-export const BINARY_OPS: readonly BinaryOp[] = [
-  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr', 'logicalXor',
-];
-export const COMPARISON_OPS: ReadonlySet<BinaryOp> = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
-export const LOGICAL_OPS: ReadonlySet<BinaryOp> = new Set(['logicalAnd', 'logicalOr', 'logicalXor']);
-
-/**
- * Reductions. `argmax`/`argmin` return int32 indices; ties resolve to the first
- * (lowest) index. `max`/`min` propagate NaN.
- */
-export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
 /**
  * The primitive set every backend implements. Storage is always dense and row
@@ -68,16 +42,16 @@ export interface Backend<S = unknown> {
    */
   matmul(a: S, b: S, batch: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): S;
-  /** out[j...] = x[perm-applied index]; out shape is shape permuted by `perm`. */
-  transpose(x: S, shape: Shape, perm: readonly number[], dtype: DType): S;
-  /** Materialises x broadcast to outShape (x's shape right-aligned, size-1 dims stretched). */
-  broadcastTo(x: S, shape: Shape, outShape: Shape, dtype: DType): S;
-  /** out[i_0..] = x[begin_d + i_d * step_d]; steps are non-zero, possibly negative. */
-  slice(x: S, shape: Shape, begin: readonly number[], step: readonly number[], outShape: Shape, dtype: DType): S;
+  /**
+   * Materialises the strided view `v` of x into new contiguous storage of sizeOf(v.shape)
+   * elements: out[i] = x[v.offset + Σ coord_d(i) · v.strides[d]]. Transpose, broadcastTo
+   * and slice are all this copy; their views come from layout.ts.
+   */
+  stridedCopy(x: S, v: View, dtype: DType): S;
   /** Constant padding: out has x placed at offset `before` per axis, `value` elsewhere. */
   pad(x: S, shape: Shape, before: readonly number[], outShape: Shape, value: number, dtype: DType): S;
-  /** Concatenation along `axis` of tensors whose shapes agree elsewhere. */
-  concat(xs: readonly S[], shapes: readonly Shape[], axis: number, outShape: Shape, dtype: DType): S;
+  /** Concatenation: input t becomes block `layout.parts[t]` of each output row (see {@link ConcatLayout}). */
+  concat(xs: readonly S[], layout: ConcatLayout, dtype: DType): S;
   /**
    * x viewed as [outer, dim, inner]; indices (int32, `count` of them, each in [0, dim)) pick
    * along the middle axis: out[o, i, j] = x[o, idx[i], j], shape [outer, count, inner].

@@ -7,25 +7,14 @@ import type { Backend } from './backend.js';
 import { createCpuBackend } from './cpu/backend.js';
 import { TensorError } from './errors.js';
 import { getBackend, hasBackend, registerBackend, setCpuFactory, setDefaultBackend, unregisterBackend, type BackendName } from './registry.js';
+import type { WebGPUInfo, WebGPUInitOptions } from './webgpu/device.js';
+
+export type { WebGPUInfo, WebGPUInitOptions } from './webgpu/device.js';
 
 setCpuFactory(createCpuBackend);
 
 /** A backend name, or `'auto'`: webgpu on a hardware adapter, otherwise cpu. */
 export type BackendChoice = BackendName | 'auto';
-
-/** Options for initialising the webgpu backend. */
-export interface WebGPUInitOptions {
-  /** Accept a software adapter (llvmpipe): what tests on GPU-less machines want. Default true. */
-  allowSoftware?: boolean;
-}
-
-/** Information about the webgpu adapter in use, once initialised. */
-export interface WebGPUInfo {
-  /** Human-readable adapter description (vendor, architecture, device), noting compatibility mode. */
-  description: string;
-  /** Whether the adapter is a software rasteriser (e.g. llvmpipe, SwiftShader) or a fallback adapter. */
-  isSoftware: boolean;
-}
 
 let webgpuInfo: WebGPUInfo | undefined;
 

@@ -3,9 +3,11 @@
  * run the backend kernel and show the application to any active tracer.
  * Everything else in tandem (composites, autodiff rules, layers) is built from these.
  */
-import { COMPARISON_OPS, LOGICAL_OPS, type Backend, type BinaryOp, type ReduceOp, type UnaryOp } from './backend.js';
+import type { Backend } from './backend.js';
 import type { DType } from './dtype.js';
 import { TensorError, fmtShape } from './errors.js';
+import { binaryOutDType, broadcastView, concatLayout, randomDType, reduceOutDType, sliceView, transposeView, type View } from './layout.js';
+import { LOGICAL_OPS, type BinaryOp, type ReduceOp, type UnaryOp } from './primitives.js';
 import { getBackend } from './registry.js';
 import { broadcastShapes, checkPerm, checkShape, normAxes, normAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
 import { Tensor, aliasTensor, makeTensor, type TensorLike } from './tensor.js';
@@ -20,7 +22,7 @@ export function sameBackend(op: string, ts: readonly Tensor[]): Backend {
   const b = ts[0]!.dataRef(op).backend;
   for (const t of ts) {
     const tb = t.dataRef(op).backend;
-    if (tb !== b) throw new TensorError(op, `inputs live on different backends (${b.name} and ${tb.name}); move one with \`toBackend\``);
+    if (tb !== b) throw new TensorError(op, `inputs live on different backends (${b.name} and ${tb.name}); move one with \`toBackend\``, 'backend');
   }
   return b;
 }
@@ -28,16 +30,16 @@ export function sameBackend(op: string, ts: readonly Tensor[]): Backend {
 function scalarLike(v: number | boolean, like: Tensor, op: string): Tensor {
   const dtype = like.dtype;
   if (typeof v === 'boolean' && dtype !== 'bool') {
-    throw new TensorError(op, `cannot combine the boolean ${v} with a ${dtype} tensor; expected a number`);
+    throw new TensorError(op, `cannot combine the boolean ${v} with a ${dtype} tensor; expected a number`, 'dtype');
   }
   if (typeof v === 'number' && dtype === 'bool') {
-    throw new TensorError(op, `cannot combine the number ${v} with a bool tensor; expected true or false`);
+    throw new TensorError(op, `cannot combine the number ${v} with a bool tensor; expected true or false`, 'dtype');
   }
   if (dtype === 'int32' && typeof v === 'number' && !Number.isInteger(v)) {
-    throw new TensorError(op, `cannot combine the non-integer ${v} with an int32 tensor; cast the tensor to float32 first`);
+    throw new TensorError(op, `cannot combine the non-integer ${v} with an int32 tensor; cast the tensor to float32 first`, 'dtype');
   }
   if (dtype === 'int32' && typeof v === 'number' && (v < -2147483648 || v > 2147483647)) {
-    throw new TensorError(op, `cannot combine ${v} with an int32 tensor: it is outside the int32 range [-2^31, 2^31); cast the tensor to float32 first`);
+    throw new TensorError(op, `cannot combine ${v} with an int32 tensor: it is outside the int32 range [-2^31, 2^31); cast the tensor to float32 first`, 'dtype');
   }
   const b = like.dataRef(op).backend;
   return makeTensor(b, b.fill(Number(v), 1, dtype), [], dtype);
@@ -45,7 +47,7 @@ function scalarLike(v: number | boolean, like: Tensor, op: string): Tensor {
 
 function requireDType(op: string, t: Tensor, allowed: readonly DType[]): void {
   if (!allowed.includes(t.dtype)) {
-    throw new TensorError(op, `expected a ${allowed.join(' or ')} tensor, got ${describe(t)}`);
+    throw new TensorError(op, `expected a ${allowed.join(' or ')} tensor, got ${describe(t)}`, 'dtype');
   }
 }
 
@@ -111,14 +113,14 @@ function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   const [ta, tb, temps] = toTensors(op, a, b);
   const backend = sameBackend(op, [ta, tb]);
   if (ta.dtype !== tb.dtype) {
-    throw new TensorError(op, `operands have different dtypes (${describe(ta)} and ${describe(tb)}); cast one of them explicitly`);
+    throw new TensorError(op, `operands have different dtypes (${describe(ta)} and ${describe(tb)}); cast one of them explicitly`, 'dtype');
   }
   if (LOGICAL_OPS.has(op)) requireDType(op, ta, ['bool']);
   else if (op === 'div' || op === 'pow') requireDType(op, ta, ['float32']);
   else if (op === 'eq' || op === 'ne') requireDType(op, ta, ['float32', 'int32', 'bool']);
   else requireDType(op, ta, ['float32', 'int32']);
   const outShape = broadcastShapes(op, ta.shape, tb.shape);
-  const outDType: DType = COMPARISON_OPS.has(op) || LOGICAL_OPS.has(op) ? 'bool' : ta.dtype;
+  const outDType = binaryOutDType(op, ta.dtype);
   const s = backend.binary(op, ta.storage(op), ta.shape, tb.storage(op), tb.shape, outShape, ta.dtype);
   const out = makeTensor(backend, s, outShape, outDType);
   emit(op, [ta, tb], {}, out);
@@ -175,7 +177,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   if (own) temps.push(own);
   const backend = sameBackend(op, [cond, ta, tb]);
   if (ta.dtype !== tb.dtype) {
-    throw new TensorError(op, `branches have different dtypes (${describe(ta)} and ${describe(tb)}); cast one of them explicitly`);
+    throw new TensorError(op, `branches have different dtypes (${describe(ta)} and ${describe(tb)}); cast one of them explicitly`, 'dtype');
   }
   const outShape = broadcastShapes(op, broadcastShapes(op, cond.shape, ta.shape), tb.shape);
   const s = backend.where(cond.storage(op), cond.shape, ta.storage(op), ta.shape, tb.storage(op), tb.shape, outShape, ta.dtype);
@@ -194,11 +196,11 @@ function reduce(op: ReduceOp, x: Tensor, axesIn: number | readonly number[] | un
   const axes = normAxes(op, axesIn, x.rank);
   const reducedSize = axes.reduce((p, a) => p * x.shape[a]!, 1);
   if (op !== 'sum' && reducedSize === 0) {
-    throw new TensorError(op, `cannot reduce ${describe(x)} over axes [${axes.join(',')}] of size 0: ${op} of an empty set has no value`);
+    throw new TensorError(op, `cannot reduce ${describe(x)} over axes [${axes.join(',')}] of size 0: ${op} of an empty set has no value`, 'shape');
   }
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]!);
-  const outDType: DType = op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype;
+  const outDType = reduceOutDType(op, x.dtype);
   let src = x;
   let temp: Tensor | undefined;
   const contiguous = axes.length === 0 || axes[axes.length - 1]! - axes[0]! === axes.length - 1;
@@ -253,7 +255,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   requireDType(op, a, ['float32']);
   requireDType(op, b, ['float32']);
   if (a.rank < 2 || b.rank < 2) {
-    throw new TensorError(op, `both operands need rank ≥ 2, got ${describe(a)} and ${describe(b)}; reshape a vector to [1,n] or [n,1]`);
+    throw new TensorError(op, `both operands need rank ≥ 2, got ${describe(a)} and ${describe(b)}; reshape a vector to [1,n] or [n,1]`, 'shape');
   }
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
@@ -267,6 +269,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     throw new TensorError(
       op,
       `inner dimensions differ: ${describe(a)}${transA ? 'ᵀ' : ''} @ ${describe(b)}${transB ? 'ᵀ' : ''} contracts ${k} with ${k2}; expected equal`,
+      'shape',
     );
   }
   const aBatch = a.shape.slice(0, -2);
@@ -311,28 +314,32 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   x.dataRef(op);
   const infer = shape.filter((d) => d === -1).length;
   if (infer > 1 || shape.some((d) => !Number.isInteger(d) || d < -1)) {
-    throw new TensorError(op, `invalid target shape ${fmtShape(shape)}: entries must be non-negative integers, with at most one -1`);
+    throw new TensorError(op, `invalid target shape ${fmtShape(shape)}: entries must be non-negative integers, with at most one -1`, 'shape');
   }
   let target = [...shape];
   if (infer) {
     const known = sizeOf(shape.filter((d) => d !== -1));
     if (known === 0 || x.size % known !== 0) {
-      throw new TensorError(op, `cannot infer the -1 in ${fmtShape(shape)} for ${describe(x)} (${x.size} elements)`);
+      throw new TensorError(op, `cannot infer the -1 in ${fmtShape(shape)} for ${describe(x)} (${x.size} elements)`, 'shape');
     }
     target = shape.map((d) => (d === -1 ? x.size / known : d));
   }
   if (sizeOf(target) !== x.size) {
-    throw new TensorError(op, `cannot reshape ${describe(x)} (${x.size} elements) to ${fmtShape(target)} (${sizeOf(target)} elements)`);
+    throw new TensorError(op, `cannot reshape ${describe(x)} (${x.size} elements) to ${fmtShape(target)} (${sizeOf(target)} elements)`, 'shape');
   }
   const out = aliasTensor(x, target);
   emit(op, [x], { shape: target }, out);
   return out;
 }
 
+/** Materialises a view of x's storage (transpose, broadcast, slice: see layout.ts). */
+function runView(op: string, x: Tensor, v: View): Tensor {
+  const b = x.dataRef(op).backend;
+  return makeTensor(b, b.stridedCopy(x.storage(op), v, x.dtype), v.shape, x.dtype);
+}
+
 function runTranspose(x: Tensor, perm: readonly number[]): Tensor {
-  const b = x.dataRef('transpose').backend;
-  const outShape = perm.map((p) => x.shape[p]!);
-  return makeTensor(b, b.transpose(x.storage('transpose'), x.shape, perm, x.dtype), outShape, x.dtype);
+  return runView('transpose', x, transposeView(x.shape, perm));
 }
 
 /** Permutes axes; the default reverses them. */
@@ -346,8 +353,7 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
 }
 
 function runBroadcast(x: Tensor, shape: Shape): Tensor {
-  const b = x.dataRef('broadcastTo').backend;
-  return makeTensor(b, b.broadcastTo(x.storage('broadcastTo'), x.shape, shape, x.dtype), shape, x.dtype);
+  return runView('broadcastTo', x, broadcastView(x.shape, shape));
 }
 
 /** Materialises `x` broadcast to `shape` (NumPy rules; `x` is right-aligned). */
@@ -357,7 +363,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   checkShape(op, shape);
   const ok = shape.length >= x.rank && x.shape.every((d, i) => d === 1 || d === shape[shape.length - x.rank + i]);
   if (!ok) {
-    throw new TensorError(op, `cannot broadcast ${describe(x)} to ${fmtShape(shape)}: each dimension must equal the target's or be 1`);
+    throw new TensorError(op, `cannot broadcast ${describe(x)} to ${fmtShape(shape)}: each dimension must equal the target's or be 1`, 'shape');
   }
   const out = runBroadcast(x, [...shape]);
   emit(op, [x], { shape: [...shape] }, out);
@@ -374,7 +380,7 @@ export function slice(x: Tensor, starts: readonly number[], stops?: readonly (nu
   const op = 'slice';
   x.dataRef(op);
   if (starts.length > x.rank || (stops && stops.length > x.rank) || (steps && steps.length > x.rank)) {
-    throw new TensorError(op, `got more slice entries than the ${x.rank} axes of ${describe(x)}`);
+    throw new TensorError(op, `got more slice entries than the ${x.rank} axes of ${describe(x)}`, 'shape');
   }
   const begin: number[] = [];
   const step: number[] = [];
@@ -402,8 +408,7 @@ export function slice(x: Tensor, starts: readonly number[], stops?: readonly (nu
     step.push(st);
     outShape.push(count);
   }
-  const b = x.dataRef(op).backend;
-  const out = makeTensor(b, b.slice(x.storage(op), x.shape, begin, step, outShape, x.dtype), outShape, x.dtype);
+  const out = runView(op, x, sliceView(x.shape, begin, step, outShape));
   emit(op, [x], { begin, step }, out);
   return out;
 }
@@ -413,7 +418,7 @@ export function pad(x: Tensor, widths: readonly (readonly [number, number])[], v
   const op = 'pad';
   const b = x.dataRef(op).backend;
   if (widths.length !== x.rank) {
-    throw new TensorError(op, `expected ${x.rank} [before, after] pairs for ${describe(x)}, got ${widths.length}`);
+    throw new TensorError(op, `expected ${x.rank} [before, after] pairs for ${describe(x)}, got ${widths.length}`, 'shape');
   }
   for (const w of widths) {
     if (w.length !== 2 || !w.every((v) => Number.isInteger(v) && v >= 0)) {
@@ -421,9 +426,9 @@ export function pad(x: Tensor, widths: readonly (readonly [number, number])[], v
     }
   }
   if (x.dtype === 'int32' && !(Number.isInteger(value) && value >= -2147483648 && value <= 2147483647)) {
-    throw new TensorError(op, `pad value ${value} is not an int32 (an integer in [-2^31, 2^31)), as an int32 tensor needs`);
+    throw new TensorError(op, `pad value ${value} is not an int32 (an integer in [-2^31, 2^31)), as an int32 tensor needs`, 'dtype');
   }
-  if (x.dtype === 'bool' && value !== 0 && value !== 1) throw new TensorError(op, `pad value ${value} is not 0 or 1, as a bool tensor needs`);
+  if (x.dtype === 'bool' && value !== 0 && value !== 1) throw new TensorError(op, `pad value ${value} is not 0 or 1, as a bool tensor needs`, 'dtype');
   const before = widths.map((w) => w[0]);
   const outShape = x.shape.map((d, i) => d + widths[i]![0] + widths[i]![1]);
   const out = makeTensor(b, b.pad(x.storage(op), x.shape, before, outShape, value, x.dtype), outShape, x.dtype);
@@ -439,13 +444,13 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const first = xs[0]!;
   const ax = normAxis(op, axis, first.rank);
   for (const t of xs) {
-    if (t.dtype !== first.dtype) throw new TensorError(op, `dtypes differ: ${describe(first)} and ${describe(t)}`);
+    if (t.dtype !== first.dtype) throw new TensorError(op, `dtypes differ: ${describe(first)} and ${describe(t)}`, 'dtype');
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
-      throw new TensorError(op, `shapes ${fmtShape(first.shape)} and ${fmtShape(t.shape)} differ outside axis ${ax}`);
+      throw new TensorError(op, `shapes ${fmtShape(first.shape)} and ${fmtShape(t.shape)} differ outside axis ${ax}`, 'shape');
     }
   }
   const outShape = first.shape.map((d, i) => (i === ax ? xs.reduce((s, t) => s + t.shape[ax]!, 0) : d));
-  const s = backend.concat(xs.map((t) => t.storage(op)), xs.map((t) => t.shape), ax, outShape, first.dtype);
+  const s = backend.concat(xs.map((t) => t.storage(op)), concatLayout(xs.map((t) => t.shape), ax, outShape), first.dtype);
   const out = makeTensor(backend, s, outShape, first.dtype);
   emit(op, [...xs], { axis: ax }, out);
   return out;
@@ -462,7 +467,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   const op = 'gather';
   const backend = sameBackend(op, [x, indices]);
   requireDType(op, indices, ['int32']);
-  if (x.rank === 0) throw new TensorError(op, `cannot gather from a scalar ${describe(x)}`);
+  if (x.rank === 0) throw new TensorError(op, `cannot gather from a scalar ${describe(x)}`, 'shape');
   const ax = normAxis(op, axis, x.rank);
   const outer = sizeOf(x.shape.slice(0, ax));
   const inner = sizeOf(x.shape.slice(ax + 1));
@@ -488,7 +493,7 @@ export function scatterAdd(updates: Tensor, indices: Tensor, axis: number, shape
   const ax = normAxis(op, axis, shape.length);
   const expected = [...shape.slice(0, ax), ...indices.shape, ...shape.slice(ax + 1)];
   if (!shapesEqual(expected, updates.shape)) {
-    throw new TensorError(op, `updates ${describe(updates)} do not match target ${fmtShape(shape)} with indices ${fmtShape(indices.shape)} on axis ${ax}; expected updates of shape ${fmtShape(expected)}`);
+    throw new TensorError(op, `updates ${describe(updates)} do not match target ${fmtShape(shape)} with indices ${fmtShape(indices.shape)} on axis ${ax}; expected updates of shape ${fmtShape(expected)}`, 'shape');
   }
   const outer = sizeOf(shape.slice(0, ax));
   const inner = sizeOf(shape.slice(ax + 1));
@@ -512,8 +517,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 /** @internal Philox words or uniforms for the random module (no tracing: random draws have no gradient). */
 export function randomRaw(key0: number, key1: number, shape: readonly number[], dist: 'bits' | 'uniform', backend?: Backend): Tensor {
   const b = backend ?? getBackend();
-  const dtype: DType = dist === 'bits' ? 'int32' : 'float32';
-  return makeTensor(b, b.random(key0 >>> 0, key1 >>> 0, sizeOf(shape), dist), [...shape], dtype);
+  return makeTensor(b, b.random(key0 >>> 0, key1 >>> 0, sizeOf(shape), dist), [...shape], randomDType(dist));
 }
 
 // ---------------------------------------------------------------------------- fused row ops

@@ -1,10 +1,8 @@
 import type { Backend } from './backend.js';
-import type { DType, HostArray } from './dtype.js';
+import { bytesPerElement, type DType, type HostArray } from './dtype.js';
 import { TensorError, fmtShape } from './errors.js';
-import { sizeOf, type Shape } from './shape.js';
-import * as ops from './ops.js';
-import * as comp from './composites.js';
 import { getBackend, hasBackend, type BackendName } from './registry.js';
+import { sizeOf, stridesOf, type Shape } from './shape.js';
 
 /**
  * Storage shared by tensors that alias the same bytes (e.g. a tensor and its
@@ -42,12 +40,12 @@ const live = {
   register(d: DataRef) {
     const c = countsFor(d.backend.name);
     c.buffers++;
-    c.bytes += d.size * (d.dtype === 'bool' ? 1 : 4);
+    c.bytes += d.size * bytesPerElement(d.dtype);
   },
   unregister(d: DataRef) {
     const c = countsFor(d.backend.name);
     c.buffers--;
-    c.bytes -= d.size * (d.dtype === 'bool' ? 1 : 4);
+    c.bytes -= d.size * bytesPerElement(d.dtype);
   },
 };
 
@@ -129,7 +127,7 @@ export class Tensor {
   /** @internal The storage, checked for use after dispose. */
   dataRef(op: string): DataRef {
     if (!this.ref) {
-      throw new TensorError(op, `tensor #${this.id} (${this.dtype}${fmtShape(this.shape)}) was disposed and cannot be used`);
+      throw new TensorError(op, `tensor #${this.id} (${this.dtype}${fmtShape(this.shape)}) was disposed and cannot be used`, 'disposed');
     }
     return this.ref;
   }
@@ -156,7 +154,7 @@ export class Tensor {
   dataSync(): HostArray {
     const r = this.dataRef('dataSync');
     if (!r.backend.readSync) {
-      throw new TensorError('dataSync', `backend '${r.backend.name}' cannot read synchronously; use \`await t.data()\` or \`await t.toArray()\``);
+      throw new TensorError('dataSync', `backend '${r.backend.name}' cannot read synchronously; use \`await t.data()\` or \`await t.toArray()\``, 'backend');
     }
     return r.backend.readSync(r.storage, this.dtype, this.size);
   }
@@ -170,119 +168,13 @@ export class Tensor {
   }
   /** The single element of a size-1 tensor. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new TensorError('item', `expected a tensor with exactly one element, got shape ${fmtShape(this.shape)}`);
+    if (this.size !== 1) throw new TensorError('item', `expected a tensor with exactly one element, got shape ${fmtShape(this.shape)}`, 'shape');
     return (await this.data())[0]!;
   }
   /** A short description such as `Tensor(float32[2,3], cpu)` — shape and dtype only, never the data. */
   toString(): string {
     return `Tensor(${this.dtype}${fmtShape(this.shape)}, ${this.ref ? this.ref.backend.name : 'disposed'})`;
   }
-
-  // --- chaining sugar over ops.ts / composites.ts ------------------------------------
-  /** Elementwise this + b with broadcasting; see {@link ops.add | add}. */
-  add(b: TensorLike): Tensor { return ops.add(this, b); }
-  /** Elementwise this − b with broadcasting; see {@link ops.sub | sub}. */
-  sub(b: TensorLike): Tensor { return ops.sub(this, b); }
-  /** Elementwise this · b with broadcasting; see {@link ops.mul | mul}. */
-  mul(b: TensorLike): Tensor { return ops.mul(this, b); }
-  /** Elementwise float32 this / b with broadcasting; see {@link ops.div | div}. */
-  div(b: TensorLike): Tensor { return ops.div(this, b); }
-  /** Elementwise float32 this ^ b with broadcasting; see {@link ops.pow | pow}. */
-  pow(b: TensorLike): Tensor { return ops.pow(this, b); }
-  /** Elementwise max(this, b) with broadcasting; see {@link ops.maximum | maximum}. */
-  maximum(b: TensorLike): Tensor { return ops.maximum(this, b); }
-  /** Elementwise min(this, b) with broadcasting; see {@link ops.minimum | minimum}. */
-  minimum(b: TensorLike): Tensor { return ops.minimum(this, b); }
-  /** Elementwise this == b → bool; see {@link ops.eq | eq}. */
-  eq(b: TensorLike): Tensor { return ops.eq(this, b); }
-  /** Elementwise this != b → bool; see {@link ops.ne | ne}. */
-  ne(b: TensorLike): Tensor { return ops.ne(this, b); }
-  /** Elementwise this < b → bool; see {@link ops.lt | lt}. */
-  lt(b: TensorLike): Tensor { return ops.lt(this, b); }
-  /** Elementwise this ≤ b → bool; see {@link ops.le | le}. */
-  le(b: TensorLike): Tensor { return ops.le(this, b); }
-  /** Elementwise this > b → bool; see {@link ops.gt | gt}. */
-  gt(b: TensorLike): Tensor { return ops.gt(this, b); }
-  /** Elementwise this ≥ b → bool; see {@link ops.ge | ge}. */
-  ge(b: TensorLike): Tensor { return ops.ge(this, b); }
-  /** Elementwise boolean and; see {@link ops.logicalAnd | logicalAnd}. */
-  logicalAnd(b: TensorLike): Tensor { return ops.logicalAnd(this, b); }
-  /** Elementwise boolean or; see {@link ops.logicalOr | logicalOr}. */
-  logicalOr(b: TensorLike): Tensor { return ops.logicalOr(this, b); }
-  /** Elementwise boolean xor; see {@link ops.logicalXor | logicalXor}. */
-  logicalXor(b: TensorLike): Tensor { return ops.logicalXor(this, b); }
-  /** Elementwise boolean not; see {@link ops.logicalNot | logicalNot}. */
-  logicalNot(): Tensor { return ops.logicalNot(this); }
-  /** −x; see {@link ops.neg | neg}. */
-  neg(): Tensor { return ops.neg(this); }
-  /** |x|; see {@link ops.abs | abs}. */
-  abs(): Tensor { return ops.abs(this); }
-  /** Sign (−1, 0 or 1); see {@link ops.sign | sign}. */
-  sign(): Tensor { return ops.sign(this); }
-  /** e^x; see {@link ops.exp | exp}. */
-  exp(): Tensor { return ops.exp(this); }
-  /** Natural log; see {@link ops.log | log}. */
-  log(): Tensor { return ops.log(this); }
-  /** log(1 + x); see {@link ops.log1p | log1p}. */
-  log1p(): Tensor { return ops.log1p(this); }
-  /** Square root; see {@link ops.sqrt | sqrt}. */
-  sqrt(): Tensor { return ops.sqrt(this); }
-  /** 1 / sqrt(x); see {@link ops.rsqrt | rsqrt}. */
-  rsqrt(): Tensor { return ops.rsqrt(this); }
-  /** Hyperbolic tangent; see {@link ops.tanh | tanh}. */
-  tanh(): Tensor { return ops.tanh(this); }
-  /** Logistic sigmoid; see {@link ops.sigmoid | sigmoid}. */
-  sigmoid(): Tensor { return ops.sigmoid(this); }
-  /** max(x, 0); see {@link ops.relu | relu}. */
-  relu(): Tensor { return ops.relu(this); }
-  /** Sine; see {@link ops.sin | sin}. */
-  sin(): Tensor { return ops.sin(this); }
-  /** Cosine; see {@link ops.cos | cos}. */
-  cos(): Tensor { return ops.cos(this); }
-  /** x²; see {@link comp.square | square}. */
-  square(): Tensor { return comp.square(this); }
-  /** Sum over `axes` (all when omitted); see {@link ops.sum | sum}. */
-  sum(axes?: number | readonly number[], keepDims = false): Tensor { return ops.sum(this, axes, keepDims); }
-  /** Maximum over `axes` (all when omitted); see {@link ops.max | max}. */
-  max(axes?: number | readonly number[], keepDims = false): Tensor { return ops.max(this, axes, keepDims); }
-  /** Minimum over `axes` (all when omitted); see {@link ops.min | min}. */
-  min(axes?: number | readonly number[], keepDims = false): Tensor { return ops.min(this, axes, keepDims); }
-  /** int32 index of the maximum along `axis`; see {@link ops.argmax | argmax}. */
-  argmax(axis: number, keepDims = false): Tensor { return ops.argmax(this, axis, keepDims); }
-  /** int32 index of the minimum along `axis`; see {@link ops.argmin | argmin}. */
-  argmin(axis: number, keepDims = false): Tensor { return ops.argmin(this, axis, keepDims); }
-  /** Mean over `axes` (all when omitted); see {@link comp.mean | mean}. */
-  mean(axes?: number | readonly number[], keepDims = false): Tensor { return comp.mean(this, axes, keepDims); }
-  /** Batched matrix product this @ b over the last two axes; see {@link ops.matmul | matmul}. */
-  matmul(b: Tensor, opts?: ops.MatmulOptions): Tensor { return ops.matmul(this, b, opts); }
-  /** Same elements with a new shape (one entry may be -1); see {@link ops.reshape | reshape}. */
-  reshape(shape: readonly number[]): Tensor { return ops.reshape(this, shape); }
-  /** Permutes axes (reverses them by default); see {@link ops.transpose | transpose}. */
-  transpose(perm?: readonly number[]): Tensor { return ops.transpose(this, perm); }
-  /** Materialises this broadcast to `shape`; see {@link ops.broadcastTo | broadcastTo}. */
-  broadcastTo(shape: readonly number[]): Tensor { return ops.broadcastTo(this, shape); }
-  /** Strided slice per axis; see {@link ops.slice | slice}. */
-  slice(starts: readonly number[], stops?: readonly (number | null)[], steps?: readonly number[]): Tensor {
-    return ops.slice(this, starts, stops, steps);
-  }
-  /** Constant padding of each axis by `[before, after]`; see {@link ops.pad | pad}. */
-  pad(widths: readonly (readonly [number, number])[], value = 0): Tensor { return ops.pad(this, widths, value); }
-  /** Picks entries along `axis` by int32 `indices`; see {@link ops.gather | gather}. */
-  gather(indices: Tensor, axis = 0): Tensor { return ops.gather(this, indices, axis); }
-  /** Converts to `dtype`; see {@link ops.cast | cast}. */
-  cast(dtype: DType): Tensor { return ops.cast(this, dtype); }
-  /** Inserts a size-1 axis at `axis`; see {@link comp.expandDims | expandDims}. */
-  expandDims(axis: number): Tensor { return comp.expandDims(this, axis); }
-  /** Removes size-1 axes (the given ones, or all); see {@link comp.squeeze | squeeze}. */
-  squeeze(axes?: number | readonly number[]): Tensor { return comp.squeeze(this, axes); }
-  /** Stable softmax along `axis`; see {@link comp.softmax | softmax}. */
-  softmax(axis = -1): Tensor { return comp.softmax(this, axis); }
-  /** Stable log-softmax along `axis`; see {@link comp.logSoftmax | logSoftmax}. */
-  logSoftmax(axis = -1): Tensor { return comp.logSoftmax(this, axis); }
-  /** Stable log Σ exp over `axes` (the last by default); see {@link comp.logSumExp | logSumExp}. */
-  logSumExp(axes: number | readonly number[] = -1, keepDims = false): Tensor { return comp.logSumExp(this, axes, keepDims); }
-  /** min(max(x, lo), hi); see {@link comp.clamp | clamp}. */
-  clamp(lo: number, hi: number): Tensor { return comp.clamp(this, lo, hi); }
 }
 
 /** Anything an op accepts where a tensor goes: a tensor, or a JS number/boolean (a scalar of the other operand's dtype). */
@@ -295,12 +187,7 @@ function toNested(data: HostArray, shape: Shape, dtype: DType): NestedArray {
 }
 
 function recShape(data: HostArray, shape: Shape, conv: (v: number) => number | boolean): NestedArray {
-  const strides: number[] = [];
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = acc;
-    acc *= shape[i]!;
-  }
+  const strides = stridesOf(shape);
   const rec = (dim: number, offset: number): NestedArray[] => {
     const n = shape[dim]!;
     const out: NestedArray[] = new Array(n);

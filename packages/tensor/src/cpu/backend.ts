@@ -4,12 +4,14 @@
  * Uint8Array for bool), so reads are free and garbage collection reclaims memory.
  * All loops run in a fixed order, so results are bit-reproducible.
  */
-import type { Backend, BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
-import { allocHost, type DType, type HostArray } from '../dtype.js';
+import type { Backend } from '../backend.js';
+import { allocHost, bytesPerElement, type DType, type HostArray } from '../dtype.js';
 import { TensorError } from '../errors.js';
+import { binaryOutDType, broadcastStrides, coalesce, randomDType, reduceOutDType, type View } from '../layout.js';
 import { philoxStream, wordToUniform } from '../philox.js';
+import type { BinaryOp, ReduceOp, UnaryOp } from '../primitives.js';
 import { shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
-import { binaryKernels, broadcastStrides, forEachRow, rowColPattern, unaryKernel } from './elementwise.js';
+import { binaryKernels, forEachRow, rowColPattern, unaryKernel } from './elementwise.js';
 import { matmulF32 } from './matmul.js';
 
 type Arr = HostArray;
@@ -27,7 +29,7 @@ let pooledBytes = 0;
 const POOL_LIMIT_BYTES = 256 * 1024 * 1024;
 
 function alloc(dtype: DType, size: number, zeroed = false): Arr {
-  bytes += size * (dtype === 'bool' ? 1 : 4);
+  bytes += size * bytesPerElement(dtype);
   const list = pool.get(`${dtype}:${size}`);
   const reused = list?.pop();
   if (reused) {
@@ -121,32 +123,64 @@ function reluBits(x: Float32Array, out: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) oi[i] = xi[i]! & ~-(+(x[i]! < 0));
 }
 
-/** Permuted copy whose last axis is contiguous in both layouts: rows of `inner` elements. */
-function transposeRows(x: Arr, out: Arr, outShape: Shape, strides: readonly number[], inner: number): void {
-  const r = outShape.length - 1; // axes above the rows
-  const idx = new Array<number>(r).fill(0);
-  const rows = out.length / inner;
-  let src = 0;
-  for (let row = 0, o = 0; row < rows; row++, o += inner) {
-    for (let j = 0; j < inner; j++) out[o + j] = x[src + j]!;
-    for (let d = r - 1; d >= 0; d--) {
-      idx[d]!++;
-      src += strides[d]!;
-      if (idx[d]! < outShape[d]!) break;
-      src -= strides[d]! * outShape[d]!;
-      idx[d] = 0;
-    }
-  }
+/**
+ * The elements of a typed array as integers of the same width: a copy through them
+ * moves bits, never converting a float (NaN payloads, −0 and all).
+ */
+function words(x: Arr): Int32Array | Uint8Array {
+  return x instanceof Float32Array ? bits(x) : x;
 }
 
-function copyStrided(x: Arr, out: Arr, outShape: Shape, strides: readonly number[], base: number): void {
-  forEachRow(outShape, strides, base, (o, i, n, last) => {
+/** Whether a view reads one contiguous run of storage in order (size-1 axes aside). */
+function isContiguous(v: View): boolean {
+  let acc = 1;
+  for (let d = v.shape.length - 1; d >= 0; d--) {
+    const n = v.shape[d]!;
+    if (n === 1) continue;
+    if (v.strides[d] !== acc) return false;
+    acc *= n;
+  }
+  return true;
+}
+
+/**
+ * The source offset of the next row of a row-by-row walk over `shape`: an odometer
+ * over the axes above the last, `idx` holding their coordinates.
+ */
+function nextRow(idx: number[], shape: readonly number[], strides: readonly number[], src: number): number {
+  for (let d = shape.length - 2; d >= 0; d--) {
+    idx[d]!++;
+    src += strides[d]!;
+    if (idx[d]! < shape[d]!) return src;
+    src -= strides[d]! * shape[d]!;
+    idx[d] = 0;
+  }
+  return src;
+}
+
+/**
+ * out[i] = x[base + Σ coord_d(i) · strides[d]] over `shape` (coalesced: no size-1 axes,
+ * no mergeable neighbours; rank ≥ 1), row by row along the last axis with one flat
+ * source offset — no per-element index arithmetic and no callback per row. Each kind of
+ * row (contiguous, repeated, strided) has its own loop, so each stays tight.
+ */
+function copyRows(x: Int32Array | Uint8Array, out: Int32Array | Uint8Array, shape: readonly number[], strides: readonly number[], base: number): void {
+  const r = shape.length;
+  const len = shape[r - 1]!;
+  const last = strides[r - 1]!;
+  const n = out.length;
+  const idx = new Array<number>(r).fill(0);
+  let src = base;
+  if (last === 1 && len >= 64) {
+    for (let o = 0; o < n; o += len, src = nextRow(idx, shape, strides, src)) out.set(x.subarray(src, src + len), o);
+  } else if (last === 1) {
     // Short rows (attention heads) copy faster by hand than through subarray + set.
-    if (last === 1 && n >= 64) out.set(x.subarray(i, i + n), o);
-    else if (last === 1) for (let j = 0; j < n; j++) out[o + j] = x[i + j]!;
-    else if (last === 0) out.fill(x[i]!, o, o + n);
-    else for (let j = 0; j < n; j++) out[o + j] = x[i + j * last]!;
-  });
+    for (let o = 0; o < n; src = nextRow(idx, shape, strides, src)) for (let j = 0; j < len; j++) out[o++] = x[src + j]!;
+  } else if (last === 0) {
+    for (let o = 0; o < n; o += len, src = nextRow(idx, shape, strides, src)) out.fill(x[src]!, o, o + len);
+  } else {
+    for (let o = 0; o < n; src = nextRow(idx, shape, strides, src)) for (let j = 0, i = src; j < len; j++, i += last) out[o++] = x[i]!;
+  }
 }
 
 export function createCpuBackend(): Backend<Arr> {
@@ -179,9 +213,8 @@ export function createCpuBackend(): Backend<Arr> {
       return out;
     },
     binary(op: BinaryOp, a, aShape, b, bShape, outShape, dtype) {
-      const outDType: DType = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr', 'logicalXor'].includes(op) ? 'bool' : dtype;
       const n = sizeOf(outShape);
-      const out = alloc(outDType, n);
+      const out = alloc(binaryOutDType(op, dtype), n);
       if (n === 0) return out;
       const k = binaryKernels(op, dtype);
       if (a.length === n && b.length === n && shapesEqual(aShape, bShape)) k.flat(a, b, out, n);
@@ -240,7 +273,7 @@ export function createCpuBackend(): Backend<Arr> {
       return out;
     },
     reduce(op, x, outer, red, inner, dtype) {
-      const out = alloc(op === 'argmax' || op === 'argmin' ? 'int32' : dtype, outer * inner);
+      const out = alloc(reduceOutDType(op, dtype), outer * inner);
       reduceKernel(op, x, out, outer, red, inner);
       return out;
     },
@@ -249,29 +282,16 @@ export function createCpuBackend(): Backend<Arr> {
       matmulF32(a as Float32Array, b as Float32Array, out, batch, m, k, n, transA, transB, aStride, bStride);
       return out;
     },
-    transpose(x, shape, perm, dtype) {
-      const outShape = perm.map((p) => shape[p]!);
-      const out = alloc(dtype, x.length);
-      const inStrides = stridesOf(shape);
-      const r = shape.length;
-      if (r >= 3 && perm[r - 1] === r - 1 && x.length > 0) {
-        // The last axis stays last (attention's head split/merge): copy contiguous rows in
-        // a flat loop over the other axes, without a callback per row.
-        transposeRows(x, out, outShape, perm.map((p) => inStrides[p]!), shape[r - 1]!);
-      } else copyStrided(x, out, outShape, perm.map((p) => inStrides[p]!), 0);
-      return out;
-    },
-    broadcastTo(x, shape, outShape, dtype) {
-      const out = alloc(dtype, sizeOf(outShape));
-      copyStrided(x, out, outShape, broadcastStrides(shape, outShape), 0);
-      return out;
-    },
-    slice(x, shape, begin, step, outShape, dtype) {
-      const out = alloc(dtype, sizeOf(outShape));
-      const inStrides = stridesOf(shape);
-      let base = 0;
-      for (let d = 0; d < shape.length; d++) base += begin[d]! * inStrides[d]!;
-      copyStrided(x, out, outShape, inStrides.map((s, d) => s * step[d]!), base);
+    stridedCopy(x, v, dtype) {
+      const n = sizeOf(v.shape);
+      const out = alloc(dtype, n);
+      if (n === 0) return out;
+      // A contiguous run (a reshape-like slice, a broadcast adding leading 1s): one copy.
+      if (isContiguous(v)) out.set(x.subarray(v.offset, v.offset + n));
+      else {
+        const c = coalesce(v.shape, [v.strides]);
+        copyRows(words(x), words(out), c.shape, c.strides[0]!, v.offset);
+      }
       return out;
     },
     pad(x, shape, before, outShape, value, dtype) {
@@ -285,16 +305,12 @@ export function createCpuBackend(): Backend<Arr> {
       forEachRow(shape, outStrides, base, (i, o, n) => out.set(x.subarray(i, i + n), o));
       return out;
     },
-    concat(xs, shapes, axis, outShape, dtype) {
-      const out = alloc(dtype, sizeOf(outShape));
-      const outer = sizeOf(outShape.slice(0, axis));
-      const inner = sizeOf(outShape.slice(axis + 1));
-      const rowOut = outShape[axis]! * inner;
-      let off = 0;
+    concat(xs, layout, dtype) {
+      const out = alloc(dtype, layout.size);
+      const { outer, rowOut } = layout;
       xs.forEach((x, t) => {
-        const chunk = shapes[t]![axis]! * inner;
-        for (let o = 0; o < outer; o++) out.set(x.subarray(o * chunk, (o + 1) * chunk), o * rowOut + off);
-        off += chunk;
+        const { chunk, offset } = layout.parts[t]!;
+        for (let o = 0; o < outer; o++) out.set(x.subarray(o * chunk, (o + 1) * chunk), o * rowOut + offset);
       });
       return out;
     },
@@ -378,12 +394,12 @@ export function createCpuBackend(): Backend<Arr> {
       return out;
     },
     random(key0, key1, size, dist) {
-      const words = alloc('int32', size) as Int32Array;
-      philoxStream(key0, key1, words);
-      if (dist === 'bits') return words;
-      const out = alloc('float32', size);
-      for (let i = 0; i < size; i++) out[i] = wordToUniform(words[i]!);
-      release(words);
+      const raw = alloc('int32', size) as Int32Array;
+      philoxStream(key0, key1, raw);
+      if (dist === 'bits') return raw;
+      const out = alloc(randomDType(dist), size);
+      for (let i = 0; i < size; i++) out[i] = wordToUniform(raw[i]!);
+      release(raw);
       return out;
     },
   };

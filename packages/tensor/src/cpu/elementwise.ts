@@ -6,8 +6,8 @@
  * Arithmetic runs in float64 and is rounded to float32 on store; for + − × ÷ and sqrt
  * this equals IEEE float32 arithmetic exactly (double rounding is innocuous there).
  */
-import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { DType } from '../dtype.js';
+import type { BinaryOp, UnaryOp } from '../primitives.js';
 import type { Shape } from '../shape.js';
 
 type Arr = Float32Array | Int32Array | Uint8Array;
@@ -123,22 +123,6 @@ export function binaryKernels(op: BinaryOp, dtype: DType): BinaryKernels {
     binaryCache.set(key, k);
   }
   return k;
-}
-
-/**
- * Strides (in elements) with which an operand of shape `shape` is read when
- * broadcast to `outShape`: 0 along stretched or missing axes.
- */
-export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
-  const r = outShape.length;
-  const s = new Array<number>(r).fill(0);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    const d = shape[i]!;
-    s[r - shape.length + i] = d === 1 ? 0 : acc;
-    acc *= d;
-  }
-  return s;
 }
 
 /**

@@ -9,13 +9,13 @@
  * - Asynchronous device failures (device lost, validation errors) are recorded
  *   and thrown as a TensorError from the next call into the backend.
  */
-import type { Backend, BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
-import type { WebGPUInfo, WebGPUInitOptions } from '../backends.js';
-import { broadcastStrides } from '../cpu/elementwise.js';
+import type { Backend } from '../backend.js';
 import { allocHost, type DType, type HostArray } from '../dtype.js';
 import { TensorError } from '../errors.js';
-import { sizeOf, stridesOf, type Shape } from '../shape.js';
-import { openDevice } from './device.js';
+import { broadcastStrides, coalesce } from '../layout.js';
+import type { BinaryOp, ReduceOp, UnaryOp } from '../primitives.js';
+import { sizeOf } from '../shape.js';
+import { openDevice, type WebGPUInfo, type WebGPUInitOptions } from './device.js';
 import { Dispatcher, type Workgroups } from './dispatcher.js';
 import { binaryKernel, castKernel, fillKernel, unaryKernel, whereKernel } from './kernels/elementwise.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel, stridedCopyKernel } from './kernels/layout.js';
@@ -23,7 +23,7 @@ import { MATMUL_WG, matmulKernel, matmulVariant } from './kernels/matmul.js';
 import { randomKernel } from './kernels/random.js';
 import { reduceKernel } from './kernels/reduce.js';
 import { BufferPool } from './pool.js';
-import { checkRank, coalesce } from './strides.js';
+import { checkRank } from './strides.js';
 import { MAX_LOOP } from './wgsl.js';
 
 /** A webgpu storage: a pooled buffer holding at least `size` 32-bit words. */
@@ -154,24 +154,6 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     dispatcher.dispatch(src(key, gen), label, buffers, params, groups);
   }
   const grid = (n: number) => dispatcher.grid1D(n, wg);
-
-  /** out[i] = x[base + Σ coord·stride]: the common core of transpose, broadcastTo and slice. */
-  function stridedCopy(op: string, x: GPUStorage, outShape: Shape, strides: readonly number[], base: number): GPUStorage {
-    const n = sizeOf(outShape);
-    const out = alloc(op, n);
-    if (n === 0) return out;
-    const c = coalesce(outShape, [strides]);
-    const rank = c.shape.length;
-    const st = c.strides[0]!;
-    if (rank === 0 || (rank === 1 && st[0] === 1)) {
-      // A contiguous run: a plain buffer copy.
-      dispatcher.copy(x.buffer, out.buffer, n * 4, base * 4, 0);
-      return out;
-    }
-    checkRank(op, rank);
-    run(`copy:${rank}`, () => stridedCopyKernel(rank, wg), op, [x.buffer, out.buffer], [n, base >>> 0, ...c.shape, ...u32(st)], grid(n));
-    return out;
-  }
 
   /**
    * Reduces x [outer, red, inner] over red into `out`. With few outputs and a long
@@ -325,20 +307,22 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       return out;
     },
 
-    transpose(x, shape, perm, _dtype) {
-      const inStrides = stridesOf(shape);
-      return stridedCopy('transpose', x, perm.map((p) => shape[p]!), perm.map((p) => inStrides[p]!), 0);
-    },
-
-    broadcastTo(x, shape, outShape, _dtype) {
-      return stridedCopy('broadcastTo', x, outShape, broadcastStrides(shape, outShape), 0);
-    },
-
-    slice(x, shape, begin, step, outShape, _dtype) {
-      const inStrides = stridesOf(shape);
-      let base = 0;
-      for (let d = 0; d < shape.length; d++) base += begin[d]! * inStrides[d]!;
-      return stridedCopy('slice', x, outShape, inStrides.map((s, d) => s * step[d]!), base);
+    stridedCopy(x, v, _dtype) {
+      const op = 'stridedCopy';
+      const n = sizeOf(v.shape);
+      const out = alloc(op, n);
+      if (n === 0) return out;
+      const c = coalesce(v.shape, [v.strides]);
+      const rank = c.shape.length;
+      const st = c.strides[0]!;
+      if (rank === 0 || (rank === 1 && st[0] === 1)) {
+        // A contiguous run: a plain buffer copy.
+        dispatcher.copy(x.buffer, out.buffer, n * 4, v.offset * 4, 0);
+        return out;
+      }
+      checkRank(op, rank);
+      run(`copy:${rank}`, () => stridedCopyKernel(rank, wg), op, [x.buffer, out.buffer], [n, v.offset >>> 0, ...c.shape, ...u32(st)], grid(n));
+      return out;
     },
 
     pad(x, shape, before, outShape, value, dtype) {
@@ -354,21 +338,16 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       return out;
     },
 
-    concat(xs, shapes, axis, outShape, _dtype) {
-      const n = sizeOf(outShape);
-      const out = alloc('concat', n);
-      if (n === 0) return out;
-      const outer = sizeOf(outShape.slice(0, axis));
-      const inner = sizeOf(outShape.slice(axis + 1));
-      const rowOut = outShape[axis]! * inner;
-      let off = 0;
+    concat(xs, layout, _dtype) {
+      const out = alloc('concat', layout.size);
+      if (layout.size === 0) return out;
+      const { outer, rowOut } = layout;
       xs.forEach((x, t) => {
-        const chunk = shapes[t]![axis]! * inner;
+        const { chunk, offset } = layout.parts[t]!;
         if (chunk === 0) return;
         // One contiguous block per input when there is a single row: a buffer copy.
-        if (outer === 1) dispatcher.copy(x.buffer, out.buffer, chunk * 4, 0, off * 4);
-        else run('concat', () => concatKernel(wg), 'concat', [x.buffer, out.buffer], [outer * chunk, chunk, rowOut, off], grid(outer * chunk));
-        off += chunk;
+        if (outer === 1) dispatcher.copy(x.buffer, out.buffer, chunk * 4, 0, offset * 4);
+        else run('concat', () => concatKernel(wg), 'concat', [x.buffer, out.buffer], [outer * chunk, chunk, rowOut, offset], grid(outer * chunk));
       });
       return out;
     },

@@ -8,8 +8,21 @@
  * cpu backend is faster than a GPU emulated on the same cores.
  */
 import { create, globals } from 'webgpu';
-import type { WebGPUInfo, WebGPUInitOptions } from '../backends.js';
 import { TensorError } from '../errors.js';
+
+/** Options for initialising the webgpu backend. */
+export interface WebGPUInitOptions {
+  /** Accept a software adapter (llvmpipe): what tests on GPU-less machines want. Default true. */
+  allowSoftware?: boolean;
+}
+
+/** Information about the webgpu adapter in use, once initialised. */
+export interface WebGPUInfo {
+  /** Human-readable adapter description (vendor, architecture, device), noting compatibility mode. */
+  description: string;
+  /** Whether the adapter is a software rasteriser (e.g. llvmpipe, SwiftShader) or a fallback adapter. */
+  isSoftware: boolean;
+}
 
 export interface OpenedDevice {
   device: GPUDevice;

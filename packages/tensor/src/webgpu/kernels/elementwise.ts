@@ -3,7 +3,7 @@
  * Semantics follow the cpu reference (cpu/elementwise.ts) operation by
  * operation, including NaN handling, which is tested on the bits (see wgsl.ts).
  */
-import type { BinaryOp, UnaryOp } from '../../backend.js';
+import type { BinaryOp, UnaryOp } from '../../primitives.js';
 import type { DType } from '../../dtype.js';
 import { FLOAT_BITS, PARAMS, binding, main1D, stridedOffsets, wgslType } from '../wgsl.js';
 

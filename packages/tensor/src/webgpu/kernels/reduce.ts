@@ -15,7 +15,7 @@
  * `if (v > best) { best = v; }` into max(best, v), which can return +0 for a tie
  * between −0 and +0, while the cpu keeps the first.
  */
-import type { ReduceOp } from '../../backend.js';
+import type { ReduceOp } from '../../primitives.js';
 import type { DType } from '../../dtype.js';
 import { FLOAT_BITS, PARAMS, binding, main1D, wgslType } from '../wgsl.js';
 
