@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tandem/tensor';
 import type { Tensor } from '@tandem/tensor';
-import { checkGrads, customVjp, grad, stopGradient, valueAndGrad, vjp } from '../src/index.js';
+import { AutodiffError, checkGrads, customVjp, grad, stopGradient, valueAndGrad, vjp } from '../src/index.js';
 import { rand, runs, seedArb, shapeArb } from './gen.js';
 
 const arr = (t: Tensor) => Array.from(t.dataSync() as Float32Array);
@@ -129,6 +129,7 @@ describe('errors', () => {
   });
   it('grad of a non-scalar output is a clear error', () => {
     expect(() => grad((x: Tensor) => T.mul(x, 2))(T.ones([3]))).toThrow(/f must return a scalar \(shape \[\]\), got float32\[3\]/);
+    expect(() => grad((x: Tensor) => T.mul(x, 2))(T.ones([3]))).toThrow(expect.objectContaining({ name: 'AutodiffError', code: 'argument', op: 'grad' }));
   });
   it('a bad argnums entry is a clear error', () => {
     expect(() => grad((x: Tensor) => T.sum(x), { argnums: 2 })(T.ones([3]))).toThrow(/argnums entry 2/);
@@ -142,6 +143,8 @@ describe('errors', () => {
     pb(T.onesLike(out));
     pb.dispose();
     expect(() => pb(T.onesLike(out))).toThrow(/disposed/);
+    expect(() => pb(T.onesLike(out))).toThrow(AutodiffError);
+    expect(() => pb(T.onesLike(out))).toThrow(expect.objectContaining({ code: 'disposed' }));
   });
 });
 

@@ -13,7 +13,7 @@ import { withoutTracing } from './trace.js';
 export const square = (x: Tensor): Tensor => P.mul(x, x);
 
 function requireFloat(op: string, x: Tensor): void {
-  if (x.dtype !== 'float32') throw new TensorError(op, `expected a float32 tensor, got ${x.dtype}; cast first`);
+  if (x.dtype !== 'float32') throw new TensorError(op, `expected a float32 tensor, got ${x.dtype}; cast first`, 'dtype');
 }
 
 /** Mean over `axes` (all when omitted); float32. */
@@ -82,7 +82,7 @@ export function normalizeLastAxis(x: Tensor, eps = 1e-5): Tensor {
 
 /** float32 one-hot encoding of int32 indices: shape indices.shape + [depth]. */
 export function oneHot(indices: Tensor, depth: number): Tensor {
-  if (indices.dtype !== 'int32') throw new TensorError('oneHot', `indices must be int32, got ${indices.dtype}`);
+  if (indices.dtype !== 'int32') throw new TensorError('oneHot', `indices must be int32, got ${indices.dtype}`, 'dtype');
   if (!Number.isInteger(depth) || depth < 0) throw new TensorError('oneHot', `depth must be a non-negative integer, got ${depth}`);
   const classes = arange(0, depth, 1, { dtype: 'int32', backend: indices.backend });
   return P.cast(P.eq(expandDims(indices, -1), classes), 'float32');
@@ -128,7 +128,7 @@ export function expandDims(x: Tensor, axis: number): Tensor {
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const ax = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes('squeeze', axes, x.rank);
   for (const a of ax) {
-    if (x.shape[a] !== 1) throw new TensorError('squeeze', `axis ${a} has size ${x.shape[a]}, not 1`);
+    if (x.shape[a] !== 1) throw new TensorError('squeeze', `axis ${a} has size ${x.shape[a]}, not 1`, 'shape');
   }
   return P.reshape(x, x.shape.filter((_, i) => !ax.includes(i)));
 }

@@ -19,7 +19,7 @@ function resolveBackend(b: Backend | BackendName | undefined): Backend {
 }
 
 function checkDType(op: string, d: unknown): DType {
-  if (!isDType(d)) throw new TensorError(op, `unknown dtype ${JSON.stringify(d)}; expected 'float32', 'int32' or 'bool'`);
+  if (!isDType(d)) throw new TensorError(op, `unknown dtype ${JSON.stringify(d)}; expected 'float32', 'int32' or 'bool'`, 'dtype');
   return d;
 }
 
@@ -37,12 +37,12 @@ function flattenNested(data: unknown, shape: number[], out: HostArray, dtype: DT
   let k = 0;
   const rec = (x: unknown, d: number, path: string): void => {
     if (d === shape.length) {
-      if (Array.isArray(x)) throw new TensorError(op, `ragged nested array: element ${path} is an array but shape ${fmtShape(shape)} expects a value there`);
+      if (Array.isArray(x)) throw new TensorError(op, `ragged nested array: element ${path} is an array but shape ${fmtShape(shape)} expects a value there`, 'shape');
       out[k++] = toElement(x, dtype, op, path);
       return;
     }
     if (!Array.isArray(x) || x.length !== shape[d]) {
-      throw new TensorError(op, `ragged nested array: element ${path || '(root)'} should be an array of length ${shape[d]} (shape ${fmtShape(shape)})`);
+      throw new TensorError(op, `ragged nested array: element ${path || '(root)'} should be an array of length ${shape[d]} (shape ${fmtShape(shape)})`, 'shape');
     }
     for (let i = 0; i < x.length; i++) rec(x[i], d + 1, `${path}[${i}]`);
   };
@@ -51,13 +51,13 @@ function flattenNested(data: unknown, shape: number[], out: HostArray, dtype: DT
 
 function toElement(x: unknown, dtype: DType, op: string, path: string): number {
   if (dtype === 'bool') {
-    if (typeof x !== 'boolean' && x !== 0 && x !== 1) throw new TensorError(op, `element ${path} is ${String(x)}; a bool tensor takes true/false (or 0/1)`);
+    if (typeof x !== 'boolean' && x !== 0 && x !== 1) throw new TensorError(op, `element ${path} is ${String(x)}; a bool tensor takes true/false (or 0/1)`, 'dtype');
     return x ? 1 : 0;
   }
-  if (typeof x === 'boolean') throw new TensorError(op, `element ${path} is a boolean; a ${dtype} tensor takes numbers (use dtype 'bool')`);
+  if (typeof x === 'boolean') throw new TensorError(op, `element ${path} is a boolean; a ${dtype} tensor takes numbers (use dtype 'bool')`, 'dtype');
   if (typeof x !== 'number') throw new TensorError(op, `element ${path} is ${typeof x}; expected a number`);
   if (dtype === 'int32' && (!Number.isInteger(x) || x < -2147483648 || x > 2147483647)) {
-    throw new TensorError(op, `element ${path} is ${x}, which is not an int32 (an integer in [-2^31, 2^31))`);
+    throw new TensorError(op, `element ${path} is ${x}, which is not an int32 (an integer in [-2^31, 2^31))`, 'dtype');
   }
   return x;
 }
@@ -77,14 +77,14 @@ export function tensor(data: NestedArray | HostArray | readonly number[], opts: 
   const backend = resolveBackend(opts.backend);
   if (ArrayBuffer.isView(data)) {
     const hostType = dtypeOfHost(data);
-    if (!hostType) throw new TensorError(op, `unsupported typed array ${data.constructor.name}; use Float32Array, Int32Array or Uint8Array`);
+    if (!hostType) throw new TensorError(op, `unsupported typed array ${data.constructor.name}; use Float32Array, Int32Array or Uint8Array`, 'dtype');
     const dtype = opts.dtype === undefined ? hostType : checkDType(op, opts.dtype);
-    if (dtype !== hostType) throw new TensorError(op, `a ${data.constructor.name} holds ${hostType}, but dtype ${dtype} was asked for; convert the array or cast the tensor`);
+    if (dtype !== hostType) throw new TensorError(op, `a ${data.constructor.name} holds ${hostType}, but dtype ${dtype} was asked for; convert the array or cast the tensor`, 'dtype');
     const shape = opts.shape ? [...checkShape(op, opts.shape)] : [data.length];
-    if (sizeOf(shape) !== data.length) throw new TensorError(op, `shape ${fmtShape(shape)} holds ${sizeOf(shape)} elements but the array has ${data.length}`);
+    if (sizeOf(shape) !== data.length) throw new TensorError(op, `shape ${fmtShape(shape)} holds ${sizeOf(shape)} elements but the array has ${data.length}`, 'shape');
     if (dtype === 'bool') {
       const bad = (data as Uint8Array).findIndex((v) => v > 1);
-      if (bad >= 0) throw new TensorError(op, `element ${bad} of the Uint8Array is ${data[bad]}; a bool tensor holds 0 or 1`);
+      if (bad >= 0) throw new TensorError(op, `element ${bad} of the Uint8Array is ${data[bad]}; a bool tensor holds 0 or 1`, 'dtype');
     }
     return makeTensor(backend, backend.upload(data as HostArray, dtype), shape, dtype);
   }
@@ -95,7 +95,7 @@ export function tensor(data: NestedArray | HostArray | readonly number[], opts: 
   flattenNested(data, shape, host, dtype, op);
   if (opts.shape) {
     checkShape(op, opts.shape);
-    if (sizeOf(opts.shape) !== host.length) throw new TensorError(op, `shape ${fmtShape(opts.shape)} holds ${sizeOf(opts.shape)} elements but the data has ${host.length}`);
+    if (sizeOf(opts.shape) !== host.length) throw new TensorError(op, `shape ${fmtShape(opts.shape)} holds ${sizeOf(opts.shape)} elements but the data has ${host.length}`, 'shape');
   }
   return makeTensor(backend, backend.upload(host, dtype), opts.shape ? [...opts.shape] : shape, dtype);
 }
@@ -131,7 +131,7 @@ export function arange(start: number, stop?: number, step = 1, opts: CreateOptio
   if (step === 0 || !Number.isFinite(step)) throw new TensorError(op, `step must be a finite non-zero number, got ${step}`);
   if (!Number.isFinite(start) || !Number.isFinite(stop)) throw new TensorError(op, `start and stop must be finite numbers, got ${start} and ${stop}`);
   const dtype = opts.dtype === undefined ? 'float32' : checkDType(op, opts.dtype);
-  if (dtype === 'bool') throw new TensorError(op, 'dtype bool is not a range type; use float32 or int32');
+  if (dtype === 'bool') throw new TensorError(op, 'dtype bool is not a range type; use float32 or int32', 'dtype');
   if (dtype === 'int32' && ![start, stop, step].every(Number.isInteger)) throw new TensorError(op, 'an int32 range needs integer start, stop and step');
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const host = allocHost(dtype, n);

@@ -15,7 +15,7 @@ export function tidy<T>(f: () => T): T {
   const [result, scope] = collectCreated(f);
   if (result instanceof Promise) {
     for (const t of scope) t.dispose();
-    throw new TensorError('tidy', 'the function returned a Promise; tidy only manages synchronous work (await outside it)');
+    throw new TensorError('tidy', 'the function returned a Promise; tidy only manages synchronous work (await outside it)', 'memory');
   }
   const kept = new Set(treeLeaves(result));
   const parent = scopes[scopes.length - 1];

@@ -137,7 +137,7 @@ export function bernoulli(k: Key, p: number | Tensor, shape: readonly number[], 
  */
 export function categorical(k: Key, logits: Tensor, axis = -1): Tensor {
   checkKey('categorical', k);
-  if (logits.dtype !== 'float32') throw new TensorError('categorical', `logits must be float32, got ${logits.dtype}`);
+  if (logits.dtype !== 'float32') throw new TensorError('categorical', `logits must be float32, got ${logits.dtype}`, 'dtype');
   const u = uniform(k, logits.shape, { backend: logits.backend });
   const gumbel = P.neg(P.log(P.neg(P.log(u))));
   return P.argmax(P.add(logits, gumbel), axis);

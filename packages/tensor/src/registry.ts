@@ -33,6 +33,7 @@ export function getBackend(name?: BackendName): Backend {
     throw new TensorError(
       'getBackend',
       `backend '${name}' is not initialised; call \`await initBackend('${name}')\` first (registered: ${[...backends.keys()].join(', ') || 'none'})`,
+      'backend',
     );
   }
   return b;

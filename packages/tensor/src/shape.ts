@@ -29,10 +29,10 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
 
 /** Checks that `shape` is a list of non-negative integers. */
 export function checkShape(op: string, shape: unknown): Shape {
-  if (!Array.isArray(shape)) throw new TensorError(op, `shape must be an array of non-negative integers, got ${String(shape)}`);
+  if (!Array.isArray(shape)) throw new TensorError(op, `shape must be an array of non-negative integers, got ${String(shape)}`, 'shape');
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new TensorError(op, `shape must be an array of non-negative integers, got [${shape.join(',')}]`);
+      throw new TensorError(op, `shape must be an array of non-negative integers, got [${shape.join(',')}]`, 'shape');
     }
   }
   return shape as Shape;
@@ -51,6 +51,7 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
       throw new TensorError(
         op,
         `shapes ${fmtShape(a)} and ${fmtShape(b)} do not broadcast: dimension ${i} (from the left of the aligned shapes) is ${da} vs ${db}; each pair must be equal or one of them 1`,
+        'shape',
       );
     }
   }
@@ -60,7 +61,7 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
 /** Normalises a possibly negative axis into [0, rank). */
 export function normAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
-    throw new TensorError(op, `axis ${axis} is out of range for a tensor of rank ${rank}; expected an integer in [${-rank}, ${rank - 1}]`);
+    throw new TensorError(op, `axis ${axis} is out of range for a tensor of rank ${rank}; expected an integer in [${-rank}, ${rank - 1}]`, 'shape');
   }
   return axis < 0 ? axis + rank : axis;
 }
@@ -72,7 +73,7 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
   const out = list.map((a) => normAxis(op, a, rank));
   const sorted = [...out].sort((x, y) => x - y);
   for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i] === sorted[i - 1]) throw new TensorError(op, `axis ${sorted[i]} appears twice in [${list.join(',')}]`);
+    if (sorted[i] === sorted[i - 1]) throw new TensorError(op, `axis ${sorted[i]} appears twice in [${list.join(',')}]`, 'shape');
   }
   return sorted;
 }
@@ -80,10 +81,10 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
 /** Checks that `perm` is a permutation of 0..rank-1. */
 export function checkPerm(op: string, perm: readonly number[], rank: number): number[] {
   if (perm.length !== rank) {
-    throw new TensorError(op, `permutation [${perm.join(',')}] has ${perm.length} entries; expected ${rank}, one per axis`);
+    throw new TensorError(op, `permutation [${perm.join(',')}] has ${perm.length} entries; expected ${rank}, one per axis`, 'shape');
   }
   const norm = perm.map((p) => normAxis(op, p, rank));
   const seen = new Set(norm);
-  if (seen.size !== rank) throw new TensorError(op, `[${perm.join(',')}] is not a permutation of the axes 0..${rank - 1}`);
+  if (seen.size !== rank) throw new TensorError(op, `[${perm.join(',')}] is not a permutation of the axes 0..${rank - 1}`, 'shape');
   return norm;
 }

@@ -11,8 +11,8 @@ const f32 = (shape: number[]): Tensor => zeros(shape, cpu);
 const i32 = (shape: number[]): Tensor => zeros(shape, { ...cpu, dtype: 'int32' });
 const bool = (shape: number[]): Tensor => zeros(shape, { ...cpu, dtype: 'bool' });
 
-/** Runs f, expecting a TensorError from `op` whose message contains every fragment. */
-function expectError(f: () => unknown, op: string, ...fragments: (string | RegExp)[]): void {
+/** Runs f, expecting a TensorError from `op` whose message contains every fragment; returns it. */
+function expectError(f: () => unknown, op: string, ...fragments: (string | RegExp)[]): TensorError {
   let err: unknown;
   try {
     f();
@@ -28,11 +28,13 @@ function expectError(f: () => unknown, op: string, ...fragments: (string | RegEx
     if (typeof frag === 'string') expect(te.message).toContain(frag);
     else expect(te.message).toMatch(frag);
   }
+  expect(tn.TENSOR_ERROR_CODES).toContain(te.code);
+  return te;
 }
 
 describe('broadcasting', () => {
   it('names both shapes, the dimension and the rule', () => {
-    expectError(() => tn.add(f32([2, 3]), f32([4])), 'add', '[2,3]', '[4]', 'do not broadcast', '3 vs 4', 'equal or one of them 1');
+    expect(expectError(() => tn.add(f32([2, 3]), f32([4])), 'add', '[2,3]', '[4]', 'do not broadcast', '3 vs 4', 'equal or one of them 1').code).toBe('shape');
     expectError(() => tn.mul(f32([2, 3, 4]), f32([5, 1, 4])), 'mul', '[2,3,4]', '[5,1,4]', 'dimension 0');
     expectError(() => tn.lt(i32([0]), i32([2])), 'lt', '[0]', '[2]', '0 vs 2');
     expectError(() => tn.where(bool([3]), f32([2]), f32([1])), 'where', '[3]', '[2]', 'do not broadcast');
@@ -99,7 +101,7 @@ describe('disposed tensors', () => {
     t.dispose();
     t.dispose(); // idempotent
     expect(t.isDisposed).toBe(true);
-    expectError(() => tn.exp(t), 'exp', `tensor #${id}`, 'float32[2,3]', 'was disposed and cannot be used');
+    expect(expectError(() => tn.exp(t), 'exp', `tensor #${id}`, 'float32[2,3]', 'was disposed and cannot be used').code).toBe('disposed');
     expectError(() => tn.add(t, 1), 'add', 'was disposed');
     expectError(() => tn.add(f32([1]), t), 'add', 'was disposed');
     expectError(() => tn.reshape(t, [6]), 'reshape', 'was disposed');
@@ -141,7 +143,7 @@ describe('dtypes', () => {
     expectError(() => tn.neg(bool([2])), 'neg', 'got bool[2]');
   });
   it('mixing dtypes asks for an explicit cast', () => {
-    expectError(() => tn.add(f32([2]), i32([2])), 'add', 'different dtypes', 'float32[2]', 'int32[2]', 'cast one of them explicitly');
+    expect(expectError(() => tn.add(f32([2]), i32([2])), 'add', 'different dtypes', 'float32[2]', 'int32[2]', 'cast one of them explicitly').code).toBe('dtype');
     expectError(() => tn.eq(bool([2]), i32([2])), 'eq', 'different dtypes');
     expectError(() => tn.where(bool([2]), f32([2]), i32([2])), 'where', 'branches have different dtypes');
     expectError(() => tn.where(f32([2]), f32([2]), f32([2])), 'where', 'expected a bool tensor, got float32[2]');
@@ -177,7 +179,7 @@ describe('reshape', () => {
 describe('slice', () => {
   it('rejects zero steps, out-of-range starts/stops and too many entries', () => {
     const x = f32([4, 5]);
-    expectError(() => tn.slice(x, [0], [4], [0]), 'slice', 'step for axis 0 must be a non-zero integer, got 0');
+    expect(expectError(() => tn.slice(x, [0], [4], [0]), 'slice', 'step for axis 0 must be a non-zero integer, got 0').code).toBe('argument');
     expectError(() => tn.slice(x, [0], [4], [1.5]), 'slice', 'non-zero integer, got 1.5');
     expectError(() => tn.slice(x, [4], [0], [-1]), 'slice', 'start 4 is out of range for axis 0 of size 4 in float32[4,5]');
     expectError(() => tn.slice(x, [-5]), 'slice', 'start -5 is out of range for axis 0 of size 4');
@@ -205,6 +207,6 @@ describe('other argument checks', () => {
     expectError(() => tn.uniform({} as tn.Key, [2]), 'uniform', 'expected a random key');
     expectError(() => tn.bernoulli(tn.key(0), 1.5, [2]), 'bernoulli', 'p must lie in [0, 1], got 1.5');
     expectError(() => tn.zeros([2, -1]), 'full', 'non-negative integers');
-    expectError(() => tn.getBackend('webgpu'), 'getBackend', "await initBackend('webgpu')");
+    expect(expectError(() => tn.getBackend('webgpu'), 'getBackend', "await initBackend('webgpu')").code).toBe('backend');
   });
 });

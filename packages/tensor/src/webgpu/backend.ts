@@ -82,7 +82,7 @@ export interface WebGPUStats {
 /** Counters of a webgpu backend, for tests and diagnostics. */
 export function webgpuStats(b: Backend): WebGPUStats {
   const rt = runtimes.get(b);
-  if (!rt) throw new TensorError('webgpuStats', `expected the webgpu backend, got '${b.name}'`);
+  if (!rt) throw new TensorError('webgpuStats', `expected the webgpu backend, got '${b.name}'`, 'backend');
   return { ...rt.dispatcher.stats, buffersCreated: rt.pool.created, pooledBytes: rt.pool.pooledBytes + rt.dispatcher.localBytes, liveBytes: rt.liveBytes };
 }
 
@@ -133,12 +133,12 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
   };
 
   function check(op: string): void {
-    if (rt.destroyed) throw new TensorError(op, 'the webgpu backend was shut down (shutdownWebGPU); initialise it again with initBackend(\'webgpu\')');
-    if (rt.lost) throw new TensorError(op, `webgpu: ${rt.lost}`);
+    if (rt.destroyed) throw new TensorError(op, 'the webgpu backend was shut down (shutdownWebGPU); initialise it again with initBackend(\'webgpu\')', 'backend');
+    if (rt.lost) throw new TensorError(op, `webgpu: ${rt.lost}`, 'backend');
     if (rt.error) {
       const e = rt.error;
       rt.error = undefined;
-      throw new TensorError(op, `webgpu: an earlier GPU command failed, so results since then are unreliable: ${e}`);
+      throw new TensorError(op, `webgpu: an earlier GPU command failed, so results since then are unreliable: ${e}`, 'backend');
     }
   }
 
@@ -217,7 +217,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       } catch (e) {
         staging.destroy();
         check('read');
-        throw new TensorError('read', `webgpu: reading a result back failed: ${(e as Error).message}`);
+        throw new TensorError('read', `webgpu: reading a result back failed: ${(e as Error).message}`, 'backend');
       }
       const mapped = staging.getMappedRange(0, bytes);
       let out: HostArray;
@@ -294,7 +294,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       const gx = Math.ceil(Math.ceil(n / 4) / MATMUL_WG[0]);
       const gy = Math.ceil(Math.ceil(m / 4) / MATMUL_WG[1]);
       const maxDim = rt.device.limits.maxComputeWorkgroupsPerDimension;
-      if (gx > maxDim || gy > maxDim) throw new TensorError('matmul', `webgpu: a ${m}×${n} output exceeds the dispatch grid; split the product`);
+      if (gx > maxDim || gy > maxDim) throw new TensorError('matmul', `webgpu: a ${m}×${n} output exceeds the dispatch grid; split the product`, 'backend');
       // The batch runs along z, in chunks when it exceeds the grid.
       for (let first = 0; first < batch; first += maxDim) {
         const z = Math.min(maxDim, batch - first);

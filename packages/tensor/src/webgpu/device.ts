@@ -113,9 +113,9 @@ export async function openDevice(opts: WebGPUInitOptions): Promise<OpenedDevice>
   if (!adapter) {
     const sw = hw ?? softwareSeen;
     if (!allowSoftware && sw) {
-      throw new TensorError('initBackend', `webgpu: only a software adapter is available (${describeAdapter(sw)}) and allowSoftware is false: it would be slower than the cpu backend. Pass { allowSoftware: true } to use it anyway`);
+      throw new TensorError('initBackend', `webgpu: only a software adapter is available (${describeAdapter(sw)}) and allowSoftware is false: it would be slower than the cpu backend. Pass { allowSoftware: true } to use it anyway`, 'backend');
     }
-    throw new TensorError('initBackend', 'webgpu: no adapter found: neither a hardware GPU (Vulkan) nor Mesa llvmpipe over OpenGL ES. With an NVIDIA GPU install the driver and the Vulkan loader (libvulkan1); without a GPU install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri and leave EGL_PLATFORM unset or \'surfaceless\' (see WEBGPU-ON-CPU.md)');
+    throw new TensorError('initBackend', 'webgpu: no adapter found: neither a hardware GPU (Vulkan) nor Mesa llvmpipe over OpenGL ES. With an NVIDIA GPU install the driver and the Vulkan loader (libvulkan1); without a GPU install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri and leave EGL_PLATFORM unset or \'surfaceless\' (see WEBGPU-ON-CPU.md)', 'backend');
   }
 
   const requiredLimits: Record<string, number> = {};
@@ -127,7 +127,7 @@ export async function openDevice(opts: WebGPUInitOptions): Promise<OpenedDevice>
   try {
     device = await adapter.requestDevice({ requiredLimits });
   } catch (e) {
-    throw new TensorError('initBackend', `webgpu: requestDevice failed on ${describeAdapter(adapter)}: ${(e as Error).message}`);
+    throw new TensorError('initBackend', `webgpu: requestDevice failed on ${describeAdapter(adapter)}: ${(e as Error).message}`, 'backend');
   }
   const description = describeAdapter(adapter) + (compat ? ' (compatibility mode)' : '');
   return { device, info: { description, isSoftware: isSoftwareAdapter(adapter) } };

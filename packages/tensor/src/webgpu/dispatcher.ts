@@ -107,7 +107,7 @@ export class Dispatcher {
    * words; pass negative ints and float bits already converted) to @binding(0).
    */
   dispatch(code: string, label: string, buffers: readonly GPUBuffer[], params: ArrayLike<number>, groups: Workgroups): void {
-    if (params.length > PARAM_WORDS) throw new TensorError(label, `internal: ${params.length} parameter words exceed the ${PARAM_WORDS} a dispatch has`);
+    if (params.length > PARAM_WORDS) throw new TensorError(label, `internal: ${params.length} parameter words exceed the ${PARAM_WORDS} a dispatch has`, 'backend');
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
     if (this.slots === MAX_BATCH) this.flush();
     const { pipeline, layout } = this.pipelineFor(code, label);
@@ -134,7 +134,7 @@ export class Dispatcher {
     const g = Math.ceil(threads / wgSize);
     if (g <= this.maxGroupsPerDim) return [g, 1, 1];
     const y = Math.ceil(g / this.maxGroupsPerDim);
-    if (y > this.maxGroupsPerDim) throw new TensorError('webgpu', `${threads} elements exceed what one dispatch can cover`);
+    if (y > this.maxGroupsPerDim) throw new TensorError('webgpu', `${threads} elements exceed what one dispatch can cover`, 'backend');
     return [this.maxGroupsPerDim, y, 1];
   }
 

@@ -11,6 +11,6 @@ export const MAX_RANK = 12;
 
 export function checkRank(op: string, rank: number): void {
   if (rank > MAX_RANK) {
-    throw new TensorError(op, `webgpu kernels support at most ${MAX_RANK} non-mergeable axes, got ${rank}; reshape to fewer axes first`);
+    throw new TensorError(op, `webgpu kernels support at most ${MAX_RANK} non-mergeable axes, got ${rank}; reshape to fewer axes first`, 'backend');
   }
 }
