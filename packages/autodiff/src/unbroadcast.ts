@@ -1,11 +1,11 @@
-import { reshape, sum, type Tensor } from '@tandem/tensor';
+import { reshape, shapesEqual, sum, type Tensor } from '@tandem/tensor';
 
 /**
  * The adjoint of NumPy broadcasting: sums `g` (shaped like a broadcast result)
  * over the axes that broadcasting added or stretched, giving a tensor of `shape`.
  */
 export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
-  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  if (shapesEqual(g.shape, shape)) return g;
   const lead = g.rank - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < g.rank; i++) {

@@ -6,7 +6,7 @@
  * grad(grad(f)) works without special cases.
  */
 import {
-  Tensor, activeTracers, add, adoptIntoScope, collectCreated, isTracing, ones, reshape,
+  Tensor, activeTracers, add, adoptIntoScope, collectCreated, fmtShape, isTracing, ones, reshape, shapesEqual,
   treeFlatten, treeUnflatten, withTracer, withoutTracing, zeros, type CustomAttrs, type OpRecord, type TreeDef, type Tracer,
 } from '@tandem/tensor';
 import { AutodiffError } from './errors.js';
@@ -36,7 +36,7 @@ export interface Pullback<In extends unknown[]> {
 }
 
 function describeLeaf(t: Tensor): string {
-  return `${t.dtype}[${t.shape.join(',')}]`;
+  return `${t.dtype}${fmtShape(t.shape)}`;
 }
 
 /**
@@ -132,8 +132,8 @@ function checkSameStructure(outDef: TreeDef, ctDef: TreeDef, outs: Tensor[], cts
   }
   outs.forEach((o, i) => {
     const c = cts[i]!;
-    if (o.shape.length !== c.shape.length || o.shape.some((d, j) => d !== c.shape[j])) {
-      throw new AutodiffError('vjp', `cotangent leaf ${i} has shape [${c.shape.join(',')}] but the output leaf is [${o.shape.join(',')}]`, 'structure');
+    if (!shapesEqual(o.shape, c.shape)) {
+      throw new AutodiffError('vjp', `cotangent leaf ${i} has shape ${fmtShape(c.shape)} but the output leaf is ${fmtShape(o.shape)}`, 'structure');
     }
   });
 }

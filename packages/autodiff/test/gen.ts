@@ -1,6 +1,6 @@
 /** Small generators for gradient property tests: shapes from fast-check, values from a seeded stream. */
 import fc from 'fast-check';
-import { tensor, type Tensor } from '@tandem/tensor';
+import { sizeOf, tensor, type Tensor } from '@tandem/tensor';
 
 /** mulberry32: a tiny deterministic stream so a failing case is reproduced by its seed. */
 export function stream(seed: number): () => number {
@@ -17,7 +17,7 @@ export function stream(seed: number): () => number {
 /** A float32 cpu tensor of `shape` with values in [lo, hi), avoiding |x| < gap (kinks at 0). */
 export function rand(shape: readonly number[], seed: number, lo = -2, hi = 2, gap = 0): Tensor {
   const r = stream(seed);
-  const n = shape.reduce((p, d) => p * d, 1);
+  const n = sizeOf(shape);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let v = lo + (hi - lo) * r();
@@ -30,7 +30,7 @@ export function rand(shape: readonly number[], seed: number, lo = -2, hi = 2, ga
 /** Distinct values (a shuffled, spaced ramp) so max/min/sort-like ops have no ties. */
 export function distinct(shape: readonly number[], seed: number): Tensor {
   const r = stream(seed);
-  const n = shape.reduce((p, d) => p * d, 1);
+  const n = sizeOf(shape);
   const vals = Array.from({ length: n }, (_, i) => (i - n / 2) * 0.37);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));

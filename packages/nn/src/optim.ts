@@ -17,7 +17,7 @@
  */
 import { NnError } from './errors.js';
 import {
-  add, div, maximum, mul, sqrt, sub, sum, tidy, treeFlatten, treeZip, zerosLike,
+  add, div, maximum, mul, shapesEqual, sqrt, sub, sum, tidy, treeFlatten, treeZip, zerosLike,
   type PyTree, type Tensor,
 } from '@tandem/tensor';
 
@@ -118,10 +118,6 @@ function checkFloat(op: string, what: string, tree: unknown): void {
   });
 }
 
-function shapeEq(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 /**
  * Implementations work on untyped pytrees; this gives them the public,
  * structure-preserving signature (updates are shaped like the gradients).
@@ -143,7 +139,7 @@ function transformation<S>(t: {
 export function applyUpdates<P>(params: P, updates: unknown): P {
   return tidy(() =>
     treeZip<P>((p: Tensor, u: Tensor) => {
-      if (!shapeEq(p.shape, u.shape) || p.dtype !== u.dtype) {
+      if (!shapesEqual(p.shape, u.shape) || p.dtype !== u.dtype) {
         throw new NnError('applyUpdates', `an update ${u.dtype}[${u.shape.join(',')}] does not match its parameter ${p.dtype}[${p.shape.join(',')}]`, 'shape');
       }
       return add(p, u);

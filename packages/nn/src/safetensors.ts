@@ -30,7 +30,7 @@
  * `NnError` (code `checkpoint-corrupt`) naming the first problem, so a bad file
  * never loads partially.
  */
-import { tensor, type Backend, type BackendName, type DType, type HostArray, type Tensor } from '@tandem/tensor';
+import { sizeOf, tensor, type Backend, type BackendName, type DType, type HostArray, type Tensor } from '@tandem/tensor';
 import { NnError } from './errors.js';
 
 /** An element type as safetensors spells it; tandem reads and writes these three. */
@@ -82,10 +82,6 @@ function leBytes(a: HostArray): Uint8Array {
   return out;
 }
 
-function sizeOfShape(shape: readonly number[]): number {
-  return shape.reduce((p, d) => p * d, 1);
-}
-
 function toHost(op: string, name: string, t: Tensor | HostTensor): HostTensor {
   if ('data' in t && ArrayBuffer.isView((t as HostTensor).data)) {
     const h = t as HostTensor;
@@ -94,8 +90,8 @@ function toHost(op: string, name: string, t: Tensor | HostTensor): HostTensor {
     if (!Array.isArray(h.shape) || !h.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new NnError(op, `tensor '${name}' has an invalid shape ${JSON.stringify(h.shape)}`, 'shape');
     }
-    if (sizeOfShape(h.shape) !== h.data.length) {
-      throw new NnError(op, `tensor '${name}' has shape [${h.shape.join(',')}] (${sizeOfShape(h.shape)} elements) but ${h.data.length} data elements`, 'shape');
+    if (sizeOf(h.shape) !== h.data.length) {
+      throw new NnError(op, `tensor '${name}' has shape [${h.shape.join(',')}] (${sizeOf(h.shape)} elements) but ${h.data.length} data elements`, 'shape');
     }
     return h;
   }
@@ -229,7 +225,7 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
       fail(`${where}: data_offsets must be [begin, end] with 0 ≤ begin ≤ end, got ${JSON.stringify(off)}`);
     }
     const [begin, end] = off as [number, number];
-    const elems = sizeOfShape(shape as number[]);
+    const elems = sizeOf(shape as number[]);
     const want = elems * ELEM[dtype!];
     if (!Number.isSafeInteger(want) || end - begin !== want) {
       fail(`${where}: data_offsets [${begin},${end}] span ${end - begin} bytes but ${ds}[${(shape as number[]).join(',')}] needs ${want}`);
@@ -256,7 +252,7 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
   const tensors: Record<string, HostTensor> = {};
   for (const e of entries) {
     const src = bytes.subarray(base + e.begin, base + e.end);
-    const size = sizeOfShape(e.shape);
+    const size = sizeOf(e.shape);
     let data: HostArray;
     if (e.dtype === 'bool') {
       data = src.slice();

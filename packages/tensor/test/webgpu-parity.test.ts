@@ -35,7 +35,6 @@ type Where = 'cpu' | 'webgpu';
 /** A host tensor description, uploaded to each backend in turn. */
 interface HT { shape: number[]; dtype: DType; data: HostArray }
 
-const sizeOf = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
 const up = (h: HT, b: Where): Tensor => T.tensor(h.data, { shape: h.shape, dtype: h.dtype, backend: b });
 
 function toHost(vals: readonly number[], dtype: DType): HostArray {
@@ -91,7 +90,7 @@ const shapeArb = (minRank = 0, maxRank = 4, minDim = 0, maxDim = 4) =>
   fc.array(fc.integer({ min: minDim, max: maxDim }), { minLength: minRank, maxLength: maxRank });
 
 function dataFor(shape: number[], dtype: DType, values: fc.Arbitrary<number> = valuesFor(dtype)): fc.Arbitrary<HT> {
-  const n = sizeOf(shape);
+  const n = T.sizeOf(shape);
   return fc.array(values, { minLength: n, maxLength: n }).map((v) => ({ shape, dtype, data: toHost(v, dtype) }));
 }
 const tensorArb = (dtype: DType, shape: fc.Arbitrary<number[]> = shapeArb(), values?: fc.Arbitrary<number>) =>
