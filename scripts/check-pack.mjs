@@ -13,9 +13,10 @@
 //   5. type-checks a small strict TypeScript consumer against the published .d.ts files.
 //
 // Exits non-zero with a message naming the failing step; always removes its temp folder
-// (pass --keep to leave it for inspection).
+// (pass --keep to leave it for inspection). `--reuse=<dir>` reruns only steps 4 and 5 in the
+// `app` folder of a kept run (<tmp>/app), e.g. after editing an example.
 //
-// Usage: pnpm check:pack [--keep]
+// Usage: pnpm check:pack [--keep] [--reuse=<kept tmp>/app]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PACKAGES = ['tensor', 'autodiff', 'nn', 'rlhf', 'experiments'];
 const KEEP = process.argv.includes('--keep');
+const REUSE = process.argv.find((a) => a.startsWith('--reuse='))?.slice('--reuse='.length);
 const require = createRequire(join(ROOT, 'package.json'));
 
 class CheckError extends Error {}
@@ -91,15 +93,17 @@ assert.deepEqual(Array.from(randomBits(k1, [8]).dataSync()), Array.from(randomBi
 assert.notDeepEqual(Array.from(randomBits(k1, [8]).dataSync()), Array.from(randomBits(k2, [8]).dataSync()));
 
 // The WebAssembly SIMD matmul, large enough for its two-thread path (the worker is spawned
-// from an inline source, so it must start from dist/ as well as from src/).
-const threads = new URL('./node_modules/@tandem/tensor/dist/cpu/wasm/matmul.js', import.meta.url);
-if (existsSync(threads)) {
-  const m = await import(threads.href);
-  if (typeof m.matmulF32ThreadsReady === 'function') {
-    assert.equal(await m.matmulF32ThreadsReady(), true, 'the matmul worker thread did not start from dist/');
-    console.log('matmul worker thread: ready');
-  }
-}
+// from an inline source, so it must start from dist/ as well as from src/). A missing file or
+// export is a failure, not a skip: otherwise moving or renaming the module silently drops
+// the check.
+const threadsFile = 'dist/cpu/wasm/matmul.js';
+const threadsExport = 'matmulF32ThreadsReady';
+const threads = new URL('./node_modules/@tandem/tensor/' + threadsFile, import.meta.url);
+assert.ok(existsSync(threads), '@tandem/tensor/' + threadsFile + ' is not in the installed package: the matmul worker-thread check cannot run (moved or renamed? update this check)');
+const m = await import(threads.href);
+assert.equal(typeof m[threadsExport], 'function', '@tandem/tensor/' + threadsFile + ' does not export ' + threadsExport + '() (renamed? update this check)');
+assert.equal(await m[threadsExport](), true, 'the matmul worker thread did not start from dist/');
+console.log('matmul worker thread: ready');
 const n = 256;
 const a = uniform(key(1), [n, n]);
 const b = uniform(key(2), [n, n]);
@@ -214,7 +218,7 @@ const out: Tensor = tidy(() => logits(params, cfg, tensor([[4, 5]], { dtype: 'in
 const opt = adam({ lr: 1e-3 });
 const losses: Loss[] = [ipo, gpo('mine', (z) => z.neg().exp())];
 const none: Sampler<number> = { name: 'none', init: 0, next: async (s) => [{ pairs: [] } satisfies PairBatch, s + 1] };
-const ev: Evaluator = async () => ({ x: 1 });
+const ev: Evaluator = async () => ({ x: { value: 1, se: 0 } });
 const decoded = decodeWith(StudyConfig, PRESETS['quick'], 'quick');
 const p: Program<number> | undefined = undefined;
 export const all = [g, v, dg, out, opt, losses, none, ev, decoded, p, getTask('summarize').name];
@@ -223,6 +227,15 @@ export const all = [g, v, dg, out, opt, losses, none, ev, decoded, p, getTask('s
 // ---------------------------------------------------------------------------------------
 
 async function main() {
+  if (REUSE) {
+    for (const p of PACKAGES) {
+      if (!existsSync(join(REUSE, 'node_modules', '@tandem', p, 'package.json'))) fail(`--reuse=${REUSE}: @tandem/${p} is not installed there (pass the app folder of a run kept with --keep)`);
+    }
+    runExamples(REUSE);
+    typeCheckConsumer(REUSE);
+    console.log(`\ncheck:pack (examples and types only, in ${REUSE}) passed in ${secs(t0)}.`);
+    return;
+  }
   const tmp = mkdtempSync(join(tmpdir(), 'tandem-check-pack-'));
   const tarDir = join(tmp, 'tarballs');
   const app = join(tmp, 'app');
@@ -271,35 +284,43 @@ async function main() {
     }
     done();
 
-    // 4. Run the examples.
-    done = step('examples: one script per package, plain node');
-    for (const p of PACKAGES) {
-      const file = join(app, `example-${p}.mjs`);
-      writeFileSync(file, EXAMPLES[p].trimStart());
-      const r = spawnSync(process.execPath, [file], { cwd: app, env: cleanEnv, encoding: 'utf8', timeout: 120_000 });
-      const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-      if (r.status !== 0 || !out.includes(`ok @tandem/${p}`)) {
-        fail(`example for @tandem/${p} failed (exit ${r.status ?? r.signal}):\n${out.split('\n').slice(-30).map((l) => `     ${l}`).join('\n')}\n   script: ${KEEP ? file : '(rerun with --keep to inspect it)'}`);
-      }
-      console.log(out.split('\n').map((l) => `   ${l}`).join('\n'));
-    }
-    done();
-
-    // 5. The published types: a strict TypeScript consumer, skipLibCheck off, no @types/node.
-    done = step('types: tsc --noEmit on a consumer module (strict, NodeNext, skipLibCheck: false)');
-    writeFileSync(join(app, 'consumer.mts'), CONSUMER_TS.trimStart());
-    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: [] },
-      files: ['consumer.mts'],
-    }, null, 2));
-    run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], { cwd: app, env: cleanEnv, what: 'type-checking a consumer of the published .d.ts files' });
-    console.log('   the packages\' .d.ts files type-check in a strict consumer');
-    done();
+    runExamples(app);
+    typeCheckConsumer(app);
     console.log(`\ncheck:pack passed in ${secs(t0)}: ${PACKAGES.length} packages built, packed, installed with npm outside the workspace, used, and type-checked.`);
   } finally {
     if (KEEP) console.log(`(kept ${tmp})`);
     else rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** 4. Runs the examples in the installed project `app`. */
+function runExamples(app) {
+  const done = step('examples: one script per package, plain node');
+  for (const p of PACKAGES) {
+    const file = join(app, `example-${p}.mjs`);
+    writeFileSync(file, EXAMPLES[p].trimStart());
+    const r = spawnSync(process.execPath, [file], { cwd: app, env: cleanEnv, encoding: 'utf8', timeout: 120_000 });
+    const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+    if (r.status !== 0 || !out.includes(`ok @tandem/${p}`)) {
+      fail(`example for @tandem/${p} failed (exit ${r.status ?? r.signal}):\n${out.split('\n').slice(-30).map((l) => `     ${l}`).join('\n')}\n   script: ${KEEP || REUSE ? file : '(rerun with --keep to inspect it)'}`);
+    }
+    console.log(out.split('\n').map((l) => `   ${l}`).join('\n'));
+  }
+  done();
+}
+
+/** 5. The published types: a strict TypeScript consumer, skipLibCheck off, no @types/node. */
+function typeCheckConsumer(app) {
+  const done = step('types: tsc --noEmit on a consumer module (strict, NodeNext, skipLibCheck: false)');
+  const tsc = require.resolve('typescript/bin/tsc');
+  writeFileSync(join(app, 'consumer.mts'), CONSUMER_TS.trimStart());
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: [] },
+    files: ['consumer.mts'],
+  }, null, 2));
+  run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], { cwd: app, env: cleanEnv, what: 'type-checking a consumer of the published .d.ts files' });
+  console.log('   the packages\' .d.ts files type-check in a strict consumer');
+  done();
 }
 
 /** Reads the file list and package.json of a tarball and checks what a user will get. */
