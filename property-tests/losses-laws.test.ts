@@ -159,9 +159,10 @@ describe('metric laws over random configurations', () => {
         const pol = initPolicy(T.key(seed), spec);
         const f = classifierMargin(pol, ctx, pairs).dataSync();
         const g = classifierMargin(pol, ctx, swap(pairs)).dataSync();
+        expect(f.length).toBe(pairs.length);
         f.forEach((v, i) => expect(v, `pair ${i}`).toBe(-g[i]! + 0));
         // …and a policy is no classifier of itself: f ≡ 0 when π = π_sft.
-        classifierMargin(pol, { ...ctx, sft: pol }, pairs).dataSync().forEach((v) => expect(v).toBe(0));
+        expect(Array.from(classifierMargin(pol, { ...ctx, sft: pol }, pairs).dataSync())).toEqual(pairs.map(() => 0));
       });
     }), fcParams(40));
   });

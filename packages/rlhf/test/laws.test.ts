@@ -241,6 +241,7 @@ describe('classifiers, judges and metrics', () => {
       const ctx = { spec, sft: policy(seed + 1), backend };
       const f = classifierMargin(policy(seed), ctx, pairs).dataSync();
       const g = classifierMargin(policy(seed), ctx, pairs.map((p) => ({ ...p, y1: p.y2, y2: p.y1 }))).dataSync();
+      expect(f.length).toBe(pairs.length);
       f.forEach((v, i) => expect(v).toBe(-g[i]! + 0));
     }), { numRuns: runs(10) });
   });
@@ -250,9 +251,10 @@ describe('classifiers, judges and metrics', () => {
       const params = initPreferenceModel(T.key(seed), ps);
       const a = await predictPreferences(params, ps, pairs, backend);
       const b = await predictPreferences(params, ps, pairs.map((p) => ({ ...p, y1: p.y2, y2: p.y1 })), backend);
+      expect(a.length).toBe(pairs.length);
       a.forEach((v, i) => expect(v).toBe(1 - b[i]!));
       const same = await predictPreferences(params, ps, pairs.map((p) => ({ ...p, y2: p.y1 })), backend);
-      same.forEach((v) => expect(v).toBe(0.5));
+      expect(same).toEqual(pairs.map(() => 0.5));
     }), { numRuns: runs(10) });
   });
   it('KL(π, π) = 0 exactly and KL(π, π_sft) ≥ 0', async () => {
