@@ -103,10 +103,10 @@ async function runProgram(p: Program): Promise<Trace> {
   return trace;
 }
 
-/** Metrics equal as numbers, NaN included (a standard error of one sample is NaN). */
+/** Metrics equal as numbers (values and standard errors), NaN included (a standard error of one sample is NaN). */
 function sameMetrics(a: Metrics, b: Metrics): boolean {
   const ka = Object.keys(a).sort();
-  return ka.join() === Object.keys(b).sort().join() && ka.every((k) => Object.is(a[k], b[k]));
+  return ka.join() === Object.keys(b).sort().join() && ka.every((k) => Object.is(a[k]?.value, b[k]?.value) && Object.is(a[k]?.se, b[k]?.se));
 }
 
 describe('determinism', () => {

@@ -106,7 +106,7 @@ async function experiment(): Promise<void> {
   const evalPrompts = prompts.slice(0, 64);
   const evaluate = combine(klEvaluator(evalPrompts), winRateEvaluator(evalPrompts, sft, utilityJudge(task.utility)));
   const m = await evaluate(state.params, { spec, sft, backend, key: kEval });
-  console.log(`KL(π‖π_sft) = ${m.kl!.toFixed(3)} ± ${m.kl_se!.toFixed(3)}, win rate vs π_sft = ${m.winRate!.toFixed(3)} ± ${m.winRate_se!.toFixed(3)}`);
+  console.log(`KL(π‖π_sft) = ${m.kl!.value.toFixed(3)} ± ${m.kl!.se!.toFixed(3)}, win rate vs π_sft = ${m.winRate!.value.toFixed(3)} ± ${m.winRate!.se!.toFixed(3)}`);
   dispose([state.params, state.opt, start.opt, sft]);
 }
 

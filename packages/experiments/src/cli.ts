@@ -18,7 +18,7 @@ import { StudyConfig, decodeWith, deepMerge } from './config.js';
 import { nodeEnv } from './env.js';
 import { EXPERIMENTS, experimentByName, runExperiment } from './experiments.js';
 import { PRESETS } from './presets.js';
-import { run } from './program.js';
+import { describeError, run } from './program.js';
 import { poolExecutor } from './pool.js';
 import { queueExecutor } from './queue.js';
 import { describeRun } from './runs/train.js';
@@ -113,10 +113,10 @@ export async function main(argv: string[]): Promise<number> {
     env.dispose();
     await shutdownWebGPU();
     if (E.isLeft(sr)) {
-      process.stderr.write(`\n${sr.left._tag}: ${sr.left.message}\n`);
-      return sr.left._tag === 'Interrupted' ? 130 : 1;
+      process.stderr.write(`\n${describeError(sr.left)}\n`);
+      return sr.left.code === 'Interrupted' ? 130 : 1;
     }
-    for (const x of sr.right) process.stdout.write(`${x.id}  ${describeRun(x.config)}  final win rate ${x.result.final.winRate?.toFixed(3) ?? 'n/a'}  params ${x.result.paramsHash.slice(0, 12)}\n`);
+    for (const x of sr.right) process.stdout.write(`${x.id}  ${describeRun(x.config)}  final win rate ${x.result.final.metrics.winRate?.value.toFixed(3) ?? 'n/a'}  params ${x.result.paramsHash.slice(0, 12)}\n`);
     process.stdout.write(`\nsweep ${sweepName}: ${sr.right.length} runs in ${((Date.now() - t0) / 1000).toFixed(1)} s (${o.queue ? `queue ${o.queue}` : `${workers} worker${workers > 1 ? 's' : ''}`})\n`);
     return 0;
   }
@@ -125,9 +125,9 @@ export async function main(argv: string[]): Promise<number> {
   await shutdownWebGPU();
   if (E.isLeft(r)) {
     const err = r.left;
-    process.stderr.write(`\n${err._tag}: ${err.message}\n`);
-    if (err._tag === 'Failure' && err.cause instanceof Error && process.env.TANDEM_DEBUG) process.stderr.write(`${err.cause.stack}\n`);
-    return err._tag === 'Interrupted' ? 130 : 1;
+    process.stderr.write(`\n${describeError(err)}\n`);
+    if (process.env.TANDEM_DEBUG) process.stderr.write(`${err.cause instanceof Error ? err.cause.stack : err.stack}\n`);
+    return err.code === 'Interrupted' ? 130 : 1;
   }
   const report = r.right;
   const mins = ((Date.now() - t0) / 60000).toFixed(1);

@@ -2,9 +2,10 @@
  * Named experiments: each runs a list of figure programs and writes one report.
  * `main` is what `pnpm start` runs: fig1 and fig4 (the central results).
  */
+import * as RTE from 'fp-ts/lib/ReaderTaskEither.js';
 import type { StudyConfig } from './config.js';
 import { FIGURES, figureByName, type FigureResult } from './figures/index.js';
-import { chain, failure, fromAsync, pipe, sequence, type Program } from './program.js';
+import { chain, failure, pipe, sequence, type Program } from './program.js';
 import { writeReport, type Report } from './report.js';
 
 /** A named experiment: the figures it runs, written up as one report. */
@@ -33,7 +34,7 @@ export function experimentByName(name: string): ExperimentDef | undefined {
 export function runExperiment(exp: ExperimentDef, study: StudyConfig, preset: string): Program<Report> {
   const figs = exp.figures.map((n) => figureByName(n));
   const missing = exp.figures.filter((_, i) => !figs[i]);
-  if (missing.length) return fromAsync(async () => { throw failure(`unknown figure(s): ${missing.join(', ')}`); });
+  if (missing.length) return RTE.left(failure(`unknown figure(s): ${missing.join(', ')}; \`experiment list\` shows them`));
   return pipe(
     sequence(figs.map((f) => f!.program(study))),
     chain((results: FigureResult[]) => writeReport(`tandem — ${exp.description}`, exp.name, preset, study, results)),

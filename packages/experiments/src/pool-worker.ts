@@ -1,7 +1,6 @@
 /** A local-pool worker process: runs the training runs it is sent, reporting progress over IPC. */
 import { initBackend, shutdownWebGPU, type BackendName } from '@tandem/tensor';
-import type { Env } from './program.js';
-import { run } from './program.js';
+import { describeError, run, type Env } from './program.js';
 import type { FromWorker, ToWorker } from './pool.js';
 import { trainRun } from './runs/train.js';
 import { fsStore } from './store/fs.js';
@@ -28,7 +27,7 @@ process.on('message', async (m: ToWorker | { type: 'exit' }) => {
     }),
   };
   const r = await run(trainRun(m.config), env);
-  if (r._tag === 'Left') send({ type: 'error', index: m.index, message: r.left.message });
+  if (r._tag === 'Left') send({ type: 'error', index: m.index, message: describeError(r.left) });
   else send({ type: 'done', index: m.index });
 });
 // The parent's Ctrl-C reaches the whole process group; the parent decides what to do.

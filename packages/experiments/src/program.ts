@@ -11,21 +11,42 @@ import { pipe } from 'fp-ts/lib/function.js';
 import type { Backend } from '@tandem/tensor';
 import type { RunStore } from './store/types.js';
 
-/** Why a program stopped without a result. */
-export type ExperimentError =
-  | { readonly _tag: 'ConfigError'; readonly message: string; readonly paths: readonly string[] }
-  | { readonly _tag: 'StoreError'; readonly message: string }
-  | { readonly _tag: 'Interrupted'; readonly message: string }
-  | { readonly _tag: 'Failure'; readonly message: string; readonly cause?: unknown };
+/**
+ * Why a program stopped without a result — stable codes a caller may branch on:
+ * - `ConfigError`: an invalid config (`paths` lists one line per offending field);
+ * - `StoreError`: the run store lacks something or holds something unreadable or inconsistent;
+ * - `Interrupted`: the user asked to stop (rerunning the command resumes);
+ * - `Failure`: anything else (`cause` keeps the original error).
+ */
+export type ExperimentErrorCode = 'ConfigError' | 'StoreError' | 'Interrupted' | 'Failure';
+
+/**
+ * The one error type of the experiments layer. Programs fail with it as their Left;
+ * code running inside a program may throw it (see {@link fromAsync}). Its message is
+ * for people: it names the file or field at fault and how to fix it.
+ */
+export class ExperimentError extends Error {
+  override readonly name = 'ExperimentError';
+  /** What kind of failure this is. */
+  readonly code: ExperimentErrorCode;
+  /** For a `ConfigError`, one entry per offending field (`path: problem`); empty otherwise. */
+  readonly paths: readonly string[];
+
+  constructor(code: ExperimentErrorCode, message: string, o: { paths?: readonly string[]; cause?: unknown } = {}) {
+    super(message, o.cause === undefined ? undefined : { cause: o.cause });
+    this.code = code;
+    this.paths = o.paths ?? [];
+  }
+}
 
 /** An invalid config: `message` for people, `paths` with one entry per offending field. */
-export const configError = (message: string, paths: readonly string[]): ExperimentError => ({ _tag: 'ConfigError', message, paths });
-/** The run store is missing something or holds something inconsistent. */
-export const storeError = (message: string): ExperimentError => ({ _tag: 'StoreError', message });
+export const configError = (message: string, paths: readonly string[]): ExperimentError => new ExperimentError('ConfigError', message, { paths });
+/** The run store is missing something or holds something unreadable or inconsistent; say which file and what to do. */
+export const storeError = (message: string, cause?: unknown): ExperimentError => new ExperimentError('StoreError', message, { cause });
 /** The user asked the program to stop (it can be resumed by rerunning it). */
-export const interrupted = (message = 'interrupted'): ExperimentError => ({ _tag: 'Interrupted', message });
+export const interrupted = (message = 'interrupted'): ExperimentError => new ExperimentError('Interrupted', message);
 /** Anything else that went wrong; `cause` keeps the original error. */
-export const failure = (message: string, cause?: unknown): ExperimentError => ({ _tag: 'Failure', message, cause });
+export const failure = (message: string, cause?: unknown): ExperimentError => new ExperimentError('Failure', message, { cause });
 
 /** A progress bar for one run, as the environment renders it (terminal bars, or nothing in tests). */
 export interface ProgressBar {
@@ -54,21 +75,15 @@ export interface Env {
 /** An experiment program producing `A`: a description that reads an {@link Env} and may fail with an {@link ExperimentError}; nothing runs until {@link run}. */
 export type Program<A> = RTE.ReaderTaskEither<Env, ExperimentError, A>;
 
-/** Lifts an async computation; a thrown error becomes a Failure (an interruption stays one). */
+/** Lifts an async computation; a thrown ExperimentError is the program's error, anything else thrown becomes a Failure. */
 export function fromAsync<A>(f: (env: Env) => Promise<A>): Program<A> {
   return (env) => TE.tryCatch(() => f(env), toExperimentError);
 }
 
-/** Converts a thrown value to an ExperimentError: one already tagged passes through, anything else becomes a Failure. */
+/** Converts a thrown value to an ExperimentError: one already passes through, anything else becomes a Failure keeping it as `cause`. */
 export function toExperimentError(e: unknown): ExperimentError {
-  if (e && typeof e === 'object' && '_tag' in e) return e as ExperimentError;
-  const msg = e instanceof Error ? e.message : String(e);
-  return failure(msg, e);
-}
-
-/** Throws an ExperimentError from inside `fromAsync` code. */
-export function raise(e: ExperimentError): never {
-  throw e;
+  if (e instanceof ExperimentError) return e;
+  return failure(e instanceof Error ? e.message : String(e), e);
 }
 
 /** Runs programs one after another, collecting their results. */
@@ -76,25 +91,21 @@ export function sequence<A>(ps: readonly Program<A>[]): Program<A[]> {
   return RTE.sequenceSeqArray(ps) as Program<A[]>;
 }
 
-/**
- * Runs independent programs of a sweep. Runs are pure config → result, so their order
- * does not change any result; here they run one after another on this process (the
- * sweeps module spreads them over worker processes or machines).
- */
-export function sweep<A>(ps: readonly Program<A>[]): Program<A[]> {
-  return sequence(ps);
-}
-
 /** Interprets a program in an environment. */
 export async function run<A>(p: Program<A>, env: Env): Promise<E.Either<ExperimentError, A>> {
   return p(env)();
 }
 
-/** Interprets a program, throwing on failure (handy in tests and scripts). */
+/** Interprets a program, throwing its ExperimentError on failure (handy in tests and scripts). */
 export async function runOrThrow<A>(p: Program<A>, env: Env): Promise<A> {
   const r = await run(p, env);
-  if (E.isLeft(r)) throw Object.assign(new Error(`${r.left._tag}: ${r.left.message}`), { experimentError: r.left });
+  if (E.isLeft(r)) throw r.left;
   return r.right;
+}
+
+/** One line for people: `<code>: <message>`. */
+export function describeError(e: ExperimentError): string {
+  return `${e.code}: ${e.message}`;
 }
 
 /** A program that succeeds with `a` without touching the environment. */

@@ -9,7 +9,7 @@
  */
 import { Queue, QueueEvents, Worker, type ConnectionOptions } from 'bullmq';
 import type { Backend } from '@tandem/tensor';
-import { fromAsync, run, type Env } from './program.js';
+import { describeError, fromAsync, run, type Env } from './program.js';
 import { idOf } from './runs/cache.js';
 import { describeRun, trainRun, type TrainRunConfig } from './runs/train.js';
 import { fsStore } from './store/fs.js';
@@ -105,7 +105,7 @@ export async function startQueueWorker(o: WorkerOptions): Promise<() => Promise<
     const config = job.data.config as TrainRunConfig;
     log(`job ${job.id} (attempt ${job.attemptsMade + 1}): ${describeRun(config)}`);
     const r = await run(trainRun(config), env);
-    if (r._tag === 'Left') throw new Error(`${r.left._tag}: ${r.left.message}`);
+    if (r._tag === 'Left') throw new Error(describeError(r.left));
     return { id: r.right.run.id, paramsHash: r.right.result.paramsHash };
   }, { connection: redisConnection(o.url), concurrency: 1, lockDuration: lockMs, stalledInterval: Math.max(1000, lockMs / 2), maxStalledCount: 10 });
   await worker.waitUntilReady();

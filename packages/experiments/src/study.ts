@@ -4,7 +4,7 @@
  * addressed, a shared run is computed once and then read from the store.
  */
 import type { LossName, ShuffleWindow, SizeName, StudyConfig } from './config.js';
-import { chain, of, pipe, type Program } from './program.js';
+import { chain, pipe, type Program } from './program.js';
 import { datasetRun } from './runs/dataset.js';
 import { dataRun, setupRun, type SetupRunConfig } from './runs/setup.js';
 import { trainRun, type DatasetRef, type TrainResult, type TrainRunConfig } from './runs/train.js';

@@ -6,9 +6,9 @@
  */
 import type { StudyConfig } from './config.js';
 import { offlineSweep } from './figures/fig1.js';
-import { chain, fromAsync, pipe, sequence, type Program } from './program.js';
-import { idOf } from './runs/cache.js';
-import { trainRun, type TrainResult, type TrainRunConfig } from './runs/train.js';
+import { chain, fromAsync, map, pipe, sequence, storeError, type Program } from './program.js';
+import { idOf, readResult } from './runs/cache.js';
+import { TrainResultCodec, trainRun, type TrainResult, type TrainRunConfig } from './runs/train.js';
 import { offlineOf, onlineOf, prerequisites, replayOf } from './study.js';
 
 export interface Sweep {
@@ -30,7 +30,7 @@ export const SWEEPS: Record<string, { description: string; build: (s: StudyConfi
  */
 export type Executor = (runs: readonly TrainRunConfig[]) => Program<void>;
 
-export const sequentialExecutor: Executor = (runs) => pipe(sequence(runs.map((c) => trainRun(c))), chain(() => fromAsync(async () => undefined)));
+export const sequentialExecutor: Executor = (runs) => pipe(sequence(runs.map((c) => trainRun(c))), map(() => undefined));
 
 /**
  * Runs a sweep: prerequisites first (data, setup, baselines, sources — shared and
@@ -44,8 +44,8 @@ export function runSweep(sweep: Sweep, executor: Executor = sequentialExecutor):
     chain(() => executor(sweep.runs)),
     chain(() => fromAsync(async (env) => Promise.all(sweep.runs.map(async (config) => {
       const id = idOf(env, 'train', config);
-      const result = await env.store.readResult<TrainResult>(id);
-      if (!result) throw new Error(`sweep ${sweep.name}: run ${id} has no result after execution`);
+      const result = await readResult(env, id, TrainResultCodec);
+      if (!result) throw storeError(`sweep ${sweep.name}: ${env.store.location(id)}/result.json is missing after execution; rerun the sweep to compute it`);
       return { id, config, result };
     })))),
   );

@@ -1,9 +1,11 @@
 /** Experiment programs under the in-memory interpreter: configs, caching, figures end to end. */
 import { describe, expect, it } from 'vitest';
 import * as E from 'fp-ts/lib/Either.js';
+import { decodeCheckpoint, encodeCheckpoint } from '@tandem/nn';
+import { dispose } from '@tandem/tensor';
 import {
-  FIGURES, SMOKE, StudyConfig, decodeWith, deepMerge, ensureRun, idOf, memoryEnv, onlineOf, runExperiment, runOrThrow, trainRun,
-  experimentByName, run,
+  ExperimentError, FIGURES, SMOKE, StudyConfig, TrainRunStateCodec, decodeWith, deepMerge, ensureRun, idOf, memoryEnv, onlineOf, readMetricRecords,
+  runExperiment, runOrThrow, trainRun, experimentByName, run,
 } from '../src/index.js';
 
 describe('configs', () => {
@@ -15,7 +17,7 @@ describe('configs', () => {
     const r = decodeWith(StudyConfig, bad, 'config');
     expect(E.isLeft(r)).toBe(true);
     if (E.isLeft(r)) {
-      expect(r.left._tag).toBe('ConfigError');
+      expect(r.left.code).toBe('ConfigError');
       const text = r.left.message;
       for (const path of ['train.lr', 'train.steps', 'data.task', 'data.golden', 'eval.every', 'sizes.0']) expect(text).toContain(path);
       expect(text).toMatch(/expected a positive number, got -1/);
@@ -64,7 +66,7 @@ describe('programs in memory', () => {
         if (rid === id && at === 'first' && name === 'ckpt.bin') env.interruption.requested = true;
       };
       const r = await run(ensureRun(c), env);
-      expect(E.isLeft(r) && r.left._tag).toBe(at === 'first' ? 'Interrupted' : 'Failure');
+      expect(E.isLeft(r) && r.left.code).toBe(at === 'first' ? 'Interrupted' : 'Failure');
       expect(store.runs.get(id)!.result).toBeUndefined();
       env.interruption.requested = false;
       store.writeBlob = origWrite;
@@ -96,3 +98,81 @@ describe('programs in memory', () => {
   }, 300_000);
 });
 
+describe('stored state and errors', () => {
+  /** An online smoke run stopped (as by Ctrl-C) right after its first checkpoint. */
+  async function stoppedRun() {
+    const c = onlineOf(SMOKE);
+    const env = memoryEnv();
+    const id = idOf(env, 'train', c);
+    const origWrite = env.store.writeBlob.bind(env.store);
+    env.store.writeBlob = async (rid, name, data) => {
+      await origWrite(rid, name, data);
+      if (rid === id && name === 'ckpt.bin') env.interruption.requested = true;
+    };
+    const r = await run(ensureRun(c), env);
+    expect(E.isLeft(r) && r.left.code).toBe('Interrupted');
+    env.interruption.requested = false;
+    env.store.writeBlob = origWrite;
+    return { c, env, id };
+  }
+
+  it('a training checkpoint keeps its resume state in the typed runState, not in config', async () => {
+    const { env, id } = await stoppedRun();
+    const ckpt = decodeCheckpoint(env.store.runs.get(id)!.blobs.get('ckpt.bin')!, { backend: env.backend });
+    dispose([ckpt.params as never, ckpt.optState as never]);
+    expect(ckpt.config).toBe(null);
+    const rs = TrainRunStateCodec.decode(ckpt.runState);
+    expect(E.isRight(rs)).toBe(true);
+    if (E.isRight(rs)) {
+      expect(rs.right.metricsCount).toBe((await readMetricRecords(env, id)).length);
+      expect(rs.right.lossCount).toBe(ckpt.step % SMOKE.eval.every);
+    }
+  });
+
+  it('a checkpoint of the previous layout (state in config, no runState) fails with a StoreError naming ckpt.bin and the fix', async () => {
+    const { c, env, id } = await stoppedRun();
+    const blobs = env.store.runs.get(id)!.blobs;
+    const ckpt = decodeCheckpoint(blobs.get('ckpt.bin')!, { backend: env.backend });
+    const { runState, ...rest } = ckpt;
+    blobs.set('ckpt.bin', await encodeCheckpoint({ ...rest, config: runState }));
+    dispose([ckpt.params as never, ckpt.optState as never]);
+    const r = await run(trainRun(c), env);
+    expect(E.isLeft(r)).toBe(true);
+    if (E.isLeft(r)) {
+      expect(r.left).toBeInstanceOf(ExperimentError);
+      expect(r.left.code).toBe('StoreError');
+      expect(r.left.message).toMatch(/ckpt\.bin has no training run state/);
+      expect(r.left.message).toMatch(/--fresh/);
+    }
+  });
+
+  it('metric records of the previous flat form (x, x_se) fail with a StoreError naming the file and line', async () => {
+    const env = memoryEnv();
+    await env.store.appendMetrics('train-old', [{ step: 0, loss: null, kl: 0.1, kl_se: 0.01 }]);
+    const err = await readMetricRecords(env, 'train-old').then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ExperimentError);
+    expect((err as ExperimentError).code).toBe('StoreError');
+    expect((err as ExperimentError).message).toMatch(/memory:train-old\/metrics\.jsonl line 1/);
+  });
+
+  it('metric records round-trip through the store, NaN (written as null) included', async () => {
+    const env = memoryEnv();
+    const rec = { step: 4, loss: 0.5, metrics: { kl: { value: 0.25, se: NaN }, accStream: { value: NaN, se: NaN } } };
+    await env.store.appendMetrics('train-x', [rec]);
+    expect(await readMetricRecords(env, 'train-x')).toEqual([rec]);
+  });
+
+  it('an ExperimentError is an Error with a stack, a stable code and the original cause', async () => {
+    const cause = new Error('disk on fire');
+    const env = memoryEnv();
+    const r = await run(trainRun(onlineOf(SMOKE)), { ...env, store: { ...env.store, readResult: async () => { throw cause; } } });
+    expect(E.isLeft(r)).toBe(true);
+    if (E.isLeft(r)) {
+      expect(r.left).toBeInstanceOf(Error);
+      expect(r.left.code).toBe('Failure');
+      expect(r.left.message).toBe('disk on fire');
+      expect(r.left.cause).toBe(cause);
+      expect(r.left.stack).toMatch(/^ExperimentError: disk on fire/);
+    }
+  });
+});

@@ -1,6 +1,6 @@
 /**
- * Evaluators: pure functions of a policy (and their fixed data) returning plain
- * numbers, with standard errors where they are estimates. Randomness (sampling
+ * Evaluators: pure functions of a policy (and their fixed data) returning named
+ * {@link Metric}s, with standard errors where they are estimates. Randomness (sampling
  * responses) comes from the key in the context, so evaluations are reproducible.
  */
 import { nextTokenLogProbs, type TransformerParams } from '@tandem/nn';
@@ -8,13 +8,10 @@ import { exp, maximum, mul, sub, sum, tidy, where, split, type Backend, type Key
 import { padTokens } from './batch.js';
 import type { Judge } from './labellers.js';
 import { logProbs, sampleResponses, type PolicySpec } from './policy.js';
-import type { Comparison, Pair, PairBatch, Tokens } from './types.js';
+import { estimate, type Comparison, type Metrics, type Pair, type PairBatch, type Tokens } from './types.js';
 
 /** Judges (noise-free preferences with ties) are defined with the labellers; evaluators take them. */
 export type { Judge } from './labellers.js';
-
-/** Named numbers; an estimate `x` comes with `x_se`, its standard error. */
-export type Metrics = Record<string, number>;
 
 /** What every evaluator may use. */
 export interface EvalContext {
@@ -45,7 +42,7 @@ export function meanSe(xs: readonly number[]): [number, number] {
 export function combine(...evs: Evaluator[]): Evaluator {
   return async (policy, ctx) => {
     const keys = split(ctx.key, Math.max(1, evs.length));
-    const out: Metrics = {};
+    const out: Record<string, Metrics[string]> = {};
     for (let i = 0; i < evs.length; i++) Object.assign(out, await evs[i]!(policy, { ...ctx, key: keys[i]! }));
     return out;
   };
@@ -71,8 +68,7 @@ export function klEvaluator(prompts: readonly Tokens[]): Evaluator {
     });
     const kl = Array.from(await perPrompt.data());
     perPrompt.dispose();
-    const [m, se] = meanSe(kl);
-    return { kl: m, kl_se: se };
+    return { kl: estimate(meanSe(kl)) };
   };
 }
 
@@ -83,8 +79,7 @@ export function winRateEvaluator(prompts: readonly Tokens[], baseline: Transform
     const ys = await sampleResponses(policy, ctx.spec, prompts, k1, ctx.backend);
     const bs = await sampleResponses(baseline, ctx.spec, prompts, k2, ctx.backend);
     const wins = await judge(prompts.map((prompt, i) => ({ prompt, y1: ys[i]!, y2: bs[i]! })));
-    const [m, se] = meanSe(wins);
-    return { [name]: m, [`${name}_se`]: se };
+    return { [name]: estimate(meanSe(wins)) };
   };
 }
 
@@ -109,8 +104,7 @@ async function classifierAccuracy(policy: TransformerParams, ctx: EvalContext, i
 /** Classifier accuracy of the policy on labelled pairs (e.g. D_golden, or online-stream pairs with golden labels). */
 export function classifierEvaluator(pairs: readonly Pair[], name: string): Evaluator {
   return async (policy, ctx) => {
-    const [m, se] = await classifierAccuracy(policy, ctx, pairs, pairs.map((p) => p.preference));
-    return { [name]: m, [`${name}_se`]: se };
+    return { [name]: estimate(await classifierAccuracy(policy, ctx, pairs, pairs.map((p) => p.preference))) };
   };
 }
 
@@ -121,8 +115,7 @@ export function selfClassificationEvaluator(prompts: readonly Tokens[], judge: J
     const items = prompts.map((prompt, i) => ({ prompt, y1: ys[i]!, y2: ys[i + prompts.length]! }));
     const j = await judge(items);
     const keep = items.flatMap((c, i) => (j[i] === 0.5 ? [] : [[c, j[i]!] as const]));
-    const [m, se] = await classifierAccuracy(policy, ctx, keep.map((x) => x[0]), keep.map((x) => x[1]));
-    return { selfAccuracy: m, selfAccuracy_se: se };
+    return { selfAccuracy: estimate(await classifierAccuracy(policy, ctx, keep.map((x) => x[0]), keep.map((x) => x[1]))) };
   };
 }
 
@@ -132,8 +125,7 @@ export function winnerLogProbEvaluator(pairs: readonly Pair[], name = 'winnerLog
     const lp = tidy(() => logProbs(policy, ctx.spec, pairs.map((p) => p.prompt), pairs.map((p) => (p.preference === 1 ? p.y1 : p.y2)), ctx.backend));
     const v = Array.from(await lp.data());
     lp.dispose();
-    const [m, se] = meanSe(v);
-    return { [name]: m, [`${name}_se`]: se };
+    return { [name]: estimate(meanSe(v)) };
   };
 }
 

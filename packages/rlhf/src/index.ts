@@ -17,4 +17,5 @@ export * from './losses.js';
 export * from './samplers.js';
 export * from './train.js';
 export * from './evaluators.js';
+export * from './stream-evaluators.js';
 export * from './pipeline.js';

@@ -58,3 +58,22 @@ export interface PairBatch {
 export function winnerLoser(p: Pair): [Tokens, Tokens] {
   return p.preference === 1 ? [p.y1, p.y2] : [p.y2, p.y1];
 }
+
+/**
+ * One measured number: its `value` and, for an estimate (a mean over items), its
+ * standard error `se`. An evaluation with nothing to measure (no items) gives NaN.
+ */
+export interface Metric {
+  /** The measured value (NaN when there was nothing to measure). */
+  readonly value: number;
+  /** The standard error of `value`, for estimates (NaN with a single item). */
+  readonly se?: number;
+}
+
+/** Named metrics of one evaluation, e.g. `{ kl: { value, se }, winRate: { value, se } }`. */
+export type Metrics = Readonly<Record<string, Metric>>;
+
+/** A metric from a `[mean, standard error]` pair, as `meanSe` returns it. */
+export function estimate([value, se]: readonly [number, number]): Metric {
+  return { value, se };
+}

@@ -3,12 +3,13 @@
  * accuracy on the online stream, the policy-as-classifier accuracy on D_golden and
  * on its own samples, and the log-probabilities of D_golden's winners over training.
  */
+import { metricValue, type MetricRecord } from '../runs/metrics.js';
 import { offlineOf, onlineOf } from '../study.js';
-import { afterRuns, fmt, greater, lineChart, longRows, metricsOf, pm, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
+import { afterRuns, fmt, greater, lineChart, longRows, measured, metricsOf, pm, runIds, type FigureDef, type FigureResult } from './common.js';
 
-/** Pearson correlation of two metrics over records that have both. */
+/** Pearson correlation of two metrics over the records after step 0 that have both. */
 export function correlation(rs: readonly MetricRecord[], a: string, b: string): number {
-  const pts = rs.filter((r) => typeof r[a] === 'number' && typeof r[b] === 'number' && r.step > 0).map((r) => [r[a] as number, r[b] as number] as const);
+  const pts = rs.filter((r) => r.step > 0).map((r) => [metricValue(r, a), metricValue(r, b)] as const).filter(([x, y]) => !Number.isNaN(x) && !Number.isNaN(y));
   const n = pts.length;
   if (n < 3) return NaN;
   const ma = pts.reduce((s, p) => s + p[0], 0) / n;
@@ -37,9 +38,9 @@ export const fig6: FigureDef = {
         const lastF = mf[mf.length - 1];
         const first = mo[0];
         const corr = correlation([...mo, ...mf], 'accGolden', 'winRate');
-        const dropO = (first?.winnerLogProb as number) - (lastO?.winnerLogProb as number);
-        const dropF = (mf[0]?.winnerLogProb as number) - (lastF?.winnerLogProb as number);
-        const meanProxy = mo.filter((r) => typeof r.proxyAccuracy === 'number').map((r) => r.proxyAccuracy as number);
+        const dropO = metricValue(first, 'winnerLogProb') - metricValue(lastO, 'winnerLogProb');
+        const dropF = metricValue(mf[0], 'winnerLogProb') - metricValue(lastF, 'winnerLogProb');
+        const meanProxy = measured(mo, 'proxyAccuracy');
         const out: FigureResult = {
           name: 'fig6', title: fig6.title, description: fig6.description,
           charts: [
@@ -56,7 +57,7 @@ export const fig6: FigureDef = {
           findings: [
             {
               claim: 'Offline training makes the policy a better classifier of D_golden than online training does',
-              holds: lastO && lastF ? greater(lastF.accGolden as number, lastF.accGolden_se as number, lastO.accGolden as number, lastO.accGolden_se as number) : null,
+              holds: greater(lastF?.metrics.accGolden, lastO?.metrics.accGolden),
               detail: `accuracy on D_golden: offline ${pm(lastF, 'accGolden')} vs online ${pm(lastO, 'accGolden')}`,
             },
             {

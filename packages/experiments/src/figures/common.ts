@@ -1,8 +1,10 @@
 /** What a figure program returns, and helpers the figures share. */
+import type { Metric } from '@tandem/rlhf';
 import type { StudyConfig } from '../config.js';
 import { chain, fromAsync, pipe, sequence, type Env, type Program } from '../program.js';
 import { ensureRun } from '../study.js';
 import { idOf } from '../runs/cache.js';
+import { metricValue, readMetricRecords, type MetricRecord } from '../runs/metrics.js';
 import type { TrainResult, TrainRunConfig } from '../runs/train.js';
 
 /** One of the paper's qualitative claims, checked against the measured numbers. */
@@ -58,50 +60,56 @@ export interface FigureDef {
   program(s: StudyConfig): Program<FigureResult>;
 }
 
-/** One row of a training run's metrics: the step and each metric's value (`x_se` its standard error; null when not measured). */
-export type MetricRecord = { step: number } & Record<string, number | null>;
-
-/** The metric records of a finished train run, read from the store. */
+/** The metric records of a finished train run, read from the store and decoded. */
 export async function metricsOf(env: Env, c: TrainRunConfig): Promise<MetricRecord[]> {
-  return (await env.store.readMetrics(idOf(env, 'train', c))) as MetricRecord[];
+  return readMetricRecords(env, idOf(env, 'train', c));
 }
 
-/** {@link metricsOf} as a program. */
-export const loadMetrics = (c: TrainRunConfig): Program<MetricRecord[]> => fromAsync((env) => metricsOf(env, c));
-
-/** The record with the largest value of `key` (first on ties). */
-export function peak(records: readonly MetricRecord[], key: string): MetricRecord | undefined {
+/** The record with the largest value of metric `name` (first on ties; records without it are skipped). */
+export function peak(records: readonly MetricRecord[], name: string): MetricRecord | undefined {
   let best: MetricRecord | undefined;
   for (const r of records) {
-    const v = r[key];
-    if (typeof v === 'number' && !Number.isNaN(v) && (!best || v > (best[key] as number))) best = r;
+    const v = metricValue(r, name);
+    if (!Number.isNaN(v) && (!best || v > metricValue(best, name))) best = r;
   }
   return best;
 }
 
+/** The values of metric `name` over records, skipping those without it (absent or NaN). */
+export function measured(records: readonly MetricRecord[], name: string): number[] {
+  return records.map((r) => metricValue(r, name)).filter((v) => !Number.isNaN(v));
+}
+
+/** A metric's standard error, 0 when it has none (not an estimate, or a single item). */
+export function seOrZero(m: Metric | undefined): number {
+  return m?.se === undefined || Number.isNaN(m.se) ? 0 : m.se;
+}
+
 /** A number with `d` decimals, or 'n/a' for null, undefined or NaN. */
 export const fmt = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
-/** `value ± se` of a record's metric `key` (its standard error read from `key_se`), or 'n/a'. */
-export const pm = (r: MetricRecord | undefined, key: string): string => (r ? `${fmt(r[key] as number)} ± ${fmt(r[`${key}_se`] as number)}` : 'n/a');
+/** `value ± se` of a record's metric `name`, or 'n/a' without a record. */
+export const pm = (r: MetricRecord | undefined, name: string): string => (r ? `${fmt(r.metrics[name]?.value)} ± ${fmt(r.metrics[name]?.se)}` : 'n/a');
 
 /**
  * a > b decided with standard errors: true if the gap exceeds 2 combined SEs,
- * false if b exceeds a by that much, null when the error bars overlap.
+ * false if b exceeds a by that much, null when the error bars overlap or either
+ * metric is missing (or NaN).
  */
-export function greater(a: number, aSe: number, b: number, bSe: number): boolean | null {
-  const z = Math.sqrt((aSe || 0) ** 2 + (bSe || 0) ** 2);
-  if (a - b > 2 * z) return true;
-  if (b - a > 2 * z) return false;
+export function greater(a: Metric | undefined, b: Metric | undefined): boolean | null {
+  if (!a || !b) return null;
+  const z = Math.sqrt(seOrZero(a) ** 2 + seOrZero(b) ** 2);
+  if (a.value - b.value > 2 * z) return true;
+  if (b.value - a.value > 2 * z) return false;
   return null;
 }
 
-/** Rows { series, step, metric, value, lo, hi } for line charts over steps. */
-export function longRows(series: string, records: readonly MetricRecord[], keys: readonly string[]): Record<string, unknown>[] {
-  return records.flatMap((r) => keys.flatMap((k) => {
-    const v = r[k];
-    if (typeof v !== 'number' || Number.isNaN(v)) return [];
-    const se = (r[`${k}_se`] as number) ?? 0;
-    return [{ series, step: r.step, metric: k, value: v, lo: v - se, hi: v + se }];
+/** Rows { series, step, metric, value, lo, hi } for line charts over steps (±1 SE; records without the metric are skipped). */
+export function longRows(series: string, records: readonly MetricRecord[], names: readonly string[]): Record<string, unknown>[] {
+  return records.flatMap((r) => names.flatMap((k) => {
+    const m = r.metrics[k];
+    if (!m || Number.isNaN(m.value)) return [];
+    const se = seOrZero(m);
+    return [{ series, step: r.step, metric: k, value: m.value, lo: m.value - se, hi: m.value + se }];
   }));
 }
 

@@ -4,7 +4,8 @@
  * and D_late-vs-late, with early/late the online run's kept checkpoints.
  */
 import { offlineOf, onlineOf, versusDatasets } from '../study.js';
-import { afterRuns, barChart, greater, lineChart, longRows, metricsOf, peak, runIds, type FigureDef, type FigureResult } from './common.js';
+import { metricValue } from '../runs/metrics.js';
+import { afterRuns, barChart, greater, lineChart, longRows, metricsOf, peak, runIds, seOrZero, type FigureDef, type FigureResult } from './common.js';
 
 export const fig5: FigureDef = {
   name: 'fig5',
@@ -21,7 +22,7 @@ export const fig5: FigureDef = {
         const ms = await Promise.all(runs.map((c) => metricsOf(env, c)));
         const bars = ms.map((m, i) => {
           const p = peak(m, 'winRate');
-          return { label: labels[i]!, value: (p?.winRate as number) ?? NaN, se: (p?.winRate_se as number) ?? 0 };
+          return { label: labels[i]!, value: metricValue(p, 'winRate'), se: seOrZero(p?.metrics.winRate) };
         });
         const [golden, sftEarly, earlyLate, lateLate] = bars as [typeof bars[0], typeof bars[0], typeof bars[0], typeof bars[0]];
         const best = bars.reduce((a, b) => (b.value > a.value ? b : a));
@@ -35,12 +36,12 @@ export const fig5: FigureDef = {
           findings: [
             {
               claim: 'High-quality data alone does not help: D_late-vs-late (both sides from the final online policy) is not better than D_golden',
-              holds: greater(lateLate.value, lateLate.se, golden.value, golden.se) !== true,
+              holds: greater(lateLate, golden) !== true,
               detail: `${lateLate.label} ${lateLate.value.toFixed(3)} ± ${lateLate.se.toFixed(3)} vs D_golden ${golden.value.toFixed(3)} ± ${golden.se.toFixed(3)}`,
             },
             {
               claim: 'A dataset with one side close to the SFT policy (D_sft-vs-early) helps most',
-              holds: best === sftEarly ? true : greater(best.value, best.se, sftEarly.value, sftEarly.se) === true ? false : null,
+              holds: best === sftEarly ? true : greater(best, sftEarly) === true ? false : null,
               detail: `best: ${best.label} ${best.value.toFixed(3)}; ${sftEarly.label} ${sftEarly.value.toFixed(3)} ± ${sftEarly.se.toFixed(3)}; ${earlyLate.label} ${earlyLate.value.toFixed(3)} ± ${earlyLate.se.toFixed(3)}`,
             },
           ],

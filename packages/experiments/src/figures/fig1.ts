@@ -1,8 +1,9 @@
 /** Fig. 1 — the KL vs win-rate trade-off of online and offline IPO (offline pooled over the sweep). */
 import type { StudyConfig } from '../config.js';
 import { offlineOf, onlineOf } from '../study.js';
+import { metricValue, type MetricRecord } from '../runs/metrics.js';
 import type { TrainRunConfig } from '../runs/train.js';
-import { afterRuns, fmt, greater, klWinChart, metricsOf, peak, pm, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
+import { afterRuns, fmt, greater, klWinChart, measured, metricsOf, peak, pm, runIds, type FigureDef, type FigureResult } from './common.js';
 
 /** Every offline configuration of the sweep. */
 export function offlineSweep(s: StudyConfig): TrainRunConfig[] {
@@ -12,7 +13,10 @@ export function offlineSweep(s: StudyConfig): TrainRunConfig[] {
 /** The best win rate reachable at KL ≤ x along a set of points: the trade-off frontier. */
 export function frontierAt(points: readonly MetricRecord[], x: number): number | undefined {
   let best: number | undefined;
-  for (const p of points) if ((p.kl as number) <= x && (best === undefined || (p.winRate as number) > best)) best = p.winRate as number;
+  for (const p of points) {
+    const w = metricValue(p, 'winRate');
+    if (metricValue(p, 'kl') <= x && (best === undefined || w > best)) best = w;
+  }
   return best;
 }
 
@@ -21,7 +25,7 @@ export function risesThenFalls(rs: readonly MetricRecord[]): boolean {
   const p = peak(rs, 'winRate');
   const last = rs[rs.length - 1];
   if (!p || !last || p === last) return false;
-  return greater(p.winRate as number, p.winRate_se as number, last.winRate as number, last.winRate_se as number) === true;
+  return greater(p.metrics.winRate, last.metrics.winRate) === true;
 }
 
 export const fig1: FigureDef = {
@@ -36,16 +40,17 @@ export const fig1: FigureDef = {
     return afterRuns([online, ...offline], async (env) => {
         const on = await metricsOf(env, online);
         const offs = await Promise.all(offline.map((c) => metricsOf(env, c)));
+        const point = (method: string, run: string, r: MetricRecord) => ({ method, run, step: r.step, kl: metricValue(r, 'kl'), winRate: metricValue(r, 'winRate') });
         const rows = [
-          ...on.map((r) => ({ method: 'online IPO', run: 'online', step: r.step, kl: r.kl, winRate: r.winRate })),
-          ...offs.flatMap((rs, i) => rs.map((r) => ({ method: 'offline IPO (sweep)', run: `offline-${i}`, step: r.step, kl: r.kl, winRate: r.winRate }))),
-        ].filter((r) => typeof r.winRate === 'number');
+          ...on.map((r) => point('online IPO', 'online', r)),
+          ...offs.flatMap((rs, i) => rs.map((r) => point('offline IPO (sweep)', `offline-${i}`, r))),
+        ].filter((r) => !Number.isNaN(r.winRate));
         const onPeak = peak(on, 'winRate');
         const pooled = offs.flat();
         const offPeak = peak(pooled, 'winRate');
-        const onMax = Math.max(...on.map((r) => r.kl as number));
-        const comparable = pooled.filter((p) => (p.kl as number) <= onMax && p.step > 0);
-        const dominated = comparable.filter((p) => (frontierAt(on, p.kl as number) ?? -1) >= (p.winRate as number)).length;
+        const onMax = Math.max(...measured(on, 'kl'));
+        const comparable = pooled.filter((p) => metricValue(p, 'kl') <= onMax && p.step > 0);
+        const dominated = comparable.filter((p) => (frontierAt(on, metricValue(p, 'kl')) ?? -1) >= metricValue(p, 'winRate')).length;
         const declining = offs.filter(risesThenFalls).length;
         const result: FigureResult = {
           name: 'fig1', title: fig1.title, description: fig1.description,
@@ -57,14 +62,14 @@ export const fig1: FigureDef = {
               const rs = i === 0 ? on : offs[i - 1]!;
               const p = peak(rs, 'winRate');
               const last = rs[rs.length - 1];
-              return [c.method.kind, c.hyper.lr, c.hyper.beta, c.hyper.steps, pm(p, 'winRate'), p?.step ?? null, fmt(p?.kl as number), pm(last, 'winRate')];
+              return [c.method.kind, c.hyper.lr, c.hyper.beta, c.hyper.steps, pm(p, 'winRate'), p?.step ?? null, fmt(metricValue(p, 'kl')), pm(last, 'winRate')];
             }),
           }],
           findings: [
             {
               claim: 'Online IPO reaches a higher peak win rate than offline IPO (pooled sweep)',
-              holds: onPeak && offPeak ? greater(onPeak.winRate as number, onPeak.winRate_se as number, offPeak.winRate as number, offPeak.winRate_se as number) : null,
-              detail: `online peak ${pm(onPeak, 'winRate')} at KL ${fmt(onPeak?.kl as number)}; best offline ${pm(offPeak, 'winRate')} at KL ${fmt(offPeak?.kl as number)}`,
+              holds: greater(onPeak?.metrics.winRate, offPeak?.metrics.winRate),
+              detail: `online peak ${pm(onPeak, 'winRate')} at KL ${fmt(metricValue(onPeak, 'kl'))}; best offline ${pm(offPeak, 'winRate')} at KL ${fmt(metricValue(offPeak, 'kl'))}`,
             },
             {
               claim: 'At equal KL, online is better: the online frontier dominates the offline points',

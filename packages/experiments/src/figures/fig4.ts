@@ -4,11 +4,12 @@
  * uniformly it does not. Fig. 13 — shuffle levels between the two.
  */
 import { idOf } from '../runs/cache.js';
+import { metricValue, type MetricRecord } from '../runs/metrics.js';
 import type { TrainResult, TrainRunConfig } from '../runs/train.js';
 import { onlineOf, replayOf } from '../study.js';
 import type { StudyConfig, LossName } from '../config.js';
 import {
-  afterRuns, barChart, greater, lineChart, longRows, metricsOf, peak, pm, runIds, type FigureDef, type FigureResult, type MetricRecord,
+  afterRuns, barChart, greater, lineChart, longRows, metricsOf, peak, pm, runIds, seOrZero, type FigureDef, type FigureResult,
 } from './common.js';
 
 /** Online, replay-in-order and uniformly shuffled replay runs for a loss (Fig. 4 for IPO, Fig. 9 for Bo2). */
@@ -17,17 +18,21 @@ export function tandemRuns(s: StudyConfig, loss: LossName): { online: TrainRunCo
   return { online, replay: replayOf(s, online, 1), shuffled: replayOf(s, online, 'all') };
 }
 
-/** Largest absolute difference between two runs' metric records over shared keys. */
+/**
+ * Largest absolute difference between two runs' metric records: steps, losses, and the
+ * values and standard errors of the metrics both measured (the proxy's accuracy aside).
+ */
 export function maxMetricDiff(a: readonly MetricRecord[], b: readonly MetricRecord[]): number {
+  const diff = (x: number | null | undefined, y: number | null | undefined) =>
+    (typeof x === 'number' && typeof y === 'number' && !Number.isNaN(x) && !Number.isNaN(y) ? Math.abs(x - y) : 0);
   let d = a.length === b.length ? 0 : Infinity;
   a.forEach((r, i) => {
     const o = b[i];
     if (!o) return;
-    for (const k of Object.keys(r)) {
-      if (k === 'proxyAccuracy' || k === 'proxyAccuracy_se') continue;
-      const x = r[k];
-      const y = o[k];
-      if (typeof x === 'number' && typeof y === 'number' && !(Number.isNaN(x) && Number.isNaN(y))) d = Math.max(d, Math.abs(x - y));
+    d = Math.max(d, diff(r.step, o.step), diff(r.loss, o.loss));
+    for (const [k, m] of Object.entries(r.metrics)) {
+      if (k === 'proxyAccuracy') continue;
+      d = Math.max(d, diff(m.value, o.metrics[k]?.value), diff(m.se, o.metrics[k]?.se));
     }
   });
   return d;
@@ -64,7 +69,7 @@ export function tandemFigure(name: string, title: string, loss: LossName, descri
               },
               {
                 claim: 'Offline training on D_online shuffled does not recover the online curve (peak win rate lower)',
-                holds: po && ps ? greater(po.winRate as number, po.winRate_se as number, ps.winRate as number, ps.winRate_se as number) : null,
+                holds: greater(po?.metrics.winRate, ps?.metrics.winRate),
                 detail: `peak win rate online ${pm(po, 'winRate')} vs shuffled ${pm(ps, 'winRate')}; final ${pm(lastO, 'winRate')} vs ${pm(lastS, 'winRate')}`,
               },
             ],
@@ -96,7 +101,7 @@ export const fig13: FigureDef = {
         const ms = await Promise.all(runs.map((c) => metricsOf(env, c)));
         const bars = s.shuffleWindows.map((w, i) => {
           const p = peak(ms[i]!, 'winRate');
-          return { label: `w=${w}`, value: (p?.winRate as number) ?? NaN, se: (p?.winRate_se as number) ?? 0 };
+          return { label: `w=${w}`, value: metricValue(p, 'winRate'), se: seOrZero(p?.metrics.winRate) };
         });
         const first = bars[0];
         const lastBar = bars[bars.length - 1];
@@ -109,7 +114,7 @@ export const fig13: FigureDef = {
           tables: [{ title: 'Peak win rate by window', columns: ['window', 'peak win rate', 'run'], rows: bars.map((b, i) => [b.label, `${b.value.toFixed(3)} ± ${b.se.toFixed(3)}`, idOf(env, 'train', runs[i]!)]) }],
           findings: [{
             claim: 'Robust to a little shuffling, degrading past a point: the uniform shuffle peaks lower than the in-order replay',
-            holds: first && lastBar ? greater(first.value, first.se, lastBar.value, lastBar.se) : null,
+            holds: greater(first, lastBar),
             detail: bars.map((b) => `${b.label}: ${b.value.toFixed(3)} ± ${b.se.toFixed(3)}`).join('; '),
           }],
           runs: runIds(env, runs),

@@ -4,12 +4,13 @@
  * the best online policy of that size.
  */
 import type { SizeName } from '../config.js';
+import type { MetricRecord } from '../runs/metrics.js';
 import { offlineOf, onlineOf } from '../study.js';
-import { afterRuns, barChart, metricsOf, runIds, type FigureDef, type FigureResult, type MetricRecord } from './common.js';
+import { afterRuns, barChart, measured, metricsOf, runIds, type FigureDef, type FigureResult } from './common.js';
 
 /** The q-quantile (linear interpolation) of a metric over evaluations after step 0. */
-export function quantile(rs: readonly MetricRecord[], key: string, q: number): number {
-  const v = rs.filter((r) => r.step > 0 && typeof r[key] === 'number').map((r) => r[key] as number).sort((a, b) => a - b);
+export function quantile(rs: readonly MetricRecord[], name: string, q: number): number {
+  const v = measured(rs.filter((r) => r.step > 0), name).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
   const pos = (v.length - 1) * q;
   const lo = Math.floor(pos);
@@ -26,7 +27,7 @@ export const fig10: FigureDef = {
         const rows: { size: string; on: number; off: number; best: number }[] = [];
         for (const p of pairs) {
           const [mo, mf] = await Promise.all([metricsOf(env, p.online), metricsOf(env, p.offline)]);
-          const best = Math.max(...mo.filter((r) => r.step > 0).map((r) => r.winRate as number));
+          const best = Math.max(...measured(mo.filter((r) => r.step > 0), 'winRate'));
           rows.push({ size: p.size, on: quantile(mo, 'winRate', 0.9) / best, off: quantile(mf, 'winRate', 0.9) / best, best });
         }
         const bars = rows.flatMap((r) => [

@@ -6,7 +6,7 @@
 import type { TransformerParams } from '@tandem/nn';
 import { getTask, makeDataset, sampleResponses, type Pair } from '@tandem/rlhf';
 import { dispose, foldIn, key } from '@tandem/tensor';
-import type { Env, Program } from '../program.js';
+import { fromAsync, type Env, type Program } from '../program.js';
 import { loadParams, saveDataset } from './artifacts.js';
 import { cachedRun, idOf, type RunOutcome } from './cache.js';
 import { loadDataDatasets, loadGolden, policySpecOf } from './setup.js';
@@ -21,8 +21,7 @@ const describe = (r: PolicyRef) => (r.kind === 'sft' ? 'policy:sft' : `policy:on
 
 /** Builds and stores D_{a vs b}; the policies' runs must have finished. The result counts the `pairs` and those the golden model labelled in policy a's favour (`y1Wins`). */
 export function datasetRun(ref: Extract<DatasetRef, { kind: 'versus' }>, setup: TrainRunConfig['setup']): Program<RunOutcome<{ pairs: number; y1Wins: number }>> {
-  return cachedRun('dataset', ref, async (ctx) => {
-    const env = ctx.env;
+  return cachedRun('dataset', ref, (run) => fromAsync(async (env) => {
     const task = getTask(setup.data.task);
     const spec = policySpecOf(task, setup.setup.size);
     const prompts = trainingPrompts((await loadDataDatasets(env, setup.data)).initial).slice(0, ref.pairs);
@@ -37,7 +36,7 @@ export function datasetRun(ref: Extract<DatasetRef, { kind: 'versus' }>, setup: 
     const labels = await golden.labeller.label(items, foldIn(k, 3));
     golden.release();
     const pairs: Pair[] = items.map((c, i) => ({ ...c, preference: labels[i]!, provenance: { task: task.name, source: `${describe(ref.a)}|${describe(ref.b)}`, labeller: 'golden' } }));
-    await saveDataset(env, ctx.id, 'dataset.bin', makeDataset(ref.name, pairs));
+    await saveDataset(env, run.id, 'dataset.bin', makeDataset(ref.name, pairs));
     return { pairs: pairs.length, y1Wins: labels.filter((l) => l === 1).length };
-  });
+  }));
 }

@@ -13,8 +13,8 @@ import {
 import type { TransformerParams } from '@tandem/nn';
 import { dispose, foldIn, key } from '@tandem/tensor';
 import type { DataConfig, Fit, SetupConfig } from '../config.js';
-import type { Env, Program } from '../program.js';
-import { cachedRun, idOf, type RunContext, type RunOutcome } from './cache.js';
+import { fromAsync, interrupted, type Env, type Program } from '../program.js';
+import { cachedRun, idOf, type RunOutcome } from './cache.js';
 import { loadDataset, loadParams, saveDataset, saveParams } from './artifacts.js';
 
 /** Prompt and response widths every task shares (vocab ≤ 64, prompts ≤ 24, responses ≤ 12). */
@@ -45,12 +45,12 @@ export interface DataResult {
   goldenAgreement: number;
 }
 
-async function progressFit(ctx: RunContext, label: string, fit: Fit) {
-  const bar = ctx.env.progress(label, fit.steps);
+function progressFit(env: Env, label: string, fit: Fit) {
+  const bar = env.progress(label, fit.steps);
   return {
     onStep: (step: number, loss: number) => {
       bar.update(step, { loss: loss.toFixed(4) });
-      if (ctx.env.interruption.requested) throw { _tag: 'Interrupted', message: `${label} interrupted (setup runs restart from scratch; they are short)` };
+      if (env.interruption.requested) throw interrupted(`${label} interrupted (setup runs restart from scratch; they are short)`);
     },
     done: () => bar.stop(),
   };
@@ -58,7 +58,7 @@ async function progressFit(ctx: RunContext, label: string, fit: Fit) {
 
 /** D_initial, the golden labeller and D_golden. */
 export function dataRun(cfg: DataConfig): Program<RunOutcome<DataResult>> {
-  return cachedRun('data', cfg, async (ctx) => {
+  return cachedRun('data', cfg, (run) => fromAsync(async (env) => {
     const task = getTask(cfg.task);
     const k = key(cfg.seed);
     const all = initialDataset(task, { size: cfg.initialPairs, key: foldIn(k, 1) });
@@ -67,23 +67,23 @@ export function dataRun(cfg: DataConfig): Program<RunOutcome<DataResult>> {
     let goldenHeldOutAccuracy: number | null = null;
     if (cfg.golden.mode === 'model') {
       const spec = prefSpecOf(task, cfg.golden.size);
-      const p = await progressFit(ctx, 'golden model', cfg.golden.fit);
-      const params = await trainPreferenceModel(spec, train, { ...cfg.golden.fit, key: foldIn(k, 3), backend: ctx.env.backend, onStep: p.onStep });
+      const p = progressFit(env, 'golden model', cfg.golden.fit);
+      const params = await trainPreferenceModel(spec, train, { ...cfg.golden.fit, key: foldIn(k, 3), backend: env.backend, onStep: p.onStep });
       p.done();
-      goldenHeldOutAccuracy = await preferenceAccuracy(params, spec, heldOut.pairs, ctx.env.backend);
-      await saveParams(ctx.env, ctx.id, 'golden.ckpt', params);
-      golden = modelLabeller('golden', params, spec, ctx.env.backend);
+      goldenHeldOutAccuracy = await preferenceAccuracy(params, spec, heldOut.pairs, env.backend);
+      await saveParams(env, run.id, 'golden.ckpt', params);
+      golden = modelLabeller('golden', params, spec, env.backend);
     } else {
       golden = utilityLabeller('golden', task.utility, 0);
     }
     const dGolden = await relabel(train, golden, foldIn(k, 4), 'D_golden');
-    await saveDataset(ctx.env, ctx.id, 'd_initial.bin', train);
-    await saveDataset(ctx.env, ctx.id, 'd_golden.bin', dGolden);
-    await saveDataset(ctx.env, ctx.id, 'd_heldout.bin', heldOut);
+    await saveDataset(env, run.id, 'd_initial.bin', train);
+    await saveDataset(env, run.id, 'd_golden.bin', dGolden);
+    await saveDataset(env, run.id, 'd_heldout.bin', heldOut);
     const agree = dGolden.pairs.filter((p, i) => p.preference === train.pairs[i]!.preference).length / train.pairs.length;
-    ctx.env.log(`data: golden held-out accuracy ${goldenHeldOutAccuracy ?? 'n/a (rater mode)'}; D_golden agrees with raters on ${(agree * 100).toFixed(1)}%`);
+    env.log(`data: golden held-out accuracy ${goldenHeldOutAccuracy ?? 'n/a (rater mode)'}; D_golden agrees with raters on ${(agree * 100).toFixed(1)}%`);
     return { initial: datasetStats(train, task), heldOutPairs: heldOut.pairs.length, goldenHeldOutAccuracy, goldenAgreement: agree };
-  });
+  }));
 }
 
 /** The golden judge (debiased sign rule, ties ½) and labeller of a data run; call `release` to free the golden model's params. */
@@ -127,30 +127,30 @@ export interface SetupResult {
 
 /** The proxy preference model and the SFT policy for one policy size. */
 export function setupRun(cfg: SetupRunConfig): Program<RunOutcome<SetupResult>> {
-  return cachedRun('setup', cfg, async (ctx) => {
+  return cachedRun('setup', cfg, (run) => fromAsync(async (env) => {
     const task = getTask(cfg.data.task);
     const k = foldIn(key(cfg.data.seed), 10);
-    const ds = await loadDataDatasets(ctx.env, cfg.data);
+    const ds = await loadDataDatasets(env, cfg.data);
     const pspec = prefSpecOf(task, cfg.setup.size);
-    const p1 = await progressFit(ctx, `proxy model (${cfg.setup.size})`, cfg.setup.proxy);
-    const proxy = await trainPreferenceModel(pspec, ds.golden, { ...cfg.setup.proxy, key: foldIn(k, 1), backend: ctx.env.backend, onStep: p1.onStep });
+    const p1 = progressFit(env, `proxy model (${cfg.setup.size})`, cfg.setup.proxy);
+    const proxy = await trainPreferenceModel(pspec, ds.golden, { ...cfg.setup.proxy, key: foldIn(k, 1), backend: env.backend, onStep: p1.onStep });
     p1.done();
     // Held-out accuracy against golden labels of the held-out pairs.
-    const golden = await loadGolden(ctx.env, cfg.data);
+    const golden = await loadGolden(env, cfg.data);
     const heldOutGolden = await relabel(ds.heldOut, golden.labeller, foldIn(k, 2), 'heldout-golden');
     golden.release();
-    const proxyHeldOutAccuracy = await preferenceAccuracy(proxy, pspec, heldOutGolden.pairs, ctx.env.backend);
-    await saveParams(ctx.env, ctx.id, 'proxy.ckpt', proxy);
+    const proxyHeldOutAccuracy = await preferenceAccuracy(proxy, pspec, heldOutGolden.pairs, env.backend);
+    await saveParams(env, run.id, 'proxy.ckpt', proxy);
     dispose(proxy);
     const spec = policySpecOf(task, cfg.setup.size);
-    const p2 = await progressFit(ctx, `SFT policy (${cfg.setup.size})`, cfg.setup.sft);
-    const sft = await trainSft(spec, [ds.initial], { ...cfg.setup.sft, key: foldIn(k, 3), backend: ctx.env.backend, onStep: p2.onStep });
+    const p2 = progressFit(env, `SFT policy (${cfg.setup.size})`, cfg.setup.sft);
+    const sft = await trainSft(spec, [ds.initial], { ...cfg.setup.sft, key: foldIn(k, 3), backend: env.backend, onStep: p2.onStep });
     p2.done();
-    await saveParams(ctx.env, ctx.id, 'sft.ckpt', sft);
+    await saveParams(env, run.id, 'sft.ckpt', sft);
     dispose(sft);
-    ctx.env.log(`setup (${cfg.setup.size}): proxy held-out accuracy ${proxyHeldOutAccuracy.toFixed(3)}`);
+    env.log(`setup (${cfg.setup.size}): proxy held-out accuracy ${proxyHeldOutAccuracy.toFixed(3)}`);
     return { proxyHeldOutAccuracy };
-  });
+  }));
 }
 
 /** Loads a finished setup run's SFT policy and its proxy model (as a labeller); call `release` to free their params. */

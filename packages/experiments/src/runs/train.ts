@@ -3,19 +3,37 @@
  * stream) as a cached, checkpointed, resumable program. Everything that affects
  * the numbers is in its config; step t's randomness is foldIn(runKey, t), so a run
  * resumed from its last checkpoint ends bit-identical to an uninterrupted one.
+ *
+ * The run is small programs composed with fp-ts over immutable values:
+ *
+ * ```text
+ * trainRun = cachedRun(bracket(openRun,                      the run's fixed parts (released at the end)
+ *              run => resume(run)                           from ckpt.bin, or π_sft evaluated at step 0
+ *                     → train(run)                          rlhf's runTraining; after each step:
+ *                         afterStep = evaluate? → keep? → checkpoint? → stop?
+ *                     → finish(run)))                       final.ckpt and the TrainResult
+ * ```
+ *
+ * A {@link Progress} value carries what changes from step to step; a checkpoint
+ * stores its resumable part as {@link TrainRunState} in `Checkpoint.runState`.
  */
 import { createHash } from 'node:crypto';
+import * as t from 'io-ts';
+import * as E from 'fp-ts/lib/Either.js';
+import * as RTE from 'fp-ts/lib/ReaderTaskEither.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
 import { adam, type TransformerParams } from '@tandem/nn';
 import {
-  LOSSES, classifierEvaluator, combine, getTask, initTrainState, klEvaluator, labelAccuracy, offlineSampler, onlineSampler,
-  replaySampler, runTraining, selfClassificationEvaluator, shuffleStream, winRateEvaluator, winnerLogProbEvaluator,
-  type Evaluator, type Labeller, type Metrics, type PairBatch, type PairDataset, type Sampler, type TrainState,
+  LOSSES, classifierEvaluator, combine, getTask, initTrainState, klEvaluator, offlineSampler, onlineSampler, proxyAccuracyEvaluator,
+  replaySampler, runTraining, selfClassificationEvaluator, shuffleStream, streamClassifierEvaluator, winRateEvaluator, winnerLogProbEvaluator,
+  type Evaluator, type Judge, type Labeller, type PairBatch, type PairDataset, type Sampler, type StepInfo, type TrainSetup, type TrainState,
 } from '@tandem/rlhf';
 import { dispose, foldIn, key, treeLeaves, type Key } from '@tandem/tensor';
-import type { EvalConfig, LossName, ShuffleWindow, TrainConfig } from '../config.js';
-import { interrupted, type Env, type Program } from '../program.js';
-import { loadCheckpointBlob, loadDataset, loadParams, loadStream, saveParams, saveStream } from './artifacts.js';
-import { cachedRun, idOf, type RunOutcome } from './cache.js';
+import { NonNegInt, formatErrors, type EvalConfig, type LossName, type ShuffleWindow, type TrainConfig } from '../config.js';
+import { fromAsync, interrupted, pipe, runOrThrow, storeError, toExperimentError, type Env, type ProgressBar, type Program } from '../program.js';
+import { loadCheckpointBlob, loadDataset, loadParams, loadStream, saveCheckpointBlob, saveParams, saveStream } from './artifacts.js';
+import { cachedRun, idOf, type RunHandle, type RunOutcome } from './cache.js';
+import { MetricRecordCodec, appendMetricRecords, metricValue, readMetricRecords, type MetricRecord } from './metrics.js';
 import { loadDataDatasets, loadGolden, loadSetup, policySpecOf, type SetupRunConfig } from './setup.js';
 
 /** Which policy a versus-dataset side samples from. */
@@ -51,7 +69,7 @@ export interface TrainRunConfig {
   keepSteps: number[];
 }
 
-/** The result of a training run. */
+/** The result of a training run (its result.json). */
 export interface TrainResult {
   /** Steps taken (the config's `hyper.steps`). */
   steps: number;
@@ -61,9 +79,34 @@ export interface TrainResult {
   optHash: string;
   /** SHA-256 of the recorded stream (online runs). */
   streamHash: string | null;
-  /** The metrics of the last evaluation. */
-  final: Metrics;
+  /** The last evaluation, as stored in metrics.jsonl. */
+  final: MetricRecord;
 }
+
+/** Codec of a stored {@link TrainResult}. */
+export const TrainResultCodec: t.Decoder<unknown, TrainResult> = t.exact(t.type({
+  steps: NonNegInt, paramsHash: t.string, optHash: t.string, streamHash: t.union([t.string, t.null]), final: MetricRecordCodec,
+}), 'TrainResult');
+
+/**
+ * What a training run's checkpoint carries besides params, optimiser state, step and
+ * key (`Checkpoint.runState`): what resuming needs to continue exactly.
+ */
+export interface TrainRunState {
+  /** The sampler's state after the checkpoint's step (JSON; e.g. an offline cursor). */
+  samplerState: unknown;
+  /** Sum of the training losses since the last evaluation. */
+  lossSum: number;
+  /** Number of steps since the last evaluation. */
+  lossCount: number;
+  /** Records in metrics.jsonl at the checkpoint; later ones are dropped on resume. */
+  metricsCount: number;
+}
+
+/** Codec of a {@link TrainRunState}. */
+export const TrainRunStateCodec: t.Decoder<unknown, TrainRunState> = t.exact(t.type({
+  samplerState: t.unknown, lossSum: t.number, lossCount: NonNegInt, metricsCount: NonNegInt,
+}), 'TrainRunState');
 
 /** SHA-256 over the raw bytes of every tensor leaf of a pytree. */
 export async function treeHash(tree: unknown): Promise<string> {
@@ -96,117 +139,220 @@ export function trainingPrompts(ds: PairDataset): number[][] {
   return out;
 }
 
-interface CheckpointMeta {
-  samplerState: unknown;
-  lossSum: number;
-  lossCount: number;
+/** A training run's fixed parts, loaded once by {@link openRun}. */
+interface OpenRun {
+  readonly cfg: TrainRunConfig;
+  readonly handle: RunHandle;
+  /** The training step's fixed parts (policy spec, loss, β, optimiser, π_sft, backend). */
+  readonly setup: TrainSetup;
+  readonly sampler: Sampler<unknown>;
+  /** The run's key: step t uses foldIn(key, t). */
+  readonly key: Key;
+  /** The evaluation at step t uses foldIn(evalKey, t). */
+  readonly evalKey: Key;
+  /** The golden model as judge (win rates, and the online stream's evaluators). */
+  readonly judge: Judge;
+  /** The evaluators every evaluation runs (the stream's are added per evaluation). */
+  readonly evaluators: readonly Evaluator[];
+  /** Frees the loaded models. */
+  readonly release: () => void;
+}
+
+/** What changes from step to step: an immutable value threaded through the programs. */
+interface Progress {
+  readonly state: TrainState;
+  readonly samplerState: unknown;
+  /** Online runs: every batch trained on so far (D_online); empty otherwise. */
+  readonly stream: readonly PairBatch[];
+  /** Sum and count of the training losses since the last evaluation. */
+  readonly lossSum: number;
+  readonly lossCount: number;
+  /** Records in metrics.jsonl. */
+  readonly metricsCount: number;
+  /** The last evaluation (for the progress bar). */
+  readonly last: MetricRecord | undefined;
 }
 
 /** Runs (or resumes, or returns the cached result of) a training run. */
 export function trainRun(cfg: TrainRunConfig): Program<RunOutcome<TrainResult>> {
-  return cachedRun('train', cfg, async (ctx) => {
-    const env = ctx.env;
-    const task = getTask(cfg.setup.data.task);
-    const spec = policySpecOf(task, cfg.setup.setup.size);
-    const runKey = key(cfg.seed);
-    const setup = await loadSetup(env, cfg.setup);
-    const golden = await loadGolden(env, cfg.setup.data);
-    const data = await loadDataDatasets(env, cfg.setup.data);
-    const prompts = trainingPrompts(data.initial);
-    const releases: (() => void)[] = [setup.release, golden.release];
-    try {
-      const sampler = await buildSampler(env, cfg, { proxy: setup.proxy, golden: golden.labeller, prompts, dGolden: data.golden, taskName: task.name, spec });
-      const setupT = { spec, loss: LOSSES[cfg.loss]!, beta: cfg.hyper.beta, optimizer: adam({ lr: cfg.hyper.lr }), ref: setup.sft, backend: env.backend };
-      const evaluator = buildEvaluator(cfg, { judge: golden.judge, prompts, dGolden: data.golden, baseline: cfg.eval.baseline ? await loadParams<TransformerParams>(env, idOf(env, 'train', cfg.eval.baseline), 'final.ckpt') : undefined });
-      if (evaluator.release) releases.push(evaluator.release);
+  return cachedRun('train', cfg, (handle) => RTE.bracket(
+    openRun(cfg, handle),
+    (run) => pipe(resume(run), RTE.chain((start) => pipe(train(run, start), RTE.chain(finish(run, start))))),
+    (run) => RTE.fromIO(run.release),
+  ), TrainResultCodec);
+}
 
-      // Resume from the last checkpoint, or start from π_sft.
-      let state: TrainState;
-      let samplerState: unknown;
-      let meta: CheckpointMeta = { samplerState: sampler.init, lossSum: 0, lossCount: 0 };
-      let stream: PairBatch[] = [];
-      const ckpt = (await env.store.readBlob(ctx.id, 'ckpt.bin')) ? await loadCheckpointBlob<TransformerParams>(env, ctx.id, 'ckpt.bin') : undefined;
-      if (ckpt) {
-        meta = ckpt.config as CheckpointMeta;
-        state = { params: ckpt.params, opt: ckpt.opt, step: ckpt.step };
-        samplerState = meta.samplerState;
-        stream = (await loadStream(env, ctx.id, cfg.hyper.batchSize)).slice(0, cfg.method.kind === 'online' ? ckpt.step : 0);
-        const metrics = await env.store.readMetrics(ctx.id);
-        await env.store.truncateMetrics(ctx.id, metrics.filter((m) => (m.step as number) <= ckpt.step).length);
-        env.log(`resuming ${describeRun(cfg)} from step ${ckpt.step}`);
-      } else {
-        const params = await loadParams<TransformerParams>(env, idOf(env, 'setup', cfg.setup), 'sft.ckpt');
-        state = initTrainState(setupT, params);
-        samplerState = sampler.init;
-      }
-      const checkpoint = async (s: TrainState, ss: unknown) => {
-        if (cfg.method.kind === 'online') await saveStream(env, ctx.id, stream);
-        await saveParams(env, ctx.id, 'ckpt.bin', s.params, { opt: s.opt, step: s.step, key: runKey, config: { ...meta, samplerState: ss } });
+/** Loads the run's fixed parts: setup models, golden judge, data, sampler and evaluators. */
+function openRun(cfg: TrainRunConfig, handle: RunHandle): Program<OpenRun> {
+  return fromAsync(async (env) => {
+    const releases: (() => void)[] = [];
+    const release = () => releases.splice(0).forEach((r) => r());
+    try {
+      const task = getTask(cfg.setup.data.task);
+      const spec = policySpecOf(task, cfg.setup.setup.size);
+      const runKey = key(cfg.seed);
+      const setup = await loadSetup(env, cfg.setup);
+      releases.push(setup.release);
+      const golden = await loadGolden(env, cfg.setup.data);
+      releases.push(golden.release);
+      const data = await loadDataDatasets(env, cfg.setup.data);
+      const prompts = trainingPrompts(data.initial);
+      const sampler = await buildSampler(env, cfg, { proxy: setup.proxy, golden: golden.labeller, prompts, dGolden: data.golden, taskName: task.name, spec });
+      const baseline = cfg.eval.baseline ? await loadParams<TransformerParams>(env, idOf(env, 'train', cfg.eval.baseline), 'final.ckpt') : undefined;
+      if (baseline) releases.push(() => dispose(baseline));
+      return {
+        cfg, handle, sampler, key: runKey, evalKey: foldIn(runKey, 0x7fffffff), judge: golden.judge, release,
+        setup: { spec, loss: LOSSES[cfg.loss]!, beta: cfg.hyper.beta, optimizer: adam({ lr: cfg.hyper.lr }), ref: setup.sft, backend: env.backend },
+        evaluators: buildEvaluators(cfg.eval, { judge: golden.judge, prompts, dGolden: data.golden, baseline }),
       };
-      const evalKey = foldIn(runKey, 0x7fffffff);
-      const evaluate = async (s: TrainState) => {
-        const m = await evaluator.run(s.params, { spec, sft: setup.sft, backend: env.backend, key: foldIn(evalKey, s.step) });
-        if (cfg.method.kind === 'online' && cfg.method.labeller === 'proxy' && stream.length > 0) {
-          // Proxy accuracy on the latest online pairs, judged by the golden model (Fig. 6).
-          const recent = stream.slice(Math.max(0, stream.length - cfg.eval.every));
-          const [acc, se] = await labelAccuracy(recent, golden.judge);
-          m.proxyAccuracy = acc;
-          m.proxyAccuracy_se = se;
-        }
-        if (cfg.method.kind === 'online' && stream.length > 0) {
-          // The policy as a classifier of its own recent online pairs, against golden labels
-          // (App. E: pairs near each checkpoint); pairs the golden model calls a tie are skipped.
-          const recent = stream.slice(Math.max(0, stream.length - cfg.eval.every)).flatMap((b) => b.pairs);
-          const verdicts = await golden.judge(recent);
-          const labelled = recent.flatMap((p, i) => (verdicts[i] === 0.5 ? [] : [{ ...p, preference: verdicts[i] as 0 | 1 }]));
-          Object.assign(m, await classifierEvaluator(labelled, 'accStream')(s.params, { spec, sft: setup.sft, backend: env.backend, key: foldIn(evalKey, s.step) }));
-        }
-        const record = { step: s.step, loss: meta.lossCount ? meta.lossSum / meta.lossCount : null, ...m };
-        meta = { ...meta, lossSum: 0, lossCount: 0 };
-        await env.store.appendMetrics(ctx.id, [record]);
-        return record;
-      };
-      if (state.step === 0) await evaluate(state);
-      const bar = env.progress(describeRun(cfg), cfg.hyper.steps);
-      bar.update(state.step);
-      let last: Metrics = {};
-      const result = await runTraining({
-        setup: setupT, sampler: sampler as Sampler<unknown>, state, samplerState, until: cfg.hyper.steps, key: runKey,
-        onStep: async (info, ss) => {
-          meta = { ...meta, lossSum: meta.lossSum + info.loss, lossCount: meta.lossCount + 1 };
-          if (cfg.method.kind === 'online') stream.push(info.batch);
-          const s = info.state;
-          if (s.step % cfg.eval.every === 0 || s.step === cfg.hyper.steps) {
-            last = await evaluate(s) as Metrics;
-          }
-          if (cfg.keepSteps.includes(s.step)) await saveParams(env, ctx.id, `params@${s.step}.ckpt`, s.params);
-          const stop = env.interruption.requested;
-          if (s.step % cfg.hyper.checkpointEvery === 0 || s.step === cfg.hyper.steps || stop) await checkpoint(s, ss);
-          bar.update(s.step, { kl: fmt(last.kl), win: fmt(last.winRate), loss: info.loss.toFixed(4) });
-          if (stop) throw interrupted(`stopped at step ${s.step}; rerun the same command to resume from this checkpoint`);
-        },
-      });
-      bar.stop();
-      const final = result.state;
-      if (final !== state) dispose([state.params, state.opt]);
-      await saveParams(env, ctx.id, 'final.ckpt', final.params);
-      const out: TrainResult = {
-        steps: final.step,
-        paramsHash: await treeHash(final.params),
-        optHash: await treeHash(final.opt),
-        streamHash: cfg.method.kind === 'online' ? createHash('sha256').update(JSON.stringify(stream.map((b) => b.pairs.map((p) => [p.prompt, p.y1, p.y2, p.preference])))).digest('hex') : null,
-        // The stored metrics, not `last`: a run resumed from its final checkpoint evaluates nothing anew.
-        final: ((await env.store.readMetrics(ctx.id)).at(-1) ?? last) as Metrics,
-      };
-      dispose([final.params, final.opt]);
-      return out;
-    } finally {
-      for (const r of releases) r();
+    } catch (e) {
+      release();
+      throw e;
     }
   });
 }
 
-const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
+/** Resumes from the run's checkpoint, or starts from π_sft (evaluated at step 0). */
+function resume(run: OpenRun): Program<Progress> {
+  return pipe(
+    fromAsync((env) => env.store.readBlob(run.handle.id, 'ckpt.bin')),
+    RTE.chain((bytes) => (bytes ? fromCheckpoint(run) : pipe(fromSft(run), RTE.chain(evaluate(run))))),
+  );
+}
+
+/** The progress stored in the run's ckpt.bin; metrics written after it are dropped. */
+function fromCheckpoint(run: OpenRun): Program<Progress> {
+  return fromAsync(async (env) => {
+    const { id, location } = run.handle;
+    const ckpt = await loadCheckpointBlob<TransformerParams>(env, id, 'ckpt.bin');
+    const decoded = TrainRunStateCodec.decode(ckpt.runState);
+    if (E.isLeft(decoded)) {
+      dispose([ckpt.params, ckpt.optState]);
+      throw storeError(`${location}/ckpt.bin has no training run state of this results version (${formatErrors(decoded.left).join('; ')}); ` +
+        'it was written by another version of the code: delete the run folder (or rerun with --fresh) to start the run again');
+    }
+    const rs = decoded.right;
+    const records = await readMetricRecords(env, id);
+    if (records.length < rs.metricsCount) {
+      dispose([ckpt.params, ckpt.optState]);
+      throw storeError(`${location}/metrics.jsonl holds ${records.length} records but the checkpoint at step ${ckpt.step} was written after ${rs.metricsCount}; ` +
+        'delete the run folder (or rerun with --fresh) to start the run again');
+    }
+    await env.store.truncateMetrics(id, rs.metricsCount);
+    const stream = run.cfg.method.kind === 'online' ? (await loadStream(env, id, run.cfg.hyper.batchSize)).slice(0, ckpt.step) : [];
+    env.log(`resuming ${describeRun(run.cfg)} from step ${ckpt.step}`);
+    return {
+      state: { params: ckpt.params, opt: ckpt.optState, step: ckpt.step }, samplerState: rs.samplerState, stream,
+      lossSum: rs.lossSum, lossCount: rs.lossCount, metricsCount: rs.metricsCount, last: records[rs.metricsCount - 1],
+    };
+  });
+}
+
+/** Step 0: the SFT policy and a fresh optimiser and sampler. */
+function fromSft(run: OpenRun): Program<Progress> {
+  return fromAsync(async (env) => {
+    const params = await loadParams<TransformerParams>(env, idOf(env, 'setup', run.cfg.setup), 'sft.ckpt');
+    return { state: initTrainState(run.setup, params), samplerState: run.sampler.init, stream: [], lossSum: 0, lossCount: 0, metricsCount: 0, last: undefined };
+  });
+}
+
+/** The online stream's evaluators at this point: the proxy's accuracy (proxy-labelled runs) and the policy as a classifier of the recent pairs. */
+function streamEvaluators(run: OpenRun, stream: readonly PairBatch[]): Evaluator[] {
+  const m = run.cfg.method;
+  if (m.kind !== 'online' || stream.length === 0) return [];
+  // The pairs since the previous evaluation (App. E / Fig. 6: pairs near each checkpoint).
+  const recent = stream.slice(Math.max(0, stream.length - run.cfg.eval.every));
+  return [...(m.labeller === 'proxy' ? [proxyAccuracyEvaluator(recent, run.judge)] : []), streamClassifierEvaluator(recent, run.judge)];
+}
+
+/** Evaluates the current policy and appends the record to metrics.jsonl; the loss average restarts. */
+function evaluate(run: OpenRun): (p: Progress) => Program<Progress> {
+  return (p) => fromAsync(async (env) => {
+    const s = p.state;
+    // combine gives the i-th evaluator split(key)[i] whatever their number, so the stream's evaluators leave the others' keys as they are.
+    const evaluator = combine(...run.evaluators, ...streamEvaluators(run, p.stream));
+    const metrics = await evaluator(s.params, { spec: run.setup.spec, sft: run.setup.ref, backend: env.backend, key: foldIn(run.evalKey, s.step) });
+    const record: MetricRecord = { step: s.step, loss: p.lossCount ? p.lossSum / p.lossCount : null, metrics };
+    await appendMetricRecords(env, run.handle.id, [record]);
+    return { ...p, lossSum: 0, lossCount: 0, metricsCount: p.metricsCount + 1, last: record };
+  });
+}
+
+/** Writes the run's checkpoint (and the online stream so far). */
+function checkpoint(run: OpenRun, p: Progress): Program<void> {
+  return fromAsync(async (env) => {
+    if (run.cfg.method.kind === 'online') await saveStream(env, run.handle.id, p.stream);
+    const runState: TrainRunState = { samplerState: p.samplerState, lossSum: p.lossSum, lossCount: p.lossCount, metricsCount: p.metricsCount };
+    await saveCheckpointBlob(env, run.handle.id, 'ckpt.bin', { params: p.state.params, optState: p.state.opt, step: p.state.step, key: run.key, config: null, runState });
+  });
+}
+
+const skip: Program<void> = RTE.right(undefined);
+
+/** After each step: record it, evaluate when due, keep the params when asked, checkpoint when due or stopping, stop when asked. */
+function afterStep(run: OpenRun, bar: ProgressBar): (p: Progress, info: StepInfo, samplerState: unknown) => Program<Progress> {
+  const { eval: ev, hyper, keepSteps, method } = run.cfg;
+  return (p, info, samplerState) => {
+    const step = info.state.step;
+    const due = (every: number) => step % every === 0 || step === hyper.steps;
+    const stepped: Progress = {
+      ...p, state: info.state, samplerState, lossSum: p.lossSum + info.loss, lossCount: p.lossCount + 1,
+      stream: method.kind === 'online' ? [...p.stream, info.batch] : p.stream,
+    };
+    return pipe(
+      due(ev.every) ? evaluate(run)(stepped) : RTE.right(stepped),
+      RTE.chainFirst((q) => (keepSteps.includes(step) ? fromAsync((env) => saveParams(env, run.handle.id, `params@${step}.ckpt`, q.state.params)) : skip)),
+      RTE.chain((q) => pipe(
+        RTE.asks((env: Env) => env.interruption.requested),
+        RTE.chainFirst((stop) => (stop || due(hyper.checkpointEvery) ? checkpoint(run, q) : skip)),
+        RTE.chainFirstIOK(() => () => bar.update(step, { kl: fmt(metricValue(q.last, 'kl')), win: fmt(metricValue(q.last, 'winRate')), loss: info.loss.toFixed(4) })),
+        RTE.chain((stop) => (stop ? RTE.left(interrupted(`stopped at step ${step}; rerun the same command to resume from this checkpoint`)) : RTE.right(q))),
+      )),
+    );
+  };
+}
+
+/** Trains from `start` to the configured number of steps with rlhf's training loop, running {@link afterStep} after every step. */
+function train(run: OpenRun, start: Progress): Program<Progress> {
+  return (env) => TE.tryCatch(async () => {
+    const bar = env.progress(describeRun(run.cfg), run.cfg.hyper.steps);
+    bar.update(start.state.step);
+    const next = afterStep(run, bar);
+    let p = start;
+    await runTraining({
+      setup: run.setup, sampler: run.sampler, state: start.state, samplerState: start.samplerState, until: run.cfg.hyper.steps, key: run.key,
+      onStep: async (info, ss) => {
+        p = await runOrThrow(next(p, info, ss), env);
+      },
+    });
+    bar.stop();
+    return p;
+  }, toExperimentError);
+}
+
+/** Saves final.ckpt and builds the result from the final state and the stored metrics. */
+function finish(run: OpenRun, start: Progress): (p: Progress) => Program<TrainResult> {
+  return (p) => fromAsync(async (env) => {
+    const { id, location } = run.handle;
+    const final = p.state;
+    if (final !== start.state) dispose([start.state.params, start.state.opt]);
+    await saveParams(env, id, 'final.ckpt', final.params);
+    // The stored record, not `p.last`: it is what result.json and metrics.jsonl agree on, also for a run resumed from its final checkpoint.
+    const last = (await readMetricRecords(env, id)).at(-1);
+    if (!last) throw storeError(`${location}/metrics.jsonl is empty after training; delete the run folder (or rerun with --fresh) to start the run again`);
+    const out: TrainResult = {
+      steps: final.step,
+      paramsHash: await treeHash(final.params),
+      optHash: await treeHash(final.opt),
+      streamHash: run.cfg.method.kind === 'online' ? createHash('sha256').update(JSON.stringify(p.stream.map((b) => b.pairs.map((x) => [x.prompt, x.y1, x.y2, x.preference])))).digest('hex') : null,
+      final: last,
+    };
+    dispose([final.params, final.opt]);
+    return out;
+  });
+}
+
+const fmt = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(3));
 
 interface SamplerDeps {
   proxy: Labeller;
@@ -233,18 +379,18 @@ async function buildSampler(env: Env, cfg: TrainRunConfig, d: SamplerDeps): Prom
 }
 
 interface EvalDeps {
-  judge: Parameters<typeof winRateEvaluator>[2];
+  judge: Judge;
   prompts: number[][];
   dGolden: PairDataset;
   baseline: TransformerParams | undefined;
 }
 
-function buildEvaluator(cfg: TrainRunConfig, d: EvalDeps): { run: Evaluator; release?: () => void } {
-  const e = cfg.eval;
+/** KL, accuracy on D_golden, winners' log-probs, self-classification, and (with a baseline) the win rate. */
+function buildEvaluators(e: EvalConfig, d: EvalDeps): Evaluator[] {
   const klPrompts = d.prompts.slice(0, e.klPrompts);
   const winPrompts = d.prompts.slice(0, e.winRatePrompts);
   const pairs = d.dGolden.pairs.slice(0, e.classifierPairs);
   const evs: Evaluator[] = [klEvaluator(klPrompts), classifierEvaluator(pairs, 'accGolden'), winnerLogProbEvaluator(pairs), selfClassificationEvaluator(klPrompts, d.judge)];
   if (d.baseline) evs.push(winRateEvaluator(winPrompts, d.baseline, d.judge));
-  return { run: combine(...evs), release: d.baseline ? () => dispose(d.baseline) : undefined };
+  return evs;
 }

@@ -1,38 +1,15 @@
 /**
  * The filesystem run store: one folder per run under a root. Every write that
- * replaces a file goes to a temporary file first, is fsynced, then renamed over
- * the target, so a crash leaves either the old or the new file, never half of one.
+ * replaces a file goes through @tandem/nn's writeFileAtomic (temp file, fsync,
+ * rename), so a crash leaves either the old or the new file, never half of one.
  */
-import { appendFile, mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@tandem/nn';
+import { storeError } from '../program.js';
 import type { RunStore } from './types.js';
-
-/** Writes `data` to `path` atomically (temp file + fsync + rename + directory fsync). */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  try {
-    const dir = await open(join(path, '..'), 'r');
-    await dir.sync().catch(() => undefined);
-    await dir.close();
-  } catch {
-    // Some filesystems refuse to open directories; the rename is still atomic.
-  }
-}
 
 const SAFE = /^[A-Za-z0-9._@-]+$/;
 function checkName(name: string): string {
@@ -54,7 +31,11 @@ export function fsStore(root: string): RunStore {
   };
   const readJson = async <A>(path: string): Promise<A | undefined> => {
     if (!existsSync(path)) return undefined;
-    return JSON.parse(await readFile(path, 'utf8')) as A;
+    try {
+      return JSON.parse(await readFile(path, 'utf8')) as A;
+    } catch (e) {
+      throw storeError(`${path} is not valid JSON (${(e as Error).message}); delete the run folder (or rerun with --fresh) to recompute it`, e);
+    }
   };
   return {
     location: (id) => join(root, id),
