@@ -44,8 +44,8 @@ describe('logSoftmax gradient on rank ≥ 2 inputs matches finite differences', 
     fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 2, max: 5 }), { minLength: 2, maxLength: 2 }), seedArb, (shape, seed) => {
       const x = rand(shape, seed, -3, 3);
       const w = rand(shape, seed ^ 0x5bd1e995, -1, 1);
-      const fused = grad((y: Tensor) => T.sum(T.mul(T.logSoftmax(y, -1), w)))(x).dataSync();
-      const composite = grad((y: Tensor) => T.sum(T.mul(T.transpose(T.logSoftmax(T.transpose(y, [1, 0]), 0), [1, 0]), w)))(x).dataSync();
+      const fused = (grad((y: Tensor) => T.sum(T.mul(T.logSoftmax(y, -1), w)))(x) as Tensor).dataSync();
+      const composite = (grad((y: Tensor) => T.sum(T.mul(T.transpose(T.logSoftmax(T.transpose(y, [1, 0]), 0), [1, 0]), w)))(x) as Tensor).dataSync();
       fused.forEach((g, i) => expect(Math.abs(g - composite[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(g))));
       T.dispose([x, w]);
     }), { numRuns: runs(25) });
