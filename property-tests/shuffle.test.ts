@@ -1,5 +1,5 @@
 /**
- * Shuffled replays of the online stream (PAPER.md §6, Fig. 4b and Fig. 13):
+ * Shuffled replays of the online stream (docs/paper.md §6, Fig. 4b and Fig. 13):
  * - shuffle level 1 (`shuffleStream(D_online, 1, key)`) is the stream itself, so its replay
  *   reproduces the online run bit for bit;
  * - every shuffle level (window 1 … beyond the stream's length) is a permutation of the same

@@ -1,5 +1,5 @@
 /**
- * The tandem invariant (PAPER.md §6 Fig. 4a, §7): offline training on the recorded
+ * The tandem invariant (docs/paper.md §6 Fig. 4a, §7): offline training on the recorded
  * online stream D_online, in order, from the same initial params, reproduces the
  * online run BIT FOR BIT — params and optimiser state after every step.
  *

@@ -15,7 +15,7 @@ export function setupOf(s: StudyConfig, size: SizeName = s.setup.size): SetupRun
   return { data: s.data, setup: { ...s.setup, size } };
 }
 
-/** The golden policy baseline: online IPO labelled by the golden model (PAPER.md §3.6). */
+/** The golden policy baseline: online IPO labelled by the golden model (docs/paper.md §3.6). */
 export function baselineOf(s: StudyConfig, size: SizeName = s.setup.size): TrainRunConfig {
   return {
     setup: setupOf(s, size), method: { kind: 'online', labeller: 'golden' }, loss: 'ipo', hyper: s.baseline, seed: 1000,

@@ -7,9 +7,9 @@ import type { Backend } from './backend.js';
 import { createCpuBackend } from './cpu/backend.js';
 import { TensorError } from './errors.js';
 import { getBackend, hasBackend, registerBackend, setCpuFactory, setDefaultBackend, unregisterBackend, type BackendName } from './registry.js';
-import type { WebGPUInfo, WebGPUInitOptions } from './webgpu/device.js';
+import type { WebGPUInfo, WebGPUInitOptions } from './webgpu/options.js';
 
-export type { WebGPUInfo, WebGPUInitOptions } from './webgpu/device.js';
+export type { WebGPUInfo, WebGPUInitOptions } from './webgpu/options.js';
 
 setCpuFactory(createCpuBackend);
 

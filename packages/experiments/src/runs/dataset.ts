@@ -1,5 +1,5 @@
 /**
- * D_{a vs b} (PAPER.md §6, Fig. 5/12): for each training prompt, one response from
+ * D_{a vs b} (docs/paper.md §6, Fig. 5/12): for each training prompt, one response from
  * policy a and one from policy b, labelled by the golden model. Covers D_sft-vs-800,
  * D_800-vs-4k and D_4k-vs-4k (a and b may be the same policy: two samples of it).
  */

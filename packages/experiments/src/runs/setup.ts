@@ -1,5 +1,5 @@
 /**
- * The controlled setup (PAPER.md §3) as two cached runs:
+ * The controlled setup (docs/paper.md §3) as two cached runs:
  *  - `data`: D_initial, the golden labeller (a model trained on D_initial, or the task's
  *    rater used directly), and D_golden = D_initial relabelled by it;
  *  - `setup`: the proxy preference model (policy-sized, trained on D_golden) and the

@@ -9,20 +9,10 @@
  */
 import { create, globals } from 'webgpu';
 import { TensorError } from '../errors.js';
+import type { WebGPUInfo, WebGPUInitOptions } from './options.js';
 
-/** Options for initialising the webgpu backend. */
-export interface WebGPUInitOptions {
-  /** Accept a software adapter (llvmpipe): what tests on GPU-less machines want. Default true. */
-  allowSoftware?: boolean;
-}
+export type { WebGPUInfo, WebGPUInitOptions } from './options.js';
 
-/** Information about the webgpu adapter in use, once initialised. */
-export interface WebGPUInfo {
-  /** Human-readable adapter description (vendor, architecture, device), noting compatibility mode. */
-  description: string;
-  /** Whether the adapter is a software rasteriser (e.g. llvmpipe, SwiftShader) or a fallback adapter. */
-  isSoftware: boolean;
-}
 
 export interface OpenedDevice {
   device: GPUDevice;
@@ -115,7 +105,7 @@ export async function openDevice(opts: WebGPUInitOptions): Promise<OpenedDevice>
     if (!allowSoftware && sw) {
       throw new TensorError('initBackend', `webgpu: only a software adapter is available (${describeAdapter(sw)}) and allowSoftware is false: it would be slower than the cpu backend. Pass { allowSoftware: true } to use it anyway`, 'backend');
     }
-    throw new TensorError('initBackend', 'webgpu: no adapter found: neither a hardware GPU (Vulkan) nor Mesa llvmpipe over OpenGL ES. With an NVIDIA GPU install the driver and the Vulkan loader (libvulkan1); without a GPU install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri and leave EGL_PLATFORM unset or \'surfaceless\' (see WEBGPU-ON-CPU.md)', 'backend');
+    throw new TensorError('initBackend', 'webgpu: no adapter found: neither a hardware GPU (Vulkan) nor Mesa llvmpipe over OpenGL ES. With an NVIDIA GPU install the driver and the Vulkan loader (libvulkan1); without a GPU install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri and leave EGL_PLATFORM unset or \'surfaceless\' (see docs/decisions/webgpu-on-cpu.md in the tandem repository)', 'backend');
   }
 
   const requiredLimits: Record<string, number> = {};

@@ -3,7 +3,7 @@
  * of C and walks k in steps of 4, reading 4×4 blocks of A and B as four vec4
  * loads each wherever alignment allows (otherwise 16 clamped scalar loads).
  * No workgroup memory and no barriers: on llvmpipe a barrier costs more than
- * the reuse it buys (WEBGPU-ON-CPU.md), and on a GPU the caches serve the reuse.
+ * the reuse it buys (docs/decisions/webgpu-on-cpu.md), and on a GPU the caches serve the reuse.
  *
  * Each C element is one thread's running sum over p = 0, 1, ..., k-1 in
  * increasing order (the cpu's order), so the result is deterministic. Very
