@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import {
-  EOS, adam, adamw, chain, clipByGlobalNorm, logits, sgd, type GradientTransformation, type TransformerConfig, type TransformerParams,
+  EOS, adam, adamw, chain, clipByGlobalNorm, sgd, type GradientTransformation, type TransformerConfig, type TransformerParams,
 } from '@tandem/nn';
 import {
   LOSSES, getTask, initPolicy, initialDataset, mixtureSampler, offlineSampler, type OfflineState, initPreferenceModel, initTrainState, modelLabeller, onlineSampler, policyConfig,
@@ -117,7 +117,7 @@ export function taskPrompts(k: Key, n: number): Tokens[] {
   return Array.from({ length: n }, () => TASK.samplePrompt(rng));
 }
 
-export function makeOptimizer(r: Pick<TinyRun, 'opt' | 'lr' | 'clip'>): GradientTransformation<any> {
+export function makeOptimizer(r: Pick<TinyRun, 'opt' | 'lr' | 'clip'>): GradientTransformation<unknown> {
   const base = r.opt === 'adam' ? adam({ lr: r.lr }) : r.opt === 'adamw' ? adamw({ lr: r.lr, weightDecay: 0.01 }) : sgd({ lr: r.lr, momentum: 0.9 });
   return r.clip ? chain(clipByGlobalNorm(1), base) : base;
 }
@@ -331,37 +331,10 @@ export const skipWebGPU = (p: WebGPUProbe): boolean => !p.backend && !REQUIRE_WE
 
 // ----------------------------------------------------------------------------- independent references
 
-const hostRow = (ids: readonly number[]) => tensor(Int32Array.from(ids), { shape: [1, ids.length], dtype: 'int32', backend: 'cpu' });
-
 /**
- * log π(y|x) of ONE unpadded row in float64: the model's float32 logits [1, T, V] (cpu), then a
- * plain-JS log-softmax and the sum of the target tokens' entries. Independent of the padding,
- * masking, fused log-softmax and gather code the losses go through.
+ * log π(y|x) of ONE unpadded row in float64 (float32 logits, then a plain-JS log-softmax and
+ * sum), the test's own reading of a label, and per-pair float64 margins (reference.ts, shared
+ * with the rlhf loss tests). Independent of the padding, masking, fused log-softmax and gather code
+ * the losses go through.
  */
-export function float64SequenceLogProb(params: TransformerParams, cfg: TransformerConfig, prompt: readonly number[], y: readonly number[]): number {
-  const z = tidy(() => logits(params, cfg, hostRow(prompt), hostRow(y)));
-  const d = z.dataSync();
-  z.dispose();
-  const v = cfg.vocab;
-  let total = 0;
-  for (let t = 0; t < y.length; t++) {
-    let m = -Infinity;
-    for (let j = 0; j < v; j++) m = Math.max(m, d[t * v + j]!);
-    let s = 0;
-    for (let j = 0; j < v; j++) s += Math.exp(d[t * v + j]! - m);
-    total += d[t * v + y[t]!]! - m - Math.log(s);
-  }
-  return total;
-}
-
-/** The test's own reading of a label (not `winnerLoser`): preference 1 ⇔ y1 ≻ y2. */
-export const orderedPair = (p: Pair): { w: readonly number[]; l: readonly number[] } => (p.preference === 1 ? { w: p.y1, l: p.y2 } : { w: p.y2, l: p.y1 });
-
-/** Per-pair margins h in float64, row by row, unpadded. */
-export function float64Margins(params: TransformerParams, ref: TransformerParams, cfg: TransformerConfig, pairs: readonly Pair[]): number[] {
-  return pairs.map((p) => {
-    const { w, l } = orderedPair(p);
-    const lp = (ps: TransformerParams, y: readonly number[]) => float64SequenceLogProb(ps, cfg, p.prompt, y);
-    return (lp(params, w) - lp(ref, w)) - (lp(params, l) - lp(ref, l));
-  });
-}
+export { float64Margins, float64SequenceLogProb, ordered as orderedPair } from './reference.js';

@@ -45,13 +45,13 @@ function toCpuF32(t: Tensor): Float32Array {
  * float32 cpu tensors) with central finite differences. Throws an AutodiffError (code `mismatch`) naming
  * the worst coordinate when any coordinate is out of tolerance; returns a summary otherwise.
  */
-export function checkGrads(f: (...args: any[]) => Tensor, inputs: readonly unknown[], opts: CheckOptions = {}): CheckResult {
+export function checkGrads(f: (...args: never[]) => Tensor, inputs: readonly unknown[], opts: CheckOptions = {}): CheckResult {
   const eps = opts.eps ?? 1e-3;
   const rtol = opts.rtol ?? 1e-2;
   const atol = opts.atol ?? 1e-3;
   const maxCoords = opts.maxCoords ?? 64;
   const argnums = inputs.map((_, i) => i);
-  const [value, grads] = valueAndGrad(f, { argnums })(...inputs) as [Tensor, unknown[]];
+  const [value, grads] = valueAndGrad(f, { argnums })(...(inputs as never[])) as [Tensor, unknown[]];
   value.dispose();
 
   const evalAt = (i: number, leafIdx: number, flat: Float32Array, shape: readonly number[]): number => {
@@ -59,7 +59,7 @@ export function checkGrads(f: (...args: any[]) => Tensor, inputs: readonly unkno
     const replaced = leaves.map((l, j) => (j === leafIdx ? tensor(flat, { shape, backend: 'cpu' }) : l));
     const args = [...inputs];
     args[i] = treeUnflatten(def, replaced);
-    const out = f(...args);
+    const out = f(...(args as never[]));
     const v = out.dataSync()[0]!;
     out.dispose();
     replaced[leafIdx]!.dispose();

@@ -139,10 +139,22 @@ function checkSameStructure(outDef: TreeDef, ctDef: TreeDef, outs: Tensor[], cts
 }
 
 /** Options for {@link grad} and {@link valueAndGrad}. */
-export interface GradOptions {
+export interface GradOptions<A extends Argnums = Argnums> {
   /** Which arguments to differentiate (default 0). A number gives one gradient; an array, a tuple. */
-  argnums?: number | readonly number[];
+  argnums?: A;
 }
+
+/** Which arguments a gradient is taken with respect to: one index, or a tuple of them. */
+export type Argnums = number | readonly number[];
+
+/**
+ * The gradient's type: a gradient mirrors the structure of the argument it is taken
+ * with respect to (the same pytree, a tensor at every tensor leaf), so argnums `i`
+ * gives `In[i]` and a tuple of indices gives the tuple of those arguments' types.
+ */
+export type GradsOf<In extends unknown[], A extends Argnums> = A extends number
+  ? In[A]
+  : { -readonly [K in keyof A]: A[K] extends number ? In[A[K]] : never };
 
 function scalarOut(op: string, out: unknown): Tensor {
   if (!(out instanceof Tensor)) throw new AutodiffError(op, 'f must return a single scalar Tensor', 'argument');
@@ -157,12 +169,12 @@ function scalarOut(op: string, out: unknown): Tensor {
  * The value of a scalar function and its gradient with respect to the arguments
  * in `argnums`. Intermediates are freed before it returns.
  */
-export function valueAndGrad<In extends unknown[]>(
+export function valueAndGrad<In extends unknown[], const A extends Argnums = 0>(
   f: (...args: In) => Tensor,
-  opts: GradOptions = {},
-): (...args: In) => [Tensor, any] {
+  opts: GradOptions<A> = {},
+): (...args: In) => [Tensor, GradsOf<In, A>] {
   const argnums = opts.argnums ?? 0;
-  const list = typeof argnums === 'number' ? [argnums] : [...argnums];
+  const list = typeof argnums === 'number' ? [argnums] : [...(argnums as readonly number[])];
   return (...args: In) => {
     for (const a of list) {
       if (!Number.isInteger(a) || a < 0 || a >= args.length) {
@@ -181,7 +193,7 @@ export function valueAndGrad<In extends unknown[]>(
       const seed = ones([], { backend: value.backend });
       const grads = pb(seed) as unknown[];
       if (!isTracing() && !treeFlatten(grads)[0].includes(seed)) seed.dispose();
-      return [value, typeof argnums === 'number' ? grads[0] : grads];
+      return [value, (typeof argnums === 'number' ? grads[0] : grads) as GradsOf<In, A>];
     } finally {
       pb.dispose();
     }
@@ -189,7 +201,10 @@ export function valueAndGrad<In extends unknown[]>(
 }
 
 /** The gradient of a scalar function with respect to the arguments in `argnums` (default the first). */
-export function grad<In extends unknown[]>(f: (...args: In) => Tensor, opts: GradOptions = {}): (...args: In) => any {
+export function grad<In extends unknown[], const A extends Argnums = 0>(
+  f: (...args: In) => Tensor,
+  opts: GradOptions<A> = {},
+): (...args: In) => GradsOf<In, A> {
   const vg = valueAndGrad(f, opts);
   return (...args: In) => {
     const [value, g] = vg(...args);

@@ -234,6 +234,9 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
  * `opt.1.mu` in a checkpoint). Intermediate updates are freed. An empty chain
  * is the identity and returns the gradients themselves.
  */
+// `any` in the constraint only: a transformation's state type appears in both argument and
+// result positions (invariant), so no other type admits every transformation; the result's
+// state type is recovered exactly from `Ts` by StateOf.
 export function chain<Ts extends readonly GradientTransformation<any>[]>(
   ...transforms: Ts
 ): GradientTransformation<{ readonly [K in keyof Ts]: StateOf<Ts[K]> }> {

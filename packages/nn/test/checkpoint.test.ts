@@ -440,10 +440,11 @@ describe('interoperability', () => {
     const zeroed = Buffer.from(bytes).toString('latin1').replace(digest, '0'.repeat(64));
     expect(createHash('sha256').update(Buffer.from(zeroed, 'latin1')).digest('hex')).toBe(digest);
     // Every tensor, by name, bit for bit; 4-byte tensors are 4-byte aligned in the file.
-    const P = ckpt.params as any;
+    const P = ckpt.params as { enc0: { att: { wq: Tensor } }; emb: Tensor; special: Tensor[] };
+    const O = ckpt.optState as [unknown, { mu: { att: { wk: Tensor } } }];
     const want: Record<string, Tensor> = {
       'params.enc0.att.wq': P.enc0.att.wq, 'params.emb': P.emb, 'params.special.0': P.special[0], 'params.special.1': P.special[1],
-      'params.special.2': P.special[2], 'params.special.3': P.special[3], 'opt.1.mu.att.wk': (ckpt.optState as any)[1].mu.att.wk,
+      'params.special.2': P.special[2], 'params.special.3': P.special[3], 'opt.1.mu.att.wk': O[1].mu.att.wk,
     };
     const sizes: Record<string, number> = { F32: 4, I32: 4, BOOL: 1 };
     const dtypes: Record<string, string> = { float32: 'F32', int32: 'I32', bool: 'BOOL' };

@@ -27,7 +27,7 @@ type Flat = { w: number[]; b: number[] };
 const mk = (v: Flat) => ({ w: T.tensor(v.w), b: T.tensor(v.b) });
 
 /** Runs `opt` for the three steps; returns the params after each step as JS numbers. */
-function run(opt: GradientTransformation<any>, grads: Flat[] = GRADS): Flat[] {
+function run(opt: GradientTransformation<unknown>, grads: Flat[] = GRADS): Flat[] {
   let p = mk(P0);
   let s = opt.init(p);
   const out: Flat[] = [];
@@ -182,7 +182,7 @@ describe('against PyTorch', () => {
   // Recorded with torch 2.13.0 (cpu, float32, foreach=False):
   //   ps = [torch.tensor(b), torch.tensor(w)]; opt = torch.optim.<Opt>(ps, ...);
   //   for g in GRADS: set p.grad; opt.step()   — params after each step.
-  const TORCH: Record<string, [GradientTransformation<any>, Flat[]]> = {
+  const TORCH: Record<string, [GradientTransformation<unknown>, Flat[]]> = {
     'SGD(lr=0.1)': [sgd({ lr: 0.1 }), [
       { w: [0.4699999988079071, -1.2300000190734863, 1.850000023841858], b: [0.17000000178813934] },
       { w: [0.47999998927116394, -1.2699999809265137, 1.8250000476837158], b: [0.16500000655651093] },
@@ -353,7 +353,7 @@ describe('contracts', () => {
 
   it('leaks no tensors over 100 steps when the caller disposes what it replaces', () => {
     // Each transform runs bare (not only inside a chain, whose tidy would hide a leak).
-    const opts: GradientTransformation<any>[] = [
+    const opts: GradientTransformation<unknown>[] = [
       adamw({ lr: warmupCosine({ peak: 1e-2, warmupSteps: 10, decaySteps: 100 }), weightDecay: 0.01 }),
       adam({ lr: 1e-3 }),
       sgd({ lr: 0.1, momentum: 0.9, nesterov: true }),
@@ -382,7 +382,7 @@ describe('contracts', () => {
       states = nextStates;
       expect(T.memory().cpu!.tensors).toBe(baseline);
     }
-    expect(states[0].count).toBe(100);
+    expect((states[0] as { count: number }).count).toBe(100);
     expect(f32(params.out).every(Number.isFinite)).toBe(true);
     T.dispose([params, states]);
   });
