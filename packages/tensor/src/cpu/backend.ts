@@ -12,7 +12,7 @@ import { philoxStream, wordToUniform } from '../philox.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from '../primitives.js';
 import { shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { binaryKernels, forEachRow, rowColPattern, unaryKernel } from './elementwise.js';
-import { matmulF32 } from './matmul.js';
+import { matmulF32 } from './wasm/matmul.js';
 
 type Arr = HostArray;
 
