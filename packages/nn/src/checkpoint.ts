@@ -65,6 +65,38 @@ export const CHECKPOINT_FORMAT = 'tandem.checkpoint/1';
 const DIGEST_KEY = 'tandem.sha256';
 const ZERO_DIGEST = '0'.repeat(64);
 
+/**
+ * The deepest `tandem.tree` (and params / optimiser-state pytree) a checkpoint may hold.
+ * Real models nest a few levels; the limit is far below the depth at which the
+ * recursive pytree walks (`treeFlatten`, `dispose`) would overflow the stack, and it is
+ * checked iteratively before anything recurses, so deeper input is a clear
+ * `checkpoint-corrupt` error on load and an `argument` error on save.
+ */
+export const MAX_TREE_DEPTH = 1000;
+
+/** JSON text of `v` cut to 80 characters, for messages; never throws (a value nested too deeply for JSON.stringify reads as such). */
+function preview(v: unknown): string {
+  try {
+    return String(JSON.stringify(v)).slice(0, 80);
+  } catch {
+    return '(a value nested too deeply to print)';
+  }
+}
+
+/** Depth of the deepest array / plain object inside `v` (iteratively), stopping once it exceeds `limit`. */
+function depthExceeds(v: unknown, limit: number): boolean {
+  // A cycle is infinitely deep, so it exceeds any limit too.
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (d > limit) return true;
+    const children = Array.isArray(x) ? x : (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null) ? Object.values(x as object) : [];
+    for (const c of children) stack.push([c, d + 1]);
+  }
+  return false;
+}
+
 type Node = { t: string } | { a: Node[] } | { o: [string, Node][] } | { c: { v: unknown } | { x: string } };
 
 function escapeKey(k: string): string {
@@ -171,6 +203,10 @@ async function encode(ckpt: Checkpoint): Promise<{ bytes: Uint8Array; host: Reco
   const { params, optState, step, key, config, runState } = ckpt;
   if (!Number.isSafeInteger(step) || step < 0) throw new NnError(op, `step must be a non-negative integer, got ${step}`, 'argument');
   const k = checkKey(op, key);
+  // Checked before any recursive walk (checkJson, treeFlatten) could overflow the stack.
+  for (const [what, v] of [['params', params], ['optState', optState], ['config', config], ['runState', runState]] as const) {
+    if (depthExceeds(v, MAX_TREE_DEPTH)) throw new NnError(op, `${what} is nested more than ${MAX_TREE_DEPTH} levels deep (the limit MAX_TREE_DEPTH) or holds a cycle; a checkpoint cannot store it`, 'argument');
+  }
   if (config !== undefined) checkJson(op, config, '');
   if (runState !== undefined) checkJson(op, runState, '', 'runState');
   const names = new Map<Tensor, string>();
@@ -220,7 +256,7 @@ function decodeConst(c: unknown, fail: (m: string) => never): unknown {
       }
     }
   }
-  return fail(`bad constant ${JSON.stringify(c)} in tandem.tree`);
+  return fail(`bad constant ${preview(c)} in tandem.tree`);
 }
 
 /**
@@ -272,33 +308,44 @@ export function decodeCheckpoint<P = unknown, S = unknown, C = unknown, R = unkn
   }
   const config = (meta['tandem.config'] === undefined ? undefined : parseJson('tandem.config')) as C;
   const runState = (meta['tandem.runState'] === undefined ? undefined : parseJson('tandem.runState')) as R | undefined;
+  for (const [k, v] of [['tandem.config', config], ['tandem.runState', runState]] as const) {
+    if (depthExceeds(v, MAX_TREE_DEPTH)) fail(`${k} is nested more than ${MAX_TREE_DEPTH} levels deep (the limit MAX_TREE_DEPTH); the file is corrupt or not a model checkpoint`);
+  }
   const tree = parseJson('tandem.tree') as { params?: unknown; opt?: unknown } | null;
   if (tree === null || typeof tree !== 'object' || !('params' in tree) || !('opt' in tree)) fail('tandem.tree must be {"params": ..., "opt": ...}');
 
   // Check the structure and the names against the file before creating any tensor.
+  // Iterative (an explicit stack), so a tree of any depth gets this error, not a stack overflow.
   const used = new Set<string>();
-  const check = (n: unknown, depth: number): void => {
-    if (depth > 10_000) fail('tandem.tree is nested too deeply');
-    if (n === null || typeof n !== 'object' || Array.isArray(n) || Object.keys(n).length !== 1) fail(`bad node ${JSON.stringify(n)?.slice(0, 80)} in tandem.tree`);
-    const o = n as Record<string, unknown>;
-    if ('t' in o) {
-      if (typeof o.t !== 'string' || !Object.prototype.hasOwnProperty.call(host, o.t)) fail(`tandem.tree refers to tensor ${JSON.stringify(o.t)}, which the file does not hold`);
-      used.add(o.t as string);
-    } else if ('a' in o) {
-      if (!Array.isArray(o.a)) fail('an array node of tandem.tree is not an array');
-      (o.a as unknown[]).forEach((c) => check(c, depth + 1));
-    } else if ('o' in o) {
-      if (!Array.isArray(o.o)) fail('an object node of tandem.tree is not a list of [key, node] pairs');
-      for (const p of o.o as unknown[]) {
-        if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string') fail('an object node of tandem.tree is not a list of [key, node] pairs');
-        check((p as unknown[])[1], depth + 1);
-      }
-    } else if ('c' in o) {
-      decodeConst(o.c, fail);
-    } else fail(`bad node ${JSON.stringify(n).slice(0, 80)} in tandem.tree`);
+  const check = (root: unknown): void => {
+    const stack: [unknown, number][] = [[root, 0]];
+    while (stack.length > 0) {
+      const [n, depth] = stack.pop()!;
+      if (depth > MAX_TREE_DEPTH) fail(`tandem.tree is nested more than ${MAX_TREE_DEPTH} levels deep (the limit MAX_TREE_DEPTH); the file is corrupt or not a model checkpoint`);
+      if (n === null || typeof n !== 'object' || Array.isArray(n) || Object.keys(n).length !== 1) fail(`bad node ${preview(n)} in tandem.tree`);
+      const o = n as Record<string, unknown>;
+      if ('t' in o) {
+        if (typeof o.t !== 'string' || !Object.prototype.hasOwnProperty.call(host, o.t)) fail(`tandem.tree refers to tensor ${preview(o.t)}, which the file does not hold`);
+        used.add(o.t as string);
+      } else if ('a' in o) {
+        if (!Array.isArray(o.a)) fail('an array node of tandem.tree is not an array');
+        const a = o.a as unknown[];
+        for (let i = a.length - 1; i >= 0; i--) stack.push([a[i], depth + 1]);
+      } else if ('o' in o) {
+        if (!Array.isArray(o.o)) fail('an object node of tandem.tree is not a list of [key, node] pairs');
+        const ps = o.o as unknown[];
+        for (let i = ps.length - 1; i >= 0; i--) {
+          const p = ps[i];
+          if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string') fail('an object node of tandem.tree is not a list of [key, node] pairs');
+          stack.push([(p as unknown[])[1], depth + 1]);
+        }
+      } else if ('c' in o) {
+        decodeConst(o.c, fail);
+      } else fail(`bad node ${preview(n)} in tandem.tree`);
+    }
   };
-  check(tree!.params, 0);
-  check(tree!.opt, 0);
+  check(tree!.params);
+  check(tree!.opt);
   for (const name of Object.keys(host)) if (!used.has(name)) fail(`the file holds tensor '${name}', which tandem.tree does not use`);
 
   const tensors = hostToTensors(host, opts.backend);
