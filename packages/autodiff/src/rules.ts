@@ -6,7 +6,7 @@
  * that is all grad(grad(f)) needs.
  */
 import {
-  add, broadcastTo, cast, concat, cos, div, eq, exp, expandDims, rsqrt, gather, gt, log, lt, matmul, mul,
+  add, broadcastTo, cast, concat, cos, div, eq, exp, expandDims, fusedNormalizeGrad, fusedSoftmaxGrad, rsqrt, gather, gt, log, lt, matmul, mul,
   neg, pad, pow, reshape, scatterAdd, sign, sin, slice, sub, sum, transpose, where, zeros,
   type OpRecord, type Prim, type Tensor,
 } from '@tandem/tensor';
@@ -197,12 +197,17 @@ export const RULES: Rules = {
   },
   scatterAdd: (r, ct) => [gather(ct, r.inputs[1]!, r.attrs.axis), null],
   // Fused row ops: rules written with the same primitives, from the output alone where possible.
+  // A backend with fused gradient kernels (webgpu) computes each as one pass when no tracer
+  // watches this backward pass (fusedSoftmaxGrad / fusedNormalizeGrad return undefined
+  // otherwise, and on cpu): the same formulas, so higher-order gradients still compose.
   softmax: (r, ct) => {
     const y = r.output;
-    return [mul(y, sub(ct, sum(mul(ct, y), -1, true)))];
+    return [fusedSoftmaxGrad(y, ct, false) ?? mul(y, sub(ct, sum(mul(ct, y), -1, true)))];
   },
-  logSoftmax: (r, ct) => [sub(ct, mul(exp(r.output), sum(ct, -1, true)))],
+  logSoftmax: (r, ct) => [fusedSoftmaxGrad(r.output, ct, true) ?? sub(ct, mul(exp(r.output), sum(ct, -1, true)))],
   normalize: (r, ct) => {
+    const fused = fusedNormalizeGrad(r.inputs[0]!, ct, r.attrs.eps);
+    if (fused) return [fused];
     // y = (x − μ)·s with s = (σ² + eps)^-½:  dx = s·(ct − mean(ct) − y·mean(ct·y)).
     const x = r.inputs[0]!;
     const y = r.output;

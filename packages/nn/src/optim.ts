@@ -17,7 +17,7 @@
  */
 import { NnError } from './errors.js';
 import {
-  add, div, maximum, mul, shapesEqual, sqrt, sub, sum, tidy, treeFlatten, treeZip, zerosLike,
+  adamStep, add, div, maximum, mul, shapesEqual, sqrt, sum, tidy, treeFlatten, treeUnflatten, treeZip, zerosLike,
   type PyTree, type Tensor,
 } from '@tandem/tensor';
 
@@ -336,11 +336,6 @@ export interface AdamWOptions extends AdamOptions {
   weightDecay?: number;
 }
 
-/** torch.lerp's two-branch formula: exact at weight 1 (b1 = 0 gives m = g exactly). */
-function lerp(from: Tensor, to: Tensor, w: number): Tensor {
-  return w < 0.5 ? add(from, mul(sub(to, from), w)) : sub(to, mul(sub(to, from), 1 - w));
-}
-
 function adamCore(op: string, opts: AdamWOptions, decoupled: boolean): GradientTransformation<AdamState> {
   if (!opts || typeof opts !== 'object') throw new NnError(op, 'expected an options object { lr, b1?, b2?, eps? }', 'argument');
   const lr = checkLearningRate(op, opts.lr);
@@ -368,15 +363,24 @@ function adamCore(op: string, opts: AdamWOptions, decoupled: boolean): GradientT
       const bc2Sqrt = Math.sqrt(1 - b2 ** t);
       const decay = rate * wd;
       return tidy(() => {
-        // m ← lerp(m, g, 1-b1); v ← b2·v + (1-b2)·g·g  (torch's lerp_ / mul_.addcmul_)
-        const mu = treeZip<PyTree>((g: Tensor, m: Tensor) => lerp(m, g, 1 - b1), grads, state.mu);
-        const nu = treeZip<PyTree>((g: Tensor, v: Tensor) => add(mul(v, b2), mul(mul(g, 1 - b2), g)), grads, state.nu);
-        // update = (-lr/bc1)·m / (sqrt(v)/sqrt(bc2) + eps)  (torch's addcdiv_ order)
-        const adamStep = (m: Tensor, v: Tensor): Tensor => div(mul(m, -stepSize), add(div(sqrt(v), bc2Sqrt), eps));
+        // Per leaf (tensor's adamStep, one fused pass where the backend has it):
+        // m ← lerp(m, g, 1-b1); v ← b2·v + (1-b2)·g·g  (torch's lerp_ / mul_.addcmul_);
+        // update = (-lr/bc1)·m / (sqrt(v)/sqrt(bc2) + eps)  (torch's addcdiv_ order),
+        // plus -lr·wd·p first for AdamW.
+        const mu: Tensor[] = [], nu: Tensor[] = [];
+        const step = (g: Tensor, m: Tensor, v: Tensor, p?: Tensor): Tensor => {
+          const [m2, v2, u] = adamStep(g, m, v, p, { b1, b2, eps, stepSize, bc2Sqrt, decay });
+          mu.push(m2);
+          nu.push(v2);
+          return u;
+        };
+        // treeZip checks that the trees have one structure and visits their leaves in order.
         const updates = decoupled
-          ? treeZip<PyTree>((m: Tensor, v: Tensor, p: Tensor) => add(mul(p, -decay), adamStep(m, v)), mu, nu, params)
-          : treeZip<PyTree>(adamStep, mu, nu);
-        return [updates, Object.freeze({ count: t, mu, nu })] as [PyTree, AdamState];
+          ? treeZip<PyTree>(step, grads, state.mu, state.nu, params)
+          : treeZip<PyTree>(step, grads, state.mu, state.nu);
+        const def = treeFlatten(grads)[1];
+        const next = Object.freeze({ count: t, mu: treeUnflatten(def, mu), nu: treeUnflatten(def, nu) });
+        return [updates, next] as [PyTree, AdamState];
       });
     },
   });

@@ -79,4 +79,41 @@ export interface Backend<S = unknown> {
   softmax?(x: S, rows: number, n: number, log: boolean): S;
   /** Row-wise (x − mean) / sqrt(var + eps), biased variance. */
   normalize?(x: S, rows: number, n: number, eps: number): S;
+  /**
+   * The gradient of `softmax` (`log`: log-softmax) from its output y and the cotangent ct,
+   * both [rows, n]: y·(ct − Σ ct·y), or ct − exp(y)·Σ ct, per row. Autodiff's rules use it
+   * when no tracer watches the backward pass; undefined declines (the rule composes it).
+   */
+  softmaxGrad?(y: S, ct: S, rows: number, n: number, log: boolean): S | undefined;
+  /**
+   * The gradient of `normalize` from its input x and the cotangent ct, both [rows, n]:
+   * r·((ct − mean ct) − y·mean(ct·y)) with y = normalize(x), r = (var + eps)^-½, per row.
+   * As softmaxGrad: used by the rule when untraced; undefined declines.
+   */
+  normalizeGrad?(x: S, ct: S, rows: number, n: number, eps: number): S | undefined;
+  /**
+   * One Adam(W) step over `size` float32 elements (see {@link AdamConstants}): returns the
+   * new first and second moments and the additive update, [m', v', update]. `p` (the
+   * params) only for the decoupled weight decay. Not differentiated, so not a traced
+   * primitive; a backend without it gets the same arithmetic as separate ops.
+   */
+  adamStep?(g: S, m: S, v: S, p: S | undefined, size: number, c: AdamConstants): [S, S, S];
+}
+
+/**
+ * The scalars of one Adam(W) step, each already a float32 value (the composite applies
+ * them as float32 scalar tensors). Elementwise, in this order of float32 operations:
+ *   m' = lerpFromM ? m + (g − m)·lerp : g − (g − m)·lerp
+ *   v' = v·b2 + (g·oneMinusB2)·g
+ *   update = (m'·negStepSize) / (sqrt(v') / bc2Sqrt + eps)   [+ p·negDecay first, with p]
+ */
+export interface AdamConstants {
+  readonly lerp: number;
+  readonly lerpFromM: boolean;
+  readonly b2: number;
+  readonly oneMinusB2: number;
+  readonly negStepSize: number;
+  readonly bc2Sqrt: number;
+  readonly eps: number;
+  readonly negDecay: number;
 }

@@ -7,9 +7,9 @@ import type { Backend } from './backend.js';
 import { createCpuBackend } from './cpu/backend.js';
 import { TensorError } from './errors.js';
 import { getBackend, hasBackend, registerBackend, setCpuFactory, setDefaultBackend, unregisterBackend, type BackendName } from './registry.js';
-import type { WebGPUInfo, WebGPUInitOptions } from './webgpu/options.js';
+import type { WebGPUInfo, WebGPUInitOptions, WebGPUStats } from './webgpu/options.js';
 
-export type { WebGPUInfo, WebGPUInitOptions } from './webgpu/options.js';
+export type { WebGPUInfo, WebGPUInitOptions, WebGPUStats } from './webgpu/options.js';
 
 setCpuFactory(createCpuBackend);
 
@@ -17,6 +17,7 @@ setCpuFactory(createCpuBackend);
 export type BackendChoice = BackendName | 'auto';
 
 let webgpuInfo: WebGPUInfo | undefined;
+let webgpuStatsOf: ((b: Backend) => WebGPUStats) | undefined;
 
 /**
  * Initialises and registers a backend (idempotent) and returns it. For webgpu this
@@ -26,9 +27,10 @@ export async function initBackend(name: BackendName, opts: WebGPUInitOptions = {
   if (hasBackend(name)) return getBackend(name);
   if (name === 'cpu') return getBackend('cpu');
   if (name === 'webgpu') {
-    const { createWebGPUBackend } = await import('./webgpu/backend.js');
+    const { createWebGPUBackend, webgpuStats: statsOf } = await import('./webgpu/backend.js');
     const { backend, info } = await createWebGPUBackend(opts);
     webgpuInfo = info;
+    webgpuStatsOf = statsOf;
     registerBackend(backend);
     return backend;
   }
@@ -38,6 +40,15 @@ export async function initBackend(name: BackendName, opts: WebGPUInitOptions = {
 /** The webgpu adapter's description, if the webgpu backend is initialised. */
 export function webgpuAdapterInfo(): WebGPUInfo | undefined {
   return webgpuInfo;
+}
+
+/**
+ * The webgpu backend's counters (dispatches, bytes written to storage buffers, …),
+ * cumulative since it was initialised; undefined when it is not initialised. Cheap:
+ * the counters are always kept. Subtract two snapshots to measure a piece of work.
+ */
+export function webgpuStats(): WebGPUStats | undefined {
+  return hasBackend('webgpu') && webgpuStatsOf ? webgpuStatsOf(getBackend('webgpu')) : undefined;
 }
 
 /**

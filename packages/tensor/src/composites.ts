@@ -144,3 +144,43 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 export function fullLike(x: Tensor, value: number): Tensor {
   return full(x.shape, value, { dtype: x.dtype, backend: x.backend });
 }
+
+/** Scalars of one Adam(W) step (float64 numbers; applied as float32 scalars). */
+export interface AdamStepOptions {
+  /** First-moment decay: m' = lerp(m, g, 1 − b1). */
+  b1: number;
+  /** Second-moment decay: v' = b2·v + (1 − b2)·g². */
+  b2: number;
+  /** Added to sqrt(v') / bc2Sqrt. */
+  eps: number;
+  /** lr / (1 − b1^t). */
+  stepSize: number;
+  /** sqrt(1 − b2^t). */
+  bc2Sqrt: number;
+  /** lr · weightDecay: the decoupled decay (AdamW), applied only when params are given. */
+  decay?: number;
+}
+
+/**
+ * One Adam(W) step of one parameter leaf, torch.optim.Adam's arithmetic op for op
+ * (lerp_ for the first moment, mul_.addcmul_ for the second, addcdiv_ for the step):
+ * returns [m', v', update] with update = (−stepSize·m') / (sqrt(v')/bc2Sqrt + eps)
+ * (+ p·(−decay) first, when `p` is given). One fused pass where the backend has it
+ * (and no tracer watches), else the same float32 operations as separate ops — the two
+ * give the same bits on cpu.
+ */
+export function adamStep(g: Tensor, m: Tensor, v: Tensor, p: Tensor | undefined, o: AdamStepOptions): [Tensor, Tensor, Tensor] {
+  const w = 1 - o.b1;
+  const f = Math.fround;
+  const c = {
+    lerp: f(w < 0.5 ? w : 1 - w), lerpFromM: w < 0.5, b2: f(o.b2), oneMinusB2: f(1 - o.b2),
+    negStepSize: f(-o.stepSize), bc2Sqrt: f(o.bc2Sqrt), eps: f(o.eps), negDecay: f(-(o.decay ?? 0)),
+  };
+  const fused = P.fusedAdamStep(g, m, v, p, c);
+  if (fused) return fused;
+  // torch.lerp's two-branch formula: exact at weight 1 (b1 = 0 gives m' = g exactly).
+  const m2 = w < 0.5 ? P.add(m, P.mul(P.sub(g, m), w)) : P.sub(g, P.mul(P.sub(g, m), 1 - w));
+  const v2 = P.add(P.mul(v, o.b2), P.mul(P.mul(g, 1 - o.b2), g));
+  const step = P.div(P.mul(m2, -o.stepSize), P.add(P.div(P.sqrt(v2), o.bc2Sqrt), o.eps));
+  return [m2, v2, p ? P.add(P.mul(p, -(o.decay ?? 0)), step) : step];
+}

@@ -30,4 +30,4 @@ export {
   type OpRecord, type Tracer, type Traced, type TracedPrim, type CustomAttrs,
 } from './trace.js';
 export { getBackend, setDefaultBackend, defaultBackend, type BackendName } from './registry.js';
-export { initBackend, useBackend, shutdownWebGPU, webgpuAdapterInfo, type BackendChoice, type WebGPUInitOptions, type WebGPUInfo } from './backends.js';
+export { initBackend, useBackend, shutdownWebGPU, webgpuAdapterInfo, webgpuStats, type BackendChoice, type WebGPUInitOptions, type WebGPUInfo, type WebGPUStats } from './backends.js';

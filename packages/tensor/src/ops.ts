@@ -3,7 +3,7 @@
  * run the backend kernel and show the application to any active tracer.
  * Everything else in tandem (composites, autodiff rules, layers) is built from these.
  */
-import type { Backend } from './backend.js';
+import type { AdamConstants, Backend } from './backend.js';
 import type { DType } from './dtype.js';
 import { TensorError, fmtShape } from './errors.js';
 import { binaryOutDType, broadcastView, concatLayout, randomDType, reduceOutDType, sliceView, transposeView, type View } from './layout.js';
@@ -549,4 +549,49 @@ export function fusedNormalizeLast(x: Tensor, eps: number): Tensor | undefined {
   const out = makeTensor(b, b.normalize(x.storage(op), n === 0 ? 0 : x.size / n, n, eps), x.shape, 'float32');
   emit(op, [x], { eps }, out);
   return out;
+}
+
+/**
+ * The gradient of the fused softmax (`log`: log-softmax) over the last axis from its output
+ * `y` and the cotangent `ct`, as one backend pass; undefined when the backend has no such
+ * kernel (or declines the size) or a tracer is watching, so autodiff's rule composes it
+ * from primitives (which higher-order gradients need). Not recorded.
+ */
+export function fusedSoftmaxGrad(y: Tensor, ct: Tensor, log: boolean): Tensor | undefined {
+  const op = log ? 'logSoftmaxGrad' : 'softmaxGrad';
+  const b = sameBackend(op, [y, ct]);
+  if (!b.softmaxGrad || isTracing() || y.rank === 0 || y.dtype !== 'float32' || ct.dtype !== 'float32' || !shapesEqual(y.shape, ct.shape)) return undefined;
+  const n = y.shape[y.rank - 1]!;
+  const s = b.softmaxGrad(y.storage(op), ct.storage(op), n === 0 ? 0 : y.size / n, n, log);
+  return s === undefined ? undefined : makeTensor(b, s, y.shape, 'float32');
+}
+
+/** The gradient of the fused normalize over the last axis from its input `x` and the cotangent `ct`; as {@link fusedSoftmaxGrad}. */
+export function fusedNormalizeGrad(x: Tensor, ct: Tensor, eps: number): Tensor | undefined {
+  const op = 'normalizeGrad';
+  const b = sameBackend(op, [x, ct]);
+  if (!b.normalizeGrad || isTracing() || x.rank === 0 || x.dtype !== 'float32' || ct.dtype !== 'float32' || !shapesEqual(x.shape, ct.shape)) return undefined;
+  const n = x.shape[x.rank - 1]!;
+  const s = b.normalizeGrad(x.storage(op), ct.storage(op), n === 0 ? 0 : x.size / n, n, eps);
+  return s === undefined ? undefined : makeTensor(b, s, x.shape, 'float32');
+}
+
+/**
+ * One Adam(W) step of one float32 leaf as a single backend pass: [m', v', update] (see
+ * {@link AdamConstants} for the arithmetic), or undefined when the backend has no fused
+ * kernel or a tracer is watching (the caller then composes the same arithmetic from
+ * traced primitives, so differentiating through an optimiser step still works). Not
+ * recorded: an optimiser update is not differentiated.
+ */
+export function fusedAdamStep(g: Tensor, m: Tensor, v: Tensor, p: Tensor | undefined, c: AdamConstants): [Tensor, Tensor, Tensor] | undefined {
+  const op = 'adamStep';
+  const ts = p ? [g, m, v, p] : [g, m, v];
+  const b = sameBackend(op, ts);
+  if (!b.adamStep || isTracing()) return undefined;
+  for (const t of ts) {
+    requireDType(op, t, ['float32']);
+    if (!shapesEqual(t.shape, g.shape)) throw new TensorError(op, `every operand must have the gradient's shape ${fmtShape(g.shape)}, got ${describe(t)}`, 'shape');
+  }
+  const [m2, v2, u] = b.adamStep(g.storage(op), m.storage(op), v.storage(op), p?.storage(op), g.size, c);
+  return [makeTensor(b, m2, g.shape, 'float32'), makeTensor(b, v2, g.shape, 'float32'), makeTensor(b, u, g.shape, 'float32')];
 }

@@ -393,6 +393,23 @@ export function createCpuBackend(): Backend<Arr> {
       }
       return out;
     },
+    adamStep(g, m, v, p, size, c) {
+      // The composite's float32 operations one by one (Math.fround after each), so the bits
+      // are those of the separate ops: each is correctly rounded either way.
+      const f = Math.fround;
+      const m2 = alloc('float32', size), v2 = alloc('float32', size), u = alloc('float32', size);
+      for (let i = 0; i < size; i++) {
+        const gi = g[i]!, mi = m[i]!;
+        const d = f(gi - mi);
+        const mn = c.lerpFromM ? f(mi + f(d * c.lerp)) : f(gi - f(d * c.lerp));
+        const vn = f(f(v[i]! * c.b2) + f(f(gi * c.oneMinusB2) * gi));
+        const step = f(f(mn * c.negStepSize) / f(f(f(Math.sqrt(vn)) / c.bc2Sqrt) + c.eps));
+        m2[i] = mn;
+        v2[i] = vn;
+        u[i] = p ? f(f(p[i]! * c.negDecay) + step) : step;
+      }
+      return [m2, v2, u];
+    },
     random(key0, key1, size, dist) {
       const raw = alloc('int32', size) as Int32Array;
       philoxStream(key0, key1, raw);

@@ -16,8 +16,10 @@ import { broadcastStrides, coalesce } from '../layout.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from '../primitives.js';
 import { sizeOf } from '../shape.js';
 import { openDevice, type WebGPUInfo, type WebGPUInitOptions } from './device.js';
+import type { WebGPUStats } from './options.js';
 import { Dispatcher, type Workgroups } from './dispatcher.js';
 import { binaryKernel, castKernel, fillKernel, unaryKernel, whereKernel } from './kernels/elementwise.js';
+import { ROW_PASSES, adamBindings, adamKernel, normalizeGradKernel, normalizeKernel, softmaxGradKernel, softmaxKernel } from './kernels/fused.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel, stridedCopyKernel } from './kernels/layout.js';
 import { MATMUL_WG, matmulKernel, matmulVariant } from './kernels/matmul.js';
 import { randomKernel } from './kernels/random.js';
@@ -31,6 +33,9 @@ export interface GPUStorage {
   readonly buffer: GPUBuffer;
   freed: boolean;
 }
+
+/** The lowest float32, the shift of a row without a larger maximum (as the cpu and the composite). */
+const LOWEST_F32 = -3.4028234663852886e38;
 
 /** Fills up to this many elements are uploaded from the host instead of dispatched. */
 const SMALL_FILL = 1024;
@@ -67,23 +72,22 @@ interface Runtime {
 
 const runtimes = new WeakMap<Backend, Runtime>();
 
-export interface WebGPUStats {
-  dispatches: number;
-  submits: number;
-  pipelines: number;
-  /** GPU buffers created so far (a flat count in a steady loop means the pool is reused). */
-  buffersCreated: number;
-  /** Bytes held by free buffers in the pool. */
-  pooledBytes: number;
-  /** Bytes held by live storages (= bytesInUse). */
-  liveBytes: number;
-}
 
-/** Counters of a webgpu backend, for tests and diagnostics. */
+export type { WebGPUStats } from './options.js';
+
+/** Counters of a webgpu backend (cumulative since it was created), for tests, benches and diagnostics. */
 export function webgpuStats(b: Backend): WebGPUStats {
   const rt = runtimes.get(b);
   if (!rt) throw new TensorError('webgpuStats', `expected the webgpu backend, got '${b.name}'`, 'backend');
-  return { ...rt.dispatcher.stats, buffersCreated: rt.pool.created, pooledBytes: rt.pool.pooledBytes + rt.dispatcher.localBytes, liveBytes: rt.liveBytes };
+  const st = rt.dispatcher.stats;
+  return {
+    ...st,
+    storageBytesWritten: st.kernelBytes + st.copyBytes + st.uploadBytes,
+    buffersCreated: rt.pool.created,
+    pooledBytes: rt.pool.pooledBytes + rt.dispatcher.localBytes,
+    liveBytes: rt.liveBytes,
+    byKernel: Object.fromEntries([...rt.dispatcher.byKernel].map(([k, v]) => [k, { ...v }])),
+  };
 }
 
 export async function createWebGPUBackend(opts: WebGPUInitOptions): Promise<{ backend: Backend; info: WebGPUInfo }> {
@@ -150,8 +154,9 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     return { buffer, freed: false };
   }
 
-  function run(key: string, gen: () => string, label: string, buffers: GPUBuffer[], params: number[], groups: Workgroups): void {
-    dispatcher.dispatch(src(key, gen), label, buffers, params, groups);
+  /** Records one kernel; `writes` is the number of 32-bit words it writes (for the counters). */
+  function run(key: string, gen: () => string, label: string, buffers: GPUBuffer[], params: number[], groups: Workgroups, writes: number): void {
+    dispatcher.dispatch(src(key, gen), label, buffers, params, groups, writes * 4);
   }
   const grid = (n: number) => dispatcher.grid1D(n, wg);
 
@@ -172,12 +177,51 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     const n = outer * groups * inner;
     for (let seg = 0; seg < len; seg += MAX_LOOP) {
       run(`reduce:${op}:${dtype}`, () => reduceKernel(op, dtype, wg), op, [x.buffer, target.buffer],
-        [n, red, inner, groups, len, seg, Math.min(len, seg + MAX_LOOP), seg === 0 ? 1 : 0], grid(n));
+        [n, red, inner, groups, len, seg, Math.min(len, seg + MAX_LOOP), seg === 0 ? 1 : 0], grid(n), n);
     }
     if (groups > 1) {
       reduceInto(op, target, outer, groups, inner, dtype, out);
       be.free(target);
     }
+  }
+
+  /** A float32 scalar storage (freed by the caller). */
+  const scalar = (v: number) => be.fill(v, 1, 'float32');
+
+  /** Softmax of long rows from primitive kernels: shift by max(row max, lowest), exp, sum, divide (or subtract the log). */
+  function composedSoftmax(x: GPUStorage, rows: number, n: number, log: boolean): GPUStorage {
+    const row = [rows, n], col = [rows, 1];
+    const lo = scalar(LOWEST_F32);
+    const mx = be.reduce('max', x, rows, n, 1, 'float32');
+    const m = be.binary('maximum', mx, col, lo, [], col, 'float32');
+    const z = be.binary('sub', x, row, m, col, row, 'float32');
+    const e = be.unary('exp', z, rows * n, 'float32');
+    const s = be.reduce('sum', e, rows, n, 1, 'float32');
+    let out: GPUStorage;
+    if (log) {
+      const ls = be.unary('log', s, rows, 'float32');
+      out = be.binary('sub', z, row, ls, col, row, 'float32');
+      be.free(ls);
+    } else out = be.binary('div', e, row, s, col, row, 'float32');
+    for (const t of [lo, mx, m, z, e, s]) be.free(t);
+    return out;
+  }
+
+  /** normalize of long rows from primitive kernels: the composite's mean, centring, variance and rsqrt. */
+  function composedNormalize(x: GPUStorage, rows: number, n: number, eps: number): GPUStorage {
+    const row = [rows, n], col = [rows, 1];
+    const cnt = scalar(n), ep = scalar(eps);
+    const s = be.reduce('sum', x, rows, n, 1, 'float32');
+    const mu = be.binary('div', s, col, cnt, [], col, 'float32');
+    const xc = be.binary('sub', x, row, mu, col, row, 'float32');
+    const sq = be.binary('mul', xc, row, xc, row, row, 'float32');
+    const ss = be.reduce('sum', sq, rows, n, 1, 'float32');
+    const va = be.binary('div', ss, col, cnt, [], col, 'float32');
+    const ve = be.binary('add', va, col, ep, [], col, 'float32');
+    const r = be.unary('rsqrt', ve, rows, 'float32');
+    const out = be.binary('mul', xc, row, r, col, row, 'float32');
+    for (const t of [cnt, ep, s, mu, xc, sq, ss, va, ve, r]) be.free(t);
+    return out;
   }
 
   const be: Backend<GPUStorage> = {
@@ -189,6 +233,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
         // bool arrives as bytes and is stored as u32 words.
         const words = dtype === 'bool' ? Uint32Array.from(data) : data;
         rt.device.queue.writeBuffer(out.buffer, 0, words.buffer, words.byteOffset, words.byteLength);
+        dispatcher.stats.uploadBytes += words.byteLength;
       }
       return out;
     },
@@ -199,9 +244,11 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       const bits = valueBits(value, dtype);
       // Allocated for a queue write: no pending command references this buffer, so
       // writing it from the queue (which runs before the pending encoder) is safe.
-      if (size <= SMALL_FILL) rt.device.queue.writeBuffer(out.buffer, 0, new Uint32Array(size).fill(bits));
-      else if (bits === 0) dispatcher.clear(out.buffer, size * 4);
-      else run('fill', () => fillKernel(wg), 'fill', [out.buffer], [size, bits], grid(size));
+      if (size <= SMALL_FILL) {
+        rt.device.queue.writeBuffer(out.buffer, 0, new Uint32Array(size).fill(bits));
+        dispatcher.stats.uploadBytes += size * 4;
+      } else if (bits === 0) dispatcher.clear(out.buffer, size * 4);
+      else run('fill', () => fillKernel(wg), 'fill', [out.buffer], [size, bits], grid(size), size);
       return out;
     },
 
@@ -210,7 +257,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       if (size === 0) return allocHost(dtype, 0);
       const bytes = size * 4;
       const staging = rt.pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'read');
-      dispatcher.copy(s.buffer, staging, bytes);
+      dispatcher.copy(s.buffer, staging, bytes, 0, 0, true);
       dispatcher.flush();
       try {
         await staging.mapAsync(GPUMapMode.READ, 0, bytes);
@@ -250,7 +297,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
 
     unary(op: UnaryOp, x, size, dtype) {
       const out = alloc(op, size);
-      if (size > 0) run(`unary:${op}:${dtype}`, () => unaryKernel(op, dtype, wg), op, [x.buffer, out.buffer], [size], grid(size));
+      if (size > 0) run(`unary:${op}:${dtype}`, () => unaryKernel(op, dtype, wg), op, [x.buffer, out.buffer], [size], grid(size), size);
       return out;
     },
 
@@ -262,7 +309,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       const rank = c.shape.length;
       checkRank(op, rank);
       run(`binary:${op}:${dtype}:${rank}`, () => binaryKernel(op, dtype, rank, wg), op, [a.buffer, b.buffer, out.buffer],
-        [n, ...c.shape, ...c.strides[0]!, ...c.strides[1]!], grid(n));
+        [n, ...c.shape, ...c.strides[0]!, ...c.strides[1]!], grid(n), n);
       return out;
     },
 
@@ -274,7 +321,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       const rank = c.shape.length;
       checkRank('where', rank);
       run(`where:${rank}`, () => whereKernel(rank, wg), 'where', [cond.buffer, a.buffer, b.buffer, out.buffer],
-        [n, ...c.shape, ...c.strides[0]!, ...c.strides[1]!, ...c.strides[2]!], grid(n));
+        [n, ...c.shape, ...c.strides[0]!, ...c.strides[1]!, ...c.strides[2]!], grid(n), n);
       return out;
     },
 
@@ -301,7 +348,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
         // k in segments of whole vec4 steps (see MAX_LOOP); k = 0 still runs once to write zeros.
         for (let p = 0; p === 0 || p < k; p += 4 * MAX_LOOP) {
           run(key, () => matmulKernel(v), 'matmul', [a.buffer, b.buffer, out.buffer],
-            [m, k, n, aStride, bStride, first, p, Math.min(k, p + 4 * MAX_LOOP)], [gx, gy, z]);
+            [m, k, n, aStride, bStride, first, p, Math.min(k, p + 4 * MAX_LOOP)], [gx, gy, z], z * m * n);
         }
       }
       return out;
@@ -321,7 +368,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
         return out;
       }
       checkRank(op, rank);
-      run(`copy:${rank}`, () => stridedCopyKernel(rank, wg), op, [x.buffer, out.buffer], [n, v.offset >>> 0, ...c.shape, ...u32(st)], grid(n));
+      run(`copy:${rank}`, () => stridedCopyKernel(rank, wg), op, [x.buffer, out.buffer], [n, v.offset >>> 0, ...c.shape, ...u32(st)], grid(n), n);
       return out;
     },
 
@@ -334,7 +381,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       const rank = keep.length;
       checkRank('pad', rank);
       run(`pad:${rank}`, () => padKernel(rank, wg), 'pad', [x.buffer, out.buffer],
-        [n, valueBits(value, dtype), ...keep.map((d) => outShape[d]!), ...keep.map((d) => before[d]!), ...keep.map((d) => shape[d]!)], grid(n));
+        [n, valueBits(value, dtype), ...keep.map((d) => outShape[d]!), ...keep.map((d) => before[d]!), ...keep.map((d) => shape[d]!)], grid(n), n);
       return out;
     },
 
@@ -347,7 +394,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
         if (chunk === 0) return;
         // One contiguous block per input when there is a single row: a buffer copy.
         if (outer === 1) dispatcher.copy(x.buffer, out.buffer, chunk * 4, 0, offset * 4);
-        else run('concat', () => concatKernel(wg), 'concat', [x.buffer, out.buffer], [outer * chunk, chunk, rowOut, offset], grid(outer * chunk));
+        else run('concat', () => concatKernel(wg), 'concat', [x.buffer, out.buffer], [outer * chunk, chunk, rowOut, offset], grid(outer * chunk), outer * chunk);
       });
       return out;
     },
@@ -355,7 +402,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     gather(x, outer, dim, inner, indices, count, _dtype) {
       const n = outer * count * inner;
       const out = alloc('gather', n);
-      if (n > 0) run('gather', () => gatherKernel(wg), 'gather', [x.buffer, indices.buffer, out.buffer], [n, count, inner, dim], grid(n));
+      if (n > 0) run('gather', () => gatherKernel(wg), 'gather', [x.buffer, indices.buffer, out.buffer], [n, count, inner, dim], grid(n), n);
       return out;
     },
 
@@ -365,7 +412,7 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       // count in segments (see MAX_LOOP); count = 0 still runs once to write zeros.
       for (let kb = 0; n > 0 && (kb === 0 || kb < count); kb += MAX_LOOP) {
         run(`scatterAdd:${dtype}`, () => scatterAddKernel(dtype, wg), 'scatterAdd', [updates.buffer, indices.buffer, out.buffer],
-          [n, dim, inner, count, kb, Math.min(count, kb + MAX_LOOP)], grid(n));
+          [n, dim, inner, count, kb, Math.min(count, kb + MAX_LOOP)], grid(n), n);
       }
       return out;
     },
@@ -374,15 +421,59 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       const out = alloc('cast', size);
       if (size === 0) return out;
       if (from === to) dispatcher.copy(x.buffer, out.buffer, size * 4);
-      else run(`cast:${from}:${to}`, () => castKernel(from, to, wg), 'cast', [x.buffer, out.buffer], [size], grid(size));
+      else run(`cast:${from}:${to}`, () => castKernel(from, to, wg), 'cast', [x.buffer, out.buffer], [size], grid(size), size);
       return out;
     },
+
+    // Fused row ops: one invocation per row, a few passes over it (kernels/fused.ts). Longer
+    // rows would pass llvmpipe's loop limit; the forward ops compose them from the primitive
+    // kernels instead (the composite's arithmetic), the gradients decline (the rule composes).
+    softmax(x, rows, n, log) {
+      const op = log ? 'logSoftmax' : 'softmax';
+      if (n * ROW_PASSES.softmax > MAX_LOOP) return composedSoftmax(x, rows, n, log);
+      const out = alloc(op, rows * n);
+      if (rows * n > 0) run(`${op}`, () => softmaxKernel(log, wg), op, [x.buffer, out.buffer], [rows, n], grid(rows), rows * n);
+      return out;
+    },
+
+    normalize(x, rows, n, eps) {
+      if (n * ROW_PASSES.normalize > MAX_LOOP) return composedNormalize(x, rows, n, eps);
+      const out = alloc('normalize', rows * n);
+      if (rows * n > 0) run('normalize', () => normalizeKernel(wg), 'normalize', [x.buffer, out.buffer], [rows, n, valueBits(eps, 'float32')], grid(rows), rows * n);
+      return out;
+    },
+
+    softmaxGrad(y, ct, rows, n, log) {
+      if (n * ROW_PASSES.softmaxGrad > MAX_LOOP) return undefined;
+      const op = log ? 'logSoftmaxGrad' : 'softmaxGrad';
+      const out = alloc(op, rows * n);
+      if (rows * n > 0) run(op, () => softmaxGradKernel(log, wg), op, [y.buffer, ct.buffer, out.buffer], [rows, n], grid(rows), rows * n);
+      return out;
+    },
+
+    normalizeGrad(x, ct, rows, n, eps) {
+      if (n * ROW_PASSES.normalizeGrad > MAX_LOOP) return undefined;
+      const out = alloc('normalizeGrad', rows * n);
+      if (rows * n > 0) run('normalizeGrad', () => normalizeGradKernel(wg), 'normalizeGrad', [x.buffer, ct.buffer, out.buffer], [rows, n, valueBits(eps, 'float32')], grid(rows), rows * n);
+      return out;
+    },
+
+    adamStep: rt.device.limits.maxStorageBuffersPerShaderStage >= adamBindings(true) ? (g, m, v, p, size, c) => {
+      const outs = [alloc('adamStep', size), alloc('adamStep', size), alloc('adamStep', size)] as const;
+      if (size > 0) {
+        const f = (x: number) => valueBits(x, 'float32');
+        const ins = p ? [g, m, v, p] : [g, m, v];
+        run(`adam:${+c.lerpFromM}${+!!p}`, () => adamKernel(c.lerpFromM, !!p, wg), 'adamStep', [...ins, ...outs].map((s) => s.buffer),
+          [size, f(c.lerp), f(c.b2), f(c.oneMinusB2), f(c.negStepSize), f(c.bc2Sqrt), f(c.eps), f(c.negDecay)], grid(size), 3 * size);
+      }
+      return [...outs];
+    } : undefined,
 
     random(key0, key1, size, dist) {
       const out = alloc('random', size);
       if (size === 0) return out;
       const blocks = Math.ceil(size / 4);
-      run('random', () => randomKernel(wg), 'random', [out.buffer], [blocks, size, key0 >>> 0, key1 >>> 0, dist === 'uniform' ? 1 : 0], grid(blocks));
+      run('random', () => randomKernel(wg), 'random', [out.buffer], [blocks, size, key0 >>> 0, key1 >>> 0, dist === 'uniform' ? 1 : 0], grid(blocks), size);
       return out;
     },
   };

@@ -51,8 +51,17 @@ export class Dispatcher {
   private local = new Map<string, GPUBuffer[]>();
   private readonly pipelines = new Map<string, CachedPipeline>();
   private flushScheduled = false;
-  /** Totals for diagnostics and tests. */
-  readonly stats = { dispatches: 0, submits: 0, pipelines: 0 };
+  /**
+   * Totals for diagnostics, tests and the benches (always on: a few additions per command).
+   * What a real GPU pays for: `dispatches` (compute dispatches recorded), `copies`
+   * (buffer-to-buffer copies and clears), and the bytes written to storage buffers —
+   * by kernels (`kernelBytes`: the elements each dispatch writes, ×4), by copies and
+   * clears (`copyBytes`), and by queue writes from the host (`uploadBytes`, counted by
+   * the backend). `readbackBytes`: bytes copied into staging buffers to read results.
+   */
+  readonly stats = { dispatches: 0, submits: 0, pipelines: 0, copies: 0, kernelBytes: 0, copyBytes: 0, uploadBytes: 0, readbackBytes: 0 };
+  /** Dispatches and kernel bytes by kernel label (where the counts above come from). */
+  readonly byKernel = new Map<string, { dispatches: number; bytes: number }>();
 
   constructor(
     private readonly device: GPUDevice,
@@ -105,8 +114,9 @@ export class Dispatcher {
   /**
    * Records one dispatch: `buffers` bind to @binding(1..) in order, `params` (u32
    * words; pass negative ints and float bits already converted) to @binding(0).
+   * `writes`: the bytes of storage the dispatch writes (for the counters).
    */
-  dispatch(code: string, label: string, buffers: readonly GPUBuffer[], params: ArrayLike<number>, groups: Workgroups): void {
+  dispatch(code: string, label: string, buffers: readonly GPUBuffer[], params: ArrayLike<number>, groups: Workgroups, writes: number): void {
     if (params.length > PARAM_WORDS) throw new TensorError(label, `internal: ${params.length} parameter words exceed the ${PARAM_WORDS} a dispatch has`, 'backend');
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
     if (this.slots === MAX_BATCH) this.flush();
@@ -127,6 +137,11 @@ export class Dispatcher {
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.pendingCommands++;
     this.stats.dispatches++;
+    this.stats.kernelBytes += writes;
+    let k = this.byKernel.get(label);
+    if (!k) this.byKernel.set(label, (k = { dispatches: 0, bytes: 0 }));
+    k.dispatches++;
+    k.bytes += writes;
   }
 
   /** Workgroups covering `threads` invocations of `wgSize`, in 2-D when one dimension is not enough. */
@@ -138,11 +153,17 @@ export class Dispatcher {
     return [this.maxGroupsPerDim, y, 1];
   }
 
-  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+  /** Records a buffer copy; `readback`: into a staging buffer to read a result (counted apart). */
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0, readback = false): void {
     const encoder = this.ensureEncoder();
     this.endPass();
     encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.pendingCommands++;
+    if (readback) this.stats.readbackBytes += bytes;
+    else {
+      this.stats.copies++;
+      this.stats.copyBytes += bytes;
+    }
   }
 
   clear(dst: GPUBuffer, bytes: number): void {
@@ -150,6 +171,8 @@ export class Dispatcher {
     this.endPass();
     encoder.clearBuffer(dst, 0, bytes);
     this.pendingCommands++;
+    this.stats.copies++;
+    this.stats.copyBytes += bytes;
   }
 
   /**

@@ -17,3 +17,37 @@ export interface WebGPUInfo {
   /** Whether the adapter is a software rasteriser (e.g. llvmpipe, SwiftShader) or a fallback adapter. */
   isSoftware: boolean;
 }
+
+/**
+ * Counters of the webgpu backend, cumulative since it was initialised: what a real
+ * GPU pays for, independent of how fast the adapter at hand is. Take the difference
+ * of two snapshots to measure a piece of work (docs/decisions/webgpu-fusion.md).
+ */
+export interface WebGPUStats {
+  /** Compute dispatches recorded (one pipeline launch each). */
+  dispatches: number;
+  /** Buffer-to-buffer copies and clears recorded (not counting copies for reads). */
+  copies: number;
+  /** Command buffers submitted. */
+  submits: number;
+  /** Compute pipelines compiled. */
+  pipelines: number;
+  /** Bytes of storage written by kernels (the elements each dispatch writes, 4 bytes each). */
+  kernelBytes: number;
+  /** Bytes of storage written by copies and clears. */
+  copyBytes: number;
+  /** Bytes of storage written from the host by queue writes (uploads, small fills). */
+  uploadBytes: number;
+  /** kernelBytes + copyBytes + uploadBytes: every byte written to storage buffers. */
+  storageBytesWritten: number;
+  /** Bytes copied into staging buffers to read results back to the host. */
+  readbackBytes: number;
+  /** GPU buffers created so far (a flat count in a steady loop means the pool is reused). */
+  buffersCreated: number;
+  /** Bytes held by free buffers in the pool. */
+  pooledBytes: number;
+  /** Bytes held by live storages (= bytesInUse). */
+  liveBytes: number;
+  /** Dispatches and kernel bytes by kernel (the op's name: 'matmul', 'add', 'softmax', …). */
+  byKernel: Record<string, { dispatches: number; bytes: number }>;
+}
