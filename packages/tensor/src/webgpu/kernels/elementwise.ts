@@ -7,8 +7,8 @@ import type { BinaryOp, UnaryOp } from '../../primitives.js';
 import type { DType } from '../../dtype.js';
 import { FLOAT_BITS, PARAMS, binding, main1D, stridedOffsets, wgslType } from '../wgsl.js';
 
-/** JS-compatible float helpers the expressions below rely on. */
-const FLOAT_FNS = /* wgsl */ `
+/** JS-compatible float helpers the expressions below (and the fused kernels) rely on. */
+export const FLOAT_FNS = /* wgsl */ `
 // log(1 + x). WGSL only promises an absolute 2^-21 for log() near 1, so small
 // arguments use the Taylor series, exact to float32 rounding for |x| < 1/16 (the
 // next term is < 1e-10 relative). Larger ones use log(u) · x / (u − 1) with

@@ -14,37 +14,40 @@
  * compose the same formulas from primitives otherwise (and on the cpu backend).
  */
 import { FLOAT_BITS, PARAMS, binding, main1D } from '../wgsl.js';
+// FLOAT_FNS: sqrt_ (sqrt(±0) = ±0 exactly; GPU sqrt is often x · rsqrt(x)) and log1p_.
+import { FLOAT_FNS } from './elementwise.js';
 
-/** sqrt with sqrt(±0) = ±0 exactly (GPU sqrt is often x · rsqrt(x), NaN at 0); as elementwise.ts. */
-const SQRT = /* wgsl */ `
-fn sqrt_(x: f32) -> f32 { return select(sqrt(x), x, x == 0.0); }
-`;
-
-/**
- * Softmax (or log-softmax) over rows of length n. Params: [rows, n].
- * Shift m = the row maximum (NaNs skipped as on cpu; a row without a finite maximum
- * above the lowest float is shifted by the lowest float, so an all −∞ row gives −∞
- * log-probs, not NaN); s = Σ exp(x − m) in order; softmax exp(x − m) / s (the exp is
- * recomputed rather than stored and re-read); log-softmax (x − m) − log s.
- */
 /** Passes over a row of each row kernel (rows longer than MAX_LOOP / passes are composed). */
 export const ROW_PASSES = { softmax: 3, normalize: 3, softmaxGrad: 2, normalizeGrad: 4 } as const;
 
+/**
+ * Softmax (or log-softmax) over rows of length n. Params: [rows, n].
+ * Shift m = the row maximum (NaNs skipped as on cpu; a row without an element above the
+ * lowest float is shifted by the lowest float, so an all −∞ row gives −∞ log-probs, as
+ * the cpu). The first maximum contributes exp(0) = 1 exactly, so the kernel sums
+ * t = Σ exp(x − m) over the other elements, in order, and uses s = 1 + t: log s is then
+ * log1p(t), accurate for small t (a float32 s = 1 + t near 1 would lose t's low bits,
+ * and GPU log is only absolutely accurate near 1). Softmax exp(x − m) / s (the exp
+ * recomputed rather than stored and re-read); log-softmax (x − m) − log s.
+ */
 export function softmaxKernel(log: boolean, wg: number): string {
   const body = `  let n = P(1u);
   let base = i * n;
   var m = bitcast<f32>(0xff7fffffu);
+  var bi = n;
   for (var j = 0u; j < n; j++) {
     let v = X[base + j];
-    if (v > m) { m = v; }
+    if (v > m) { m = v; bi = j; }
   }
-  var s = 0.0;
-  for (var j = 0u; j < n; j++) { s = s + exp(X[base + j] - m); }
-  ${log ? 'let ls = log(s);' : ''}
+  var t = 0.0;
+  for (var j = 0u; j < n; j++) {
+    if (j != bi) { t = t + exp(X[base + j] - m); }
+  }
+  ${log ? 'let ls = select(log(t), log1p_(t), bi < n);' : 'let s = select(t, 1.0 + t, bi < n);'}
   for (var j = 0u; j < n; j++) {
     ${log ? 'Y[base + j] = (X[base + j] - m) - ls;' : 'Y[base + j] = exp(X[base + j] - m) / s;'}
   }`;
-  return PARAMS + FLOAT_BITS + binding(1, 'X', 'f32') + '\n' + binding(2, 'Y', 'f32', true) + main1D(wg, body);
+  return PARAMS + FLOAT_BITS + FLOAT_FNS + binding(1, 'X', 'f32') + '\n' + binding(2, 'Y', 'f32', true) + main1D(wg, body);
 }
 
 /**
@@ -66,7 +69,7 @@ export function normalizeKernel(wg: number): string {
   }
   let rstd = 1.0 / sqrt_(v / nf + eps);
   for (var j = 0u; j < n; j++) { Y[base + j] = (X[base + j] - mu) * rstd; }`;
-  return PARAMS + FLOAT_BITS + SQRT + binding(1, 'X', 'f32') + '\n' + binding(2, 'Y', 'f32', true) + main1D(wg, body);
+  return PARAMS + FLOAT_BITS + FLOAT_FNS + binding(1, 'X', 'f32') + '\n' + binding(2, 'Y', 'f32', true) + main1D(wg, body);
 }
 
 /**
@@ -117,7 +120,7 @@ export function normalizeGradKernel(wg: number): string {
     let y = (X[base + j] - mu) * rstd;
     DX[base + j] = rstd * ((C[base + j] - m1) - y * m2);
   }`;
-  return PARAMS + FLOAT_BITS + SQRT + [binding(1, 'X', 'f32'), binding(2, 'C', 'f32'), binding(3, 'DX', 'f32', true)].join('\n') + main1D(wg, body);
+  return PARAMS + FLOAT_BITS + FLOAT_FNS + [binding(1, 'X', 'f32'), binding(2, 'C', 'f32'), binding(3, 'DX', 'f32', true)].join('\n') + main1D(wg, body);
 }
 
 /** Storage buffers the Adam kernel binds: g, m, v (and p) in; m', v', update out. */
@@ -144,5 +147,5 @@ export function adamKernel(lerpFromM: boolean, decoupled: boolean, wg: number): 
   M2[i] = m2;
   V2[i] = v2;
   U[i] = ${decoupled ? 'Pp[i] * Pf(7u) + step' : 'step'};`;
-  return PARAMS + FLOAT_BITS + SQRT + bufs.join('\n') + main1D(wg, body);
+  return PARAMS + FLOAT_BITS + FLOAT_FNS + bufs.join('\n') + main1D(wg, body);
 }
