@@ -14,13 +14,13 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as E from 'fp-ts/lib/Either.js';
 import { shutdownWebGPU, useBackend, webgpuAdapterInfo, type BackendChoice } from '@tandem/tensor';
-import { StudyConfig, decodeWith, deepMerge } from './config.js';
+import { StudyConfig, decodeWith, deepMerge, parseConfigJson } from './config.js';
 import { nodeEnv } from './env.js';
 import { EXPERIMENTS, experimentByName, runExperiment } from './experiments.js';
 import { PRESETS } from './presets.js';
 import { describeError, run } from './program.js';
 import { poolExecutor } from './pool.js';
-import { queueExecutor } from './queue.js';
+import { checkRedis, parseRedisUrl, queueExecutor } from './queue.js';
 import { describeRun } from './runs/train.js';
 import { SWEEPS, runSweep, sequentialExecutor } from './sweep.js';
 import { cpus } from 'node:os';
@@ -81,24 +81,39 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(workers) || workers < 1) fail(`--workers must be a positive integer, got '${o.workers}'`);
   if (o.queue && o.workers) fail('--workers and --queue are alternatives: give one');
   if ((o.workers || o.queue) && !isSweep) fail('--workers and --queue apply to `experiment sweep <name>`');
+  if (o.queue) {
+    try {
+      parseRedisUrl(o.queue);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  }
   const preset = PRESETS[o.preset!];
   if (!preset) fail(`unknown preset '${o.preset}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
   if (o.resume && o.fresh) fail('--resume and --fresh contradict each other');
   // The whole config is decoded and checked before any work starts.
   let overrides: unknown;
+  let literals: Map<string, string> | undefined;
   if (o.config) {
     if (!existsSync(o.config)) fail(`--config: no such file ${o.config}`);
-    try {
-      overrides = JSON.parse(readFileSync(o.config, 'utf8'));
-    } catch (e) {
-      fail(`--config ${o.config}: not valid JSON (${(e as Error).message})`);
-    }
+    const text = parseConfigJson(readFileSync(o.config, 'utf8'), `--config ${o.config}`);
+    if (E.isLeft(text)) fail(text.left.message);
+    overrides = text.right.value;
+    literals = text.right.literals;
   }
-  const decoded = decodeWith(StudyConfig, deepMerge(preset, overrides), o.config ? `config (${o.config} over preset ${o.preset})` : `preset ${o.preset}`);
+  const decoded = decodeWith(StudyConfig, deepMerge(preset, overrides), o.config ? `config (${o.config} over preset ${o.preset})` : `preset ${o.preset}`, literals);
   if (E.isLeft(decoded)) fail(decoded.left.message);
   const study = decoded.right;
   const choice = (o.backend ?? process.env.TANDEM_BACKEND ?? 'auto') as BackendChoice;
   if (!['cpu', 'webgpu', 'auto'].includes(choice)) fail(`--backend must be cpu, webgpu or auto, got '${choice}'`);
+  // The queue's Redis is reached before any work (data, setup, baselines), with a timeout and a message.
+  if (o.queue) {
+    try {
+      await checkRedis(o.queue);
+    } catch (e) {
+      fail((e as Error).message, 1);
+    }
+  }
 
   const backend = await useBackend(choice);
   const root = resolve(o.out!);

@@ -11,13 +11,26 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { shutdownWebGPU, useBackend, type BackendChoice } from '@tandem/tensor';
-import { startQueueWorker } from './queue.js';
+import { checkRedis, parseRedisUrl, startQueueWorker } from './queue.js';
 
 export async function workerMain(argv: string[]): Promise<number> {
   const { values: o } = parseArgs({ args: argv, options: { queue: { type: 'string' }, out: { type: 'string', default: 'runs' }, backend: { type: 'string', default: 'cpu' } } });
   if (!o.queue) {
     process.stderr.write('usage: worker --queue redis://host:port [--out dir] [--backend cpu|webgpu|auto]\n');
     return 2;
+  }
+  // The URL is checked and Redis reached before anything else, with a message and an exit code instead of a silent wait.
+  try {
+    parseRedisUrl(o.queue);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  try {
+    await checkRedis(o.queue);
+  } catch (e) {
+    process.stderr.write(`worker: ${(e as Error).message}\n`);
+    return 1;
   }
   const backend = await useBackend(o.backend as BackendChoice);
   const root = resolve(o.out!);
