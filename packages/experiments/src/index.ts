@@ -23,4 +23,6 @@ export * from './study.js';
 export * from './figures/index.js';
 export * from './report.js';
 export * from './experiments.js';
+export * from './verify.js';
+export * from './runs/artifacts.js';
 export { main as cliMain } from './cli.js';

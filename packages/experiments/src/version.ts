@@ -6,13 +6,18 @@ import { codeHash } from './code-hash.js';
  * the human-readable part: bump it when the form in which runs store results changes,
  * so that `experiment verify` and people can tell the generations apart.
  *
+ * 4: result.json is sealed (`{ result, files, sha256 }`: the result, the size and SHA-256 of
+ *    every file of the run it depends on, and a checksum of both); stream.bin is append-only,
+ *    one checksummed segment per batch; ckpt.bin's runState records how much of metrics.jsonl
+ *    (records, bytes, SHA-256) and stream.bin (batches, bytes) it covers, and is written before
+ *    the evaluation of its step. The numbers are those of version 3.
  * 3: metrics are `{ value, se }` records (`{"step", "loss", "metrics": {"kl": {"value", "se"}}}`
  *    in metrics.jsonl and result.json's `final`, which were flat `x`/`x_se` keys), and
  *    ckpt.bin keeps the run's resume state in the checkpoint's `runState`, not its `config`.
  *    The numbers are those of version 2.
  * 2: the policy-as-classifier accuracy on the online stream (`accStream`).
  */
-export const RESULTS_VERSION = 3;
+export const RESULTS_VERSION = 4;
 /**
  * The code version that goes into every run id (see {@link runId}) and every run's
  * config.json (`codeVersion`): `tandem@r<RESULTS_VERSION>+code.<16 hex digits>`, the

@@ -16,6 +16,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Metric, Metrics } from '@tandem/rlhf';
 import { NonNegInt, formatErrors } from '../config.js';
 import { storeError, type Env } from '../program.js';
+import { REPAIR } from './artifacts.js';
 
 /** One evaluation of a training run. */
 export interface MetricRecord {
@@ -50,7 +51,7 @@ export function decodeMetricRecord(u: unknown, where: string): MetricRecord {
   const r = MetricRecordCodec.decode(u);
   if (E.isLeft(r)) {
     throw storeError(`${where} is not a metric record of this results version (${formatErrors(r.left).join('; ')}); ` +
-      'it was written by another version of the code: delete the run folder (or rerun with --fresh) to recompute it');
+      `it was damaged or written by another version of the code: ${REPAIR}`);
   }
   return r.right;
 }
@@ -60,12 +61,81 @@ export function metricValue(r: MetricRecord | undefined, name: string): number {
   return r?.metrics[name]?.value ?? NaN;
 }
 
-/** Appends evaluation records to a run's metrics.jsonl. */
-export async function appendMetricRecords(env: Env, id: string, records: readonly MetricRecord[]): Promise<void> {
-  await env.store.appendMetrics(id, records as unknown as Record<string, unknown>[]);
+/** The file a training run's evaluations are appended to. */
+export const METRICS_FILE = 'metrics.jsonl';
+
+/** The whole lines of a metrics.jsonl (or of its first `limit` bytes), checked one by one. */
+export interface MetricsScan {
+  /** The lines that are whole and decode, each with its `\n`, as stored. */
+  lines: string[];
+  /** Their records. */
+  records: MetricRecord[];
+  /** Bytes those lines take. */
+  bytes: number;
+  /** The first line (1-based) that is torn or does not decode, and why; absent when every line up to `limit` is good. */
+  problem?: { line: number; why: string };
 }
 
-/** A run's evaluation records, decoded (a StoreError names the first bad line of metrics.jsonl). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Splits metrics.jsonl bytes into lines and checks each: valid UTF-8, `\n`-terminated,
+ * JSON, a {@link MetricRecord}. Stops at the first bad line — it never skips one, so a
+ * damaged line in the middle can never shorten what a caller reads without it knowing.
+ */
+export function scanMetrics(bytes: Uint8Array, limit = bytes.length): MetricsScan {
+  const end = Math.min(limit, bytes.length);
+  const lines: string[] = [];
+  const records: MetricRecord[] = [];
+  let at = 0;
+  while (at < end) {
+    const line = lines.length + 1;
+    const nl = bytes.indexOf(10, at);
+    if (nl < 0 || nl >= end) return { lines, records, bytes: at, problem: { line, why: `torn: ${end - at} bytes without a line end` } };
+    let text: string;
+    try {
+      text = utf8.decode(bytes.subarray(at, nl));
+    } catch {
+      return { lines, records, bytes: at, problem: { line, why: 'torn: not valid UTF-8 (corrupted)' } };
+    }
+    let u: unknown;
+    try {
+      u = JSON.parse(text);
+    } catch (e) {
+      return { lines, records, bytes: at, problem: { line, why: `torn: not valid JSON (${(e as Error).message})` } };
+    }
+    const r = MetricRecordCodec.decode(u);
+    if (E.isLeft(r)) return { lines, records, bytes: at, problem: { line, why: `not a metric record of this results version (${formatErrors(r.left).join('; ')})` } };
+    lines.push(`${text}\n`);
+    records.push(r.right);
+    at = nl + 1;
+  }
+  return { lines, records, bytes: at };
+}
+
+/** The line that {@link appendMetricRecords} writes for a record. */
+export const metricLine = (r: MetricRecord): string => `${JSON.stringify(r)}\n`;
+
+/** Appends evaluation records to a run's metrics.jsonl (durably: the store fsyncs) and returns the lines written. */
+export async function appendMetricRecords(env: Env, id: string, records: readonly MetricRecord[]): Promise<string[]> {
+  const lines = records.map(metricLine);
+  if (lines.length) await env.store.appendBlob(id, METRICS_FILE, Buffer.from(lines.join(''), 'utf8'));
+  return lines;
+}
+
+/**
+ * A run's evaluation records, decoded and checked: a missing file, or any torn or
+ * undecodable line, is a StoreError naming the run, the file, the line and the fix —
+ * never a shortened list.
+ */
 export async function readMetricRecords(env: Env, id: string): Promise<MetricRecord[]> {
-  return (await env.store.readMetrics(id)).map((u, i) => decodeMetricRecord(u, `${env.store.location(id)}/metrics.jsonl line ${i + 1}`));
+  const where = `${env.store.location(id)}/${METRICS_FILE}`;
+  const bytes = await env.store.readBlob(id, METRICS_FILE);
+  if (!bytes) throw storeError(`run ${id}: ${where} is missing; ${REPAIR}`);
+  const scan = scanMetrics(bytes);
+  if (scan.problem) {
+    const { line, why } = scan.problem;
+    throw storeError(`run ${id}: ${where} line ${line} is ${why.startsWith('torn') ? why : `damaged: ${why}`}; ${REPAIR}`);
+  }
+  return scan.records;
 }

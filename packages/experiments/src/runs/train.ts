@@ -10,7 +10,7 @@
  * trainRun = cachedRun(bracket(openRun,                      the run's fixed parts (released at the end)
  *              run => resume(run)                           from ckpt.bin, or π_sft evaluated at step 0
  *                     → train(run)                          rlhf's runTraining; after each step:
- *                         afterStep = evaluate? → keep? → checkpoint? → stop?
+ *                         afterStep = keep? → checkpoint? → stop? → evaluate?
  *                     → finish(run)))                       final.ckpt and the TrainResult
  * ```
  *
@@ -22,7 +22,7 @@ import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
 import * as RTE from 'fp-ts/lib/ReaderTaskEither.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { adam, type TransformerParams } from '@tandem/nn';
+import { adam, decodeCheckpoint, type Checkpoint, type TransformerParams } from '@tandem/nn';
 import {
   LOSSES, classifierEvaluator, combine, getTask, initTrainState, klEvaluator, offlineSampler, onlineSampler, proxyAccuracyEvaluator,
   replaySampler, runTraining, selfClassificationEvaluator, shuffleStream, streamClassifierEvaluator, winRateEvaluator, winnerLogProbEvaluator,
@@ -31,9 +31,10 @@ import {
 import { dispose, foldIn, key, treeLeaves, type Key } from '@tandem/tensor';
 import { NonNegInt, formatErrors, type EvalConfig, type LossName, type ShuffleWindow, type TrainConfig } from '../config.js';
 import { fromAsync, interrupted, pipe, runOrThrow, storeError, toExperimentError, type Env, type ProgressBar, type Program } from '../program.js';
-import { loadCheckpointBlob, loadDataset, loadParams, loadStream, saveCheckpointBlob, saveParams, saveStream } from './artifacts.js';
+import { REPAIR_UNFINISHED as REPAIR, STREAM_FILE, encodeStreamSegments, loadDataset, loadParams, loadStream, saveCheckpointBlob, saveParams, scanStream } from './artifacts.js';
 import { cachedRun, idOf, type RunHandle, type RunOutcome } from './cache.js';
-import { MetricRecordCodec, appendMetricRecords, metricValue, readMetricRecords, type MetricRecord } from './metrics.js';
+import { METRICS_FILE, MetricRecordCodec, appendMetricRecords, metricValue, scanMetrics, type MetricRecord, type MetricsScan } from './metrics.js';
+import { sha256 } from '../hash.js';
 import { loadDataDatasets, loadGolden, loadSetup, policySpecOf, type SetupRunConfig } from './setup.js';
 
 /** Which policy a versus-dataset side samples from. */
@@ -99,13 +100,22 @@ export interface TrainRunState {
   lossSum: number;
   /** Number of steps since the last evaluation. */
   lossCount: number;
-  /** Records in metrics.jsonl at the checkpoint; later ones are dropped on resume. */
+  /** Records (lines) of metrics.jsonl the checkpoint covers; later lines are a tail that resuming cuts and recomputes. */
   metricsCount: number;
+  /** Bytes those records take. */
+  metricsBytes: number;
+  /** SHA-256 of those bytes: a record changed or torn before the checkpoint is detected, not read. */
+  metricsSha256: string;
+  /** Online runs: batches (segments) of stream.bin the checkpoint covers — one per step taken; 0 otherwise. */
+  streamBatches: number;
+  /** Bytes of stream.bin those batches take (header included); later bytes are a tail that resuming cuts. */
+  streamBytes: number;
 }
 
 /** Codec of a {@link TrainRunState}. */
 export const TrainRunStateCodec: t.Decoder<unknown, TrainRunState> = t.exact(t.type({
-  samplerState: t.unknown, lossSum: t.number, lossCount: NonNegInt, metricsCount: NonNegInt,
+  samplerState: t.unknown, lossSum: t.number, lossCount: NonNegInt,
+  metricsCount: NonNegInt, metricsBytes: NonNegInt, metricsSha256: t.string, streamBatches: NonNegInt, streamBytes: NonNegInt,
 }), 'TrainRunState');
 
 /** SHA-256 over the raw bytes of every tensor leaf of a pytree. */
@@ -164,11 +174,14 @@ interface Progress {
   readonly samplerState: unknown;
   /** Online runs: every batch trained on so far (D_online); empty otherwise. */
   readonly stream: readonly PairBatch[];
+  /** Batches of `stream` already appended to stream.bin, and the bytes the file then holds. */
+  readonly streamSaved: number;
+  readonly streamBytes: number;
   /** Sum and count of the training losses since the last evaluation. */
   readonly lossSum: number;
   readonly lossCount: number;
-  /** Records in metrics.jsonl. */
-  readonly metricsCount: number;
+  /** The lines of metrics.jsonl so far, as written (each with its `\n`). */
+  readonly metrics: readonly string[];
   /** The last evaluation (for the progress bar). */
   readonly last: MetricRecord | undefined;
 }
@@ -212,47 +225,147 @@ function openRun(cfg: TrainRunConfig, handle: RunHandle): Program<OpenRun> {
   });
 }
 
-/** Resumes from the run's checkpoint, or starts from π_sft (evaluated at step 0). */
+/** Whether step `step` of the run is due for an action done every `every` steps (and always at the last step). */
+const dueAt = (run: OpenRun, every: number, step: number) => step % every === 0 || step === run.cfg.hyper.steps;
+
+/**
+ * Resumes from the run's checkpoint — evaluating the checkpoint's step when due, since
+ * its record is appended after the checkpoint — or starts from π_sft (evaluated at step 0).
+ */
 function resume(run: OpenRun): Program<Progress> {
   return pipe(
     fromAsync((env) => env.store.readBlob(run.handle.id, 'ckpt.bin')),
-    RTE.chain((bytes) => (bytes ? fromCheckpoint(run) : pipe(fromSft(run), RTE.chain(evaluate(run))))),
+    RTE.chain((bytes) => (bytes
+      ? pipe(fromCheckpoint(run), RTE.chain((p) => (dueAt(run, run.cfg.eval.every, p.state.step) ? evaluate(run)(p) : RTE.right(p))))
+      : pipe(fromSft(run), RTE.chain(evaluate(run))))),
   );
 }
 
-/** The progress stored in the run's ckpt.bin; metrics written after it are dropped. */
+/** `run X: <location>/<file>`, the start of every message about a stored file. */
+const fileOf = (run: OpenRun, file: string) => `run ${run.handle.id}: ${run.handle.location}/${file}`;
+
+/** A training run's resume state, checked by {@link inspectCheckpoint}: what resuming continues from. */
+export interface ResumeState {
+  ckpt: Checkpoint<TransformerParams, unknown, unknown, unknown>;
+  runState: TrainRunState;
+  /** The metrics.jsonl lines and records the checkpoint covers. */
+  metrics: MetricsScan;
+  /** Online runs: the batches of stream.bin the checkpoint covers; empty otherwise. */
+  stream: PairBatch[];
+  /** Bytes of metrics.jsonl and stream.bin after the checkpoint's (a torn or uncheckpointed tail, cut on resume). */
+  tails: { file: string; bytes: number }[];
+}
+
+/** Why a resume state cannot be trusted: the file at fault and what is wrong with it (without the remedy). */
+export interface ResumeProblem {
+  file: string;
+  why: string;
+}
+
+/**
+ * Checks everything resuming from a training run's ckpt.bin relies on: the checkpoint
+ * itself (its SHA-256, and a run state of this version), the first `metricsBytes` bytes of
+ * metrics.jsonl (whole lines that decode and hash to what the checkpoint recorded), the
+ * first `streamBytes` of stream.bin (`streamBatches` verified segments, one per step), and
+ * the kept params files the checkpoint has passed (resuming will not write them again).
+ * The caller disposes the checkpoint's tensors (`ckpt.params`, `ckpt.optState`) on success.
+ */
+export async function inspectCheckpoint(env: Env, id: string, cfg: TrainRunConfig): Promise<{ ok: true; state: ResumeState } | { ok: false; problem: ResumeProblem }> {
+  const bad = (file: string, why: string) => ({ ok: false as const, problem: { file, why } });
+  /** A checkpoint blob decoded (its SHA-256 verified), or why not. */
+  const decodeBlob = async (name: string): Promise<ResumeState['ckpt'] | string> => {
+    const bytes = await env.store.readBlob(id, name);
+    if (!bytes) return 'is missing';
+    try {
+      return decodeCheckpoint<TransformerParams>(bytes, { backend: env.backend });
+    } catch (e) {
+      return `is damaged: ${(e as Error).message.replace(/^loadCheckpoint: /, '')}`;
+    }
+  };
+  const got = await decodeBlob('ckpt.bin');
+  if (typeof got === 'string') return bad('ckpt.bin', got);
+  const ckpt = got;
+  const release = () => dispose([ckpt.params, ckpt.optState]);
+  const fail = (file: string, why: string) => {
+    release();
+    return bad(file, why);
+  };
+  const decoded = TrainRunStateCodec.decode(ckpt.runState);
+  if (E.isLeft(decoded)) return fail('ckpt.bin', `has no training run state of this results version (${formatErrors(decoded.left).join('; ')}); it was written by another version of the code`);
+  const rs = decoded.right;
+  const at = `the checkpoint at step ${ckpt.step}`;
+  const tails: ResumeState['tails'] = [];
+
+  const mbytes = (await env.store.readBlob(id, METRICS_FILE)) ?? new Uint8Array();
+  const metrics = scanMetrics(mbytes, rs.metricsBytes);
+  const torn = metrics.problem ? `line ${metrics.problem.line} is ${metrics.problem.why}` : undefined;
+  if (mbytes.length < rs.metricsBytes) return fail(METRICS_FILE, `is ${mbytes.length} bytes, shorter than the ${rs.metricsBytes} bytes (${rs.metricsCount} records) ${at} covers${torn ? `; ${torn}` : ''}`);
+  if (torn) return fail(METRICS_FILE, `${torn} (before ${at}, which covers ${rs.metricsCount} records)`);
+  if (metrics.lines.length !== rs.metricsCount || sha256(mbytes.subarray(0, rs.metricsBytes)) !== rs.metricsSha256) {
+    return fail(METRICS_FILE, `holds records before ${at} other than those it recorded (${rs.metricsCount} records, SHA-256 ${rs.metricsSha256.slice(0, 12)}…): edited or corrupted`);
+  }
+  if (mbytes.length > rs.metricsBytes) tails.push({ file: METRICS_FILE, bytes: mbytes.length - rs.metricsBytes });
+
+  let stream: PairBatch[] = [];
+  if (cfg.method.kind === 'online') {
+    const sbytes = await env.store.readBlob(id, STREAM_FILE);
+    if (!sbytes) return fail(STREAM_FILE, `is missing, but ${at} covers ${rs.streamBatches} recorded batches`);
+    const ss = scanStream(sbytes, { limit: rs.streamBytes, batchSize: cfg.hyper.batchSize });
+    if (ss.problem) return fail(STREAM_FILE, `does not hold the ${rs.streamBatches} batches (${rs.streamBytes} bytes) ${at} covers: ${ss.problem}`);
+    if (ss.batches.length !== rs.streamBatches || rs.streamBatches !== ckpt.step) return fail(STREAM_FILE, `holds ${ss.batches.length} batches where ${at} covers ${rs.streamBatches} (one per step)`);
+    if (sbytes.length > rs.streamBytes) tails.push({ file: STREAM_FILE, bytes: sbytes.length - rs.streamBytes });
+    stream = ss.batches;
+  }
+
+  for (const k of cfg.keepSteps.filter((k) => k <= ckpt.step)) {
+    const kept = await decodeBlob(`params@${k}.ckpt`);
+    if (typeof kept === 'string') return fail(`params@${k}.ckpt`, `${kept} (kept at step ${k}, before the checkpoint at step ${ckpt.step})`);
+    dispose([kept.params, kept.optState]);
+  }
+  return { ok: true, state: { ckpt, runState: rs, metrics, stream, tails } };
+}
+
+/**
+ * The progress stored in the run's ckpt.bin, once {@link inspectCheckpoint} has checked
+ * everything it relies on; anything missing, short or changed is a StoreError naming the
+ * file and the fix. Bytes after the checkpoint's (a torn or uncheckpointed tail of
+ * metrics.jsonl or stream.bin) are cut: training recomputes them.
+ */
 function fromCheckpoint(run: OpenRun): Program<Progress> {
   return fromAsync(async (env) => {
-    const { id, location } = run.handle;
-    const ckpt = await loadCheckpointBlob<TransformerParams>(env, id, 'ckpt.bin');
-    const decoded = TrainRunStateCodec.decode(ckpt.runState);
-    if (E.isLeft(decoded)) {
+    const { id } = run.handle;
+    const r = await inspectCheckpoint(env, id, run.cfg);
+    if (!r.ok) throw storeError(`${fileOf(run, r.problem.file)} ${r.problem.why}; ${REPAIR}`);
+    const { ckpt, runState: rs, metrics, stream, tails } = r.state;
+    try {
+      for (const t of tails) {
+        await env.store.truncateBlob(id, t.file, t.file === METRICS_FILE ? rs.metricsBytes : rs.streamBytes);
+        env.log(`${fileOf(run, t.file)}: cut ${t.bytes} bytes written after the checkpoint at step ${ckpt.step} (recomputed now)`);
+      }
+    } catch (e) {
       dispose([ckpt.params, ckpt.optState]);
-      throw storeError(`${location}/ckpt.bin has no training run state of this results version (${formatErrors(decoded.left).join('; ')}); ` +
-        'it was written by another version of the code: delete the run folder (or rerun with --fresh) to start the run again');
+      throw e;
     }
-    const rs = decoded.right;
-    const records = await readMetricRecords(env, id);
-    if (records.length < rs.metricsCount) {
-      dispose([ckpt.params, ckpt.optState]);
-      throw storeError(`${location}/metrics.jsonl holds ${records.length} records but the checkpoint at step ${ckpt.step} was written after ${rs.metricsCount}; ` +
-        'delete the run folder (or rerun with --fresh) to start the run again');
-    }
-    await env.store.truncateMetrics(id, rs.metricsCount);
-    const stream = run.cfg.method.kind === 'online' ? (await loadStream(env, id, run.cfg.hyper.batchSize)).slice(0, ckpt.step) : [];
     env.log(`resuming ${describeRun(run.cfg)} from step ${ckpt.step}`);
     return {
       state: { params: ckpt.params, opt: ckpt.optState, step: ckpt.step }, samplerState: rs.samplerState, stream,
-      lossSum: rs.lossSum, lossCount: rs.lossCount, metricsCount: rs.metricsCount, last: records[rs.metricsCount - 1],
+      streamSaved: rs.streamBatches, streamBytes: rs.streamBytes,
+      lossSum: rs.lossSum, lossCount: rs.lossCount, metrics: metrics.lines, last: metrics.records.at(-1),
     };
   });
 }
 
-/** Step 0: the SFT policy and a fresh optimiser and sampler. */
+/** Step 0: the SFT policy and a fresh optimiser and sampler; metrics and stream written before any checkpoint (by a run killed early) are discarded. */
 function fromSft(run: OpenRun): Program<Progress> {
   return fromAsync(async (env) => {
+    const { id } = run.handle;
+    await env.store.removeFile(id, METRICS_FILE);
+    await env.store.removeFile(id, STREAM_FILE);
     const params = await loadParams<TransformerParams>(env, idOf(env, 'setup', run.cfg.setup), 'sft.ckpt');
-    return { state: initTrainState(run.setup, params), samplerState: run.sampler.init, stream: [], lossSum: 0, lossCount: 0, metricsCount: 0, last: undefined };
+    return {
+      state: initTrainState(run.setup, params), samplerState: run.sampler.init, stream: [], streamSaved: 0, streamBytes: 0,
+      lossSum: 0, lossCount: 0, metrics: [], last: undefined,
+    };
   });
 }
 
@@ -273,41 +386,65 @@ function evaluate(run: OpenRun): (p: Progress) => Program<Progress> {
     const evaluator = combine(...run.evaluators, ...streamEvaluators(run, p.stream));
     const metrics = await evaluator(s.params, { spec: run.setup.spec, sft: run.setup.ref, backend: env.backend, key: foldIn(run.evalKey, s.step) });
     const record: MetricRecord = { step: s.step, loss: p.lossCount ? p.lossSum / p.lossCount : null, metrics };
-    await appendMetricRecords(env, run.handle.id, [record]);
-    return { ...p, lossSum: 0, lossCount: 0, metricsCount: p.metricsCount + 1, last: record };
+    const lines = await appendMetricRecords(env, run.handle.id, [record]);
+    return { ...p, lossSum: 0, lossCount: 0, metrics: [...p.metrics, ...lines], last: record };
   });
 }
 
-/** Writes the run's checkpoint (and the online stream so far). */
-function checkpoint(run: OpenRun, p: Progress): Program<void> {
+/**
+ * Writes the run's checkpoint, in an order that keeps every crash recoverable: first the
+ * online batches since the last checkpoint are appended to stream.bin (and fsynced), then
+ * ckpt.bin replaces the previous checkpoint atomically, recording how much of stream.bin
+ * and metrics.jsonl it covers (counts, sizes, a hash). A crash before the rename leaves the
+ * previous checkpoint, whose recorded sizes make the new bytes a tail that resuming cuts.
+ */
+function checkpoint(run: OpenRun, p: Progress): Program<Progress> {
   return fromAsync(async (env) => {
-    if (run.cfg.method.kind === 'online') await saveStream(env, run.handle.id, p.stream);
-    const runState: TrainRunState = { samplerState: p.samplerState, lossSum: p.lossSum, lossCount: p.lossCount, metricsCount: p.metricsCount };
-    await saveCheckpointBlob(env, run.handle.id, 'ckpt.bin', { params: p.state.params, optState: p.state.opt, step: p.state.step, key: run.key, config: null, runState });
+    const { id } = run.handle;
+    let streamBytes = p.streamBytes;
+    if (run.cfg.method.kind === 'online' && p.stream.length > p.streamSaved) {
+      const seg = encodeStreamSegments(p.stream.slice(p.streamSaved), p.streamSaved, p.streamBytes === 0);
+      await env.store.appendBlob(id, STREAM_FILE, seg);
+      streamBytes += seg.length;
+    }
+    const metricsText = Buffer.from(p.metrics.join(''), 'utf8');
+    const runState: TrainRunState = {
+      samplerState: p.samplerState, lossSum: p.lossSum, lossCount: p.lossCount,
+      metricsCount: p.metrics.length, metricsBytes: metricsText.length, metricsSha256: sha256(metricsText),
+      streamBatches: run.cfg.method.kind === 'online' ? p.stream.length : 0, streamBytes,
+    };
+    await saveCheckpointBlob(env, id, 'ckpt.bin', { params: p.state.params, optState: p.state.opt, step: p.state.step, key: run.key, config: null, runState });
+    return { ...p, streamSaved: p.stream.length, streamBytes };
   });
 }
 
 const skip: Program<void> = RTE.right(undefined);
 
-/** After each step: record it, evaluate when due, keep the params when asked, checkpoint when due or stopping, stop when asked. */
+/**
+ * After each step: keep the params when asked, checkpoint when due or stopping, stop when
+ * asked, evaluate when due. The checkpoint comes before the evaluation so that the
+ * evaluation's record is always after it: a record torn by a crash is a tail that
+ * resuming recomputes, never a hole before the checkpoint.
+ */
 function afterStep(run: OpenRun, bar: ProgressBar): (p: Progress, info: StepInfo, samplerState: unknown) => Program<Progress> {
   const { eval: ev, hyper, keepSteps, method } = run.cfg;
   return (p, info, samplerState) => {
     const step = info.state.step;
-    const due = (every: number) => step % every === 0 || step === hyper.steps;
+    const due = (every: number) => dueAt(run, every, step);
     const stepped: Progress = {
       ...p, state: info.state, samplerState, lossSum: p.lossSum + info.loss, lossCount: p.lossCount + 1,
       stream: method.kind === 'online' ? [...p.stream, info.batch] : p.stream,
     };
     return pipe(
-      due(ev.every) ? evaluate(run)(stepped) : RTE.right(stepped),
-      RTE.chainFirst((q) => (keepSteps.includes(step) ? fromAsync((env) => saveParams(env, run.handle.id, `params@${step}.ckpt`, q.state.params)) : skip)),
-      RTE.chain((q) => pipe(
-        RTE.asks((env: Env) => env.interruption.requested),
-        RTE.chainFirst((stop) => (stop || due(hyper.checkpointEvery) ? checkpoint(run, q) : skip)),
-        RTE.chainFirstIOK(() => () => bar.update(step, { kl: fmt(metricValue(q.last, 'kl')), win: fmt(metricValue(q.last, 'winRate')), loss: info.loss.toFixed(4) })),
-        RTE.chain((stop) => (stop ? RTE.left(interrupted(`stopped at step ${step}; rerun the same command to resume from this checkpoint`)) : RTE.right(q))),
-      )),
+      keepSteps.includes(step) ? fromAsync((env) => saveParams(env, run.handle.id, `params@${step}.ckpt`, stepped.state.params)) : skip,
+      RTE.chain(() => RTE.asks((env: Env) => env.interruption.requested)),
+      // A stop asked for by the time a checkpoint is written is honoured right after it.
+      RTE.chain((stop) => (stop || due(hyper.checkpointEvery)
+        ? pipe(checkpoint(run, stepped), RTE.chain((q) => RTE.asks((env: Env) => ({ q, stop: env.interruption.requested }))))
+        : RTE.right({ q: stepped, stop: false }))),
+      RTE.chain(({ q, stop }) => (stop ? RTE.left(interrupted(`stopped at step ${step}; rerun the same command to resume from this checkpoint`)) : RTE.right(q))),
+      RTE.chain((q) => (due(ev.every) ? evaluate(run)(q) : RTE.right(q))),
+      RTE.chainFirstIOK((q) => () => bar.update(step, { kl: fmt(metricValue(q.last, 'kl')), win: fmt(metricValue(q.last, 'winRate')), loss: info.loss.toFixed(4) })),
     );
   };
 }
@@ -330,16 +467,29 @@ function train(run: OpenRun, start: Progress): Program<Progress> {
   }, toExperimentError);
 }
 
-/** Saves final.ckpt and builds the result from the final state and the stored metrics. */
+/**
+ * Saves final.ckpt and builds the result from the final state and the run's records,
+ * after checking that metrics.jsonl and stream.bin hold exactly what the run wrote (so
+ * the sizes and hashes result.json seals are those of the right bytes).
+ */
 function finish(run: OpenRun, start: Progress): (p: Progress) => Program<TrainResult> {
   return (p) => fromAsync(async (env) => {
-    const { id, location } = run.handle;
+    const { id } = run.handle;
     const final = p.state;
     if (final !== start.state) dispose([start.state.params, start.state.opt]);
     await saveParams(env, id, 'final.ckpt', final.params);
-    // The stored record, not `p.last`: it is what result.json and metrics.jsonl agree on, also for a run resumed from its final checkpoint.
-    const last = (await readMetricRecords(env, id)).at(-1);
-    if (!last) throw storeError(`${location}/metrics.jsonl is empty after training; delete the run folder (or rerun with --fresh) to start the run again`);
+    const mbytes = (await env.store.readBlob(id, METRICS_FILE)) ?? new Uint8Array();
+    if (!Buffer.from(p.metrics.join(''), 'utf8').equals(mbytes)) {
+      throw storeError(`${fileOf(run, METRICS_FILE)} is not the ${p.metrics.length} records this run wrote (changed while it ran); ${REPAIR}`);
+    }
+    const last = scanMetrics(mbytes).records.at(-1);
+    if (!last) throw storeError(`${fileOf(run, METRICS_FILE)} is empty after training; ${REPAIR}`);
+    if (run.cfg.method.kind === 'online') {
+      const sbytes = (await env.store.readBlob(id, STREAM_FILE)) ?? new Uint8Array();
+      if (p.streamSaved !== p.stream.length || !Buffer.from(encodeStreamSegments(p.stream, 0, true)).equals(sbytes)) {
+        throw storeError(`${fileOf(run, STREAM_FILE)} is not the ${p.stream.length} batches this run recorded (changed while it ran); ${REPAIR}`);
+      }
+    }
     const out: TrainResult = {
       steps: final.step,
       paramsHash: await treeHash(final.params),
@@ -373,7 +523,7 @@ async function buildSampler(env: Env, cfg: TrainRunConfig, d: SamplerDeps): Prom
     const ds = m.dataset.kind === 'golden' ? d.dGolden : await loadDataset(env, idOf(env, 'dataset', m.dataset), 'dataset.bin');
     return offlineSampler(ds, { batchSize: cfg.hyper.batchSize, key: k }) as Sampler<unknown>;
   }
-  const stream = await loadStream(env, idOf(env, 'train', m.source), m.source.hyper.batchSize);
+  const stream = await loadStream(env, idOf(env, 'train', m.source), m.source.hyper.steps, m.source.hyper.batchSize);
   const w = m.window === 'all' ? Math.max(1, stream.length) : m.window;
   return replaySampler(w === 1 ? stream : shuffleStream(stream, w, key(m.shuffleSeed)), `replay:${m.window}`) as Sampler<unknown>;
 }
