@@ -20,19 +20,18 @@ import {
 } from './helpers.js';
 
 /**
- * D_online as the CLI stores it: `saveStream`/`loadStream` in packages/experiments/src/runs/artifacts.ts
- * write every pair of every batch, in order, as one `encodeBinary` dataset named D_online
- * (stream.bin), and read it back with `decodeBinary`, regrouping consecutive pairs by the batch
- * size. Those two functions are internal to @tandem/experiments, so this is the same
- * composition over the public codec.
+ * D_online as the CLI stores it: stream.bin (packages/experiments/src/runs/artifacts.ts,
+ * `encodeStreamSegments`/`loadStream`) holds one segment per batch whose payload is the
+ * batch as an `encodeBinary` dataset named D_online, read back with `decodeBinary`. The
+ * segment framing (length, batch index, SHA-256) is internal to @tandem/experiments and
+ * tested there, so this is the same composition over the public codec.
  */
 function throughStoredForm(batches: readonly PairBatch[], batchSize: number): PairBatch[] {
-  const bytes = encodeBinary({ name: 'D_online', pairs: batches.flatMap((b) => b.pairs) });
-  const pairs = decodeBinary(bytes).pairs;
-  if (pairs.length % batchSize !== 0) throw new Error(`stream.bin holds ${pairs.length} pairs, not a multiple of the batch size ${batchSize}`);
-  const out: PairBatch[] = [];
-  for (let i = 0; i < pairs.length; i += batchSize) out.push({ pairs: pairs.slice(i, i + batchSize) });
-  return out;
+  return batches.map((b, i) => {
+    const pairs = decodeBinary(encodeBinary({ name: 'D_online', pairs: b.pairs })).pairs;
+    if (pairs.length !== batchSize) throw new Error(`stream.bin segment ${i} holds ${pairs.length} pairs, not the batch size ${batchSize}`);
+    return { pairs };
+  });
 }
 
 async function tandemHolds(r: TinyRun, backend: Backend): Promise<void> {
