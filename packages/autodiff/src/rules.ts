@@ -6,8 +6,8 @@
  * that is all grad(grad(f)) needs.
  */
 import {
-  add, broadcastTo, cast, concat, cos, div, eq, exp, expandDims, fusedNormalizeGrad, fusedSoftmaxGrad, rsqrt, gather, gt, log, lt, matmul, mul,
-  neg, pad, pow, reshape, scatterAdd, sign, sin, slice, sub, sum, transpose, where, zeros,
+  add, broadcastTo, cast, concat, cos, div, eq, exp, expandDims, fusedAttentionGrad, fusedNormalizeGrad, fusedSoftmaxGrad, rsqrt, gather, gt, log, lt, matmul, mul,
+  neg, pad, pow, reshape, scatterAdd, sign, sin, slice, softmax, sub, sum, transpose, where, zeros,
   type OpRecord, type Prim, type Tensor,
 } from '@tandem/tensor';
 import { AutodiffError } from './errors.js';
@@ -218,12 +218,55 @@ export const RULES: Rules = {
     const m2 = div(sum(mul(ct, y), -1, true), n);
     return [mul(s, sub(sub(ct, m1), mul(y, m2)))];
   },
+  attention: attentionRule,
   cast: (r, ct) => {
     const x = r.inputs[0]!;
     // Only a float→float cast (an identity) carries a gradient.
     return [x.dtype === 'float32' && r.output.dtype === 'float32' ? ct : null];
   },
 };
+
+/**
+ * The fused attention's rule. With no tracer watching and no bias gradient wanted, the
+ * backend's gradient kernels (webgpu) give dq, dk, dv directly. Otherwise the gradient of
+ * the composite (multiHeadAttention without a fused kernel), from primitives: with
+ * P = softmax(S), S = q_h·k_hᵀ·scale + bias per head and G the cotangent split into heads,
+ * dv_h = Pᵀ·G, dP = G·v_hᵀ, dS = P ⊙ (dP − Σ_j dP ⊙ P), dq_h = dS·k_h·scale,
+ * dk_h = dSᵀ·q_h·scale, dbias = dS summed to the bias's shape.
+ */
+function attentionRule(r: OpRecord<'attention'>, ct: Tensor, n: readonly boolean[]): (Tensor | null)[] {
+  const [q, k, v, bias] = r.inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
+  const { heads, scale, kvHeads } = r.attrs;
+  const pick = (g: [Tensor, Tensor, Tensor], db: Tensor | null) => {
+    const out: (Tensor | null)[] = g.map((x, i) => (n[i] ? x : null));
+    if (bias) out.push(db);
+    return out;
+  };
+  if (!(bias && n[3])) {
+    const fused = fusedAttentionGrad(q, k, v, bias, ct, r.attrs);
+    if (fused) return pick(fused, null);
+  }
+  const [b, , d] = q.shape as [number, number, number];
+  const dh = d / heads;
+  const split = (x: Tensor) => transpose(reshape(x, [b, x.shape[1]!, heads, dh]), [0, 2, 1, 3]);
+  const merge = (x: Tensor) => reshape(transpose(x, [0, 2, 1, 3]), [b, x.shape[2]!, d]);
+  const qh = split(q);
+  const kh = kvHeads ? k : split(k);
+  const vh = kvHeads ? v : split(v);
+  let s = mul(matmul(qh, kh, { transB: true }), scale);
+  if (bias) s = add(s, bias);
+  const p = softmax(s, -1);
+  const g = split(ct);
+  const dp = matmul(g, vh, { transB: true });
+  const ds = mul(p, sub(dp, sum(mul(dp, p), -1, true)));
+  const dss = mul(ds, scale);
+  const dq = n[0] ? merge(matmul(dss, kh)) : null;
+  const dkh = n[1] ? matmul(dss, qh, { transA: true }) : null;
+  const dvh = n[2] ? matmul(p, g, { transA: true }) : null;
+  const out: (Tensor | null)[] = [dq, dkh && (kvHeads ? dkh : merge(dkh)), dvh && (kvHeads ? dvh : merge(dvh))];
+  if (bias) out.push(n[3] ? unbroadcast(ds, bias.shape) : null);
+  return out;
+}
 
 /**
  * Looks up the rule of a primitive. Every primitive has one (the type of {@link RULES}

@@ -5,7 +5,7 @@
  * check losses are reproduced exactly.
  */
 import {
-  add, cast, concat, full, logSoftmax, matmul, mul, reshape, slice, softmax, split, sum, transpose,
+  add, cast, concat, full, logSoftmax, matmul, mul, multiHeadAttention, reshape, slice, split, sum, transpose,
   trilMask, where, type Key, type Tensor,
 } from '@tandem/tensor';
 import { NnError } from './errors.js';
@@ -119,23 +119,10 @@ export function initTransformer(k: Key, cfg: TransformerConfig): TransformerPara
 const norm = (cfg: TransformerConfig, p: NormParams, x: Tensor) =>
   cfg.norm === 'layer' ? layerNorm(p, x, cfg.normEps) : rmsNorm(p, x, cfg.normEps);
 
-/** [B, T, d] → [B, H, T, d/H] */
+/** [B, T, d] → [B, H, T, d/H] (the KV cache's layout). */
 function splitHeads(x: Tensor, heads: number): Tensor {
   const [b, t, d] = x.shape as [number, number, number];
   return transpose(reshape(x, [b, t, heads, d / heads]), [0, 2, 1, 3]);
-}
-/** [B, H, T, dh] → [B, T, H·dh] */
-function mergeHeads(x: Tensor): Tensor {
-  const [b, h, t, dh] = x.shape as [number, number, number, number];
-  return reshape(transpose(x, [0, 2, 1, 3]), [b, t, h * dh]);
-}
-
-/** softmax(q·kᵀ/sqrt(dh) + bias)·v over heads; bias broadcasts to [B, H, Tq, Tk]. */
-function attend(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | undefined): Tensor {
-  const dh = q.shape[3]!;
-  let s = mul(matmul(q, k, { transB: true }), 1 / Math.sqrt(dh));
-  if (bias) s = add(s, bias);
-  return matmul(softmax(s, -1), v);
 }
 
 /** Additive attention bias: 0 where `keep`, −1e9 elsewhere (exp underflows to exactly 0). */
@@ -151,17 +138,13 @@ function keyPaddingBias(mask: Tensor | undefined): Tensor | undefined {
   return reshape(maskBias(mask), [b, 1, 1, s]);
 }
 
-function project(p: AttentionParams, xq: Tensor, xkv: Tensor, heads: number) {
-  return {
-    q: splitHeads(matmul(xq, p.wq), heads),
-    k: splitHeads(matmul(xkv, p.wk), heads),
-    v: splitHeads(matmul(xkv, p.wv), heads),
-  };
-}
-
+/**
+ * Multi-head attention of queries from xq over keys/values from xkv: tensor's
+ * multiHeadAttention (softmax(q·kᵀ/sqrt(dh) + bias)·v per head; one fused primitive on
+ * webgpu, split/matmul/softmax/merge on cpu), then the output projection.
+ */
 function attention(p: AttentionParams, xq: Tensor, xkv: Tensor, heads: number, bias: Tensor | undefined): Tensor {
-  const { q, k, v } = project(p, xq, xkv, heads);
-  return matmul(mergeHeads(attend(q, k, v, bias)), p.wo);
+  return matmul(multiHeadAttention(matmul(xq, p.wq), matmul(xkv, p.wk), matmul(xkv, p.wv), heads, { bias }), p.wo);
 }
 
 const feedForward = (cfg: TransformerConfig, p: FeedForwardParams, x: Tensor) =>
@@ -337,14 +320,14 @@ export function decodeStep(params: TransformerParams, cfg: TransformerConfig, ca
   const self: DecoderCache['self'] = [];
   params.dec.forEach((l, i) => {
     const h = norm(cfg, l.ln1, x);
-    const { q, k, v } = project(l.self, h, h, cfg.heads);
-    const kAll = concat([cache.self[i]!.k, k], 2);
-    const vAll = concat([cache.self[i]!.v, v], 2);
+    const kAll = concat([cache.self[i]!.k, splitHeads(matmul(h, l.self.wk), cfg.heads)], 2);
+    const vAll = concat([cache.self[i]!.v, splitHeads(matmul(h, l.self.wv), cfg.heads)], 2);
     self.push({ k: kAll, v: vAll });
-    x = add(x, matmul(mergeHeads(attend(q, kAll, vAll, undefined)), l.self.wo));
-    const hq = splitHeads(matmul(norm(cfg, l.ln2, x), l.cross.wq), cfg.heads);
+    const q = matmul(h, l.self.wq);
+    x = add(x, matmul(multiHeadAttention(q, kAll, vAll, cfg.heads, { kvHeads: true }), l.self.wo));
+    const hq = matmul(norm(cfg, l.ln2, x), l.cross.wq);
     const c = cache.cross[i]!;
-    x = add(x, matmul(mergeHeads(attend(hq, c.k, c.v, crossBias)), l.cross.wo));
+    x = add(x, matmul(multiHeadAttention(hq, c.k, c.v, cfg.heads, { bias: crossBias, kvHeads: true }), l.cross.wo));
     x = add(x, feedForward(cfg, l.ff, norm(cfg, l.ln3, x)));
   });
   return [norm(cfg, params.decLnf, x), { self, cross: cache.cross, pos: t + 1 }];

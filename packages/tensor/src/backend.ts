@@ -92,12 +92,39 @@ export interface Backend<S = unknown> {
    */
   normalizeGrad?(x: S, ct: S, rows: number, n: number, eps: number): S | undefined;
   /**
+   * Multi-head attention (see the `attention` primitive and {@link AttentionDims}): q and the
+   * output [B, Tq, H·dh], k and v token- or head-major, the bias broadcast by its strides.
+   * Undefined declines (sizes the kernel cannot take): the caller composes it.
+   */
+  attention?(q: S, k: S, v: S, bias: S | undefined, a: AttentionDims): S | undefined;
+  /**
+   * The gradients [dq, dk, dv] of `attention` for the output cotangent ct (each in its
+   * operand's layout; no bias gradient). Autodiff's rule uses it when no tracer watches
+   * the backward pass and the bias needs no gradient; undefined declines.
+   */
+  attentionGrad?(q: S, k: S, v: S, bias: S | undefined, ct: S, a: AttentionDims): [S, S, S] | undefined;
+  /**
    * One Adam(W) step over `size` float32 elements (see {@link AdamConstants}): returns the
    * new first and second moments and the additive update, [m', v', update]. `p` (the
    * params) only for the decoupled weight decay. Not differentiated, so not a traced
    * primitive; a backend without it gets the same arithmetic as separate ops.
    */
   adamStep?(g: S, m: S, v: S, p: S | undefined, size: number, c: AdamConstants): [S, S, S];
+}
+
+/** The sizes of one fused attention: B, H, Tq, Tk and dh = d / H, the score scale, k/v's layout, the bias's strides. */
+export interface AttentionDims {
+  readonly batch: number;
+  readonly heads: number;
+  readonly tq: number;
+  readonly tk: number;
+  readonly dh: number;
+  /** Multiplies q·kᵀ before the bias is added (float32). */
+  readonly scale: number;
+  /** k and v are [B, H, Tk, dh] (else [B, Tk, H·dh]). */
+  readonly kvHeads: boolean;
+  /** The bias's element strides over [B, H, Tq, Tk] (0 on broadcast axes); undefined without a bias. */
+  readonly biasStrides: readonly [number, number, number, number] | undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { arange, full } from './creation.js';
 import { TensorError } from './errors.js';
 import * as P from './ops.js';
-import { normAxes, normAxis } from './shape.js';
+import { broadcastShapes, normAxes, normAxis, shapesEqual } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { withoutTracing } from './trace.js';
 
@@ -183,4 +183,67 @@ export function adamStep(g: Tensor, m: Tensor, v: Tensor, p: Tensor | undefined,
   const v2 = P.add(P.mul(v, o.b2), P.mul(P.mul(g, 1 - o.b2), g));
   const step = P.div(P.mul(m2, -o.stepSize), P.add(P.div(P.sqrt(v2), o.bc2Sqrt), o.eps));
   return [m2, v2, p ? P.add(P.mul(p, -(o.decay ?? 0)), step) : step];
+}
+
+/** Options of {@link multiHeadAttention}. */
+export interface AttentionOptions {
+  /** Added to the scaled scores; broadcasts to [B, H, Tq, Tk] (e.g. 0 / −1e9 masks). */
+  bias?: Tensor;
+  /** Multiplies q·kᵀ; default 1/sqrt(dh). */
+  scale?: number;
+  /** k and v are already split into heads, [B, H, Tk, dh] (a KV cache); default false: [B, Tk, H·dh]. */
+  kvHeads?: boolean;
+}
+
+/** [B, T, H·dh] → [B, H, T, dh]. */
+function splitHeads(x: Tensor, heads: number): Tensor {
+  const [b, t, d] = x.shape as [number, number, number];
+  return P.transpose(P.reshape(x, [b, t, heads, d / heads]), [0, 2, 1, 3]);
+}
+/** [B, H, T, dh] → [B, T, H·dh]. */
+function mergeHeads(x: Tensor): Tensor {
+  const [b, h, t, dh] = x.shape as [number, number, number, number];
+  return P.reshape(P.transpose(x, [0, 2, 1, 3]), [b, t, h * dh]);
+}
+
+/**
+ * Scaled dot-product attention over `heads` heads: q [B, Tq, H·dh] → [B, Tq, H·dh], per head
+ * softmax(q_h·k_hᵀ·scale + bias)·v_h with the heads merged back. k and v are [B, Tk, H·dh],
+ * or [B, H, Tk, dh] with `kvHeads`. Where the backend has a fused kernel (webgpu) it is one
+ * primitive that reads the heads in place (no split/merge copies); otherwise it is composed
+ * from primitives — split heads, matmul, scale, bias, softmax, matmul, merge heads — which
+ * is what nn's transformer always computed, so the cpu's bits do not change.
+ */
+export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, o: AttentionOptions = {}): Tensor {
+  const op = 'multiHeadAttention';
+  for (const t of o.bias ? [q, k, v, o.bias] : [q, k, v]) requireFloat(op, t);
+  const kvHeads = o.kvHeads ?? false;
+  if (q.rank !== 3) throw new TensorError(op, `q must be [B, Tq, d], got [${q.shape.join(',')}]`, 'shape');
+  const [b, tq, d] = q.shape as [number, number, number];
+  if (!Number.isInteger(heads) || heads < 1 || d % heads !== 0) throw new TensorError(op, `heads must be a positive integer dividing d = ${d}, got ${heads}`);
+  const dh = d / heads;
+  const tk = kvHeads ? k.shape[2] : k.shape[1];
+  const kvShape = kvHeads ? [b, heads, tk, dh] : [b, tk, d];
+  if (tk === undefined || !shapesEqual(k.shape, kvShape) || !shapesEqual(v.shape, kvShape)) {
+    throw new TensorError(op, `k and v must both be ${kvHeads ? '[B, H, Tk, dh]' : '[B, Tk, d]'} = [${kvShape.join(',')}] for q [${q.shape.join(',')}] and ${heads} heads, got [${k.shape.join(',')}] and [${v.shape.join(',')}]`, 'shape');
+  }
+  const scores = [b, heads, tq, tk];
+  const fits = (bs: readonly number[]) => {
+    try {
+      return shapesEqual(broadcastShapes(op, bs, scores), scores);
+    } catch {
+      return false;
+    }
+  };
+  if (o.bias && !fits(o.bias.shape)) {
+    throw new TensorError(op, `the bias [${o.bias.shape.join(',')}] must broadcast to the scores [${scores.join(',')}]`, 'shape');
+  }
+  const scale = o.scale ?? 1 / Math.sqrt(dh);
+  const fused = P.fusedAttention(q, k, v, o.bias, { heads, scale, kvHeads });
+  if (fused) return fused;
+  const kh = kvHeads ? k : splitHeads(k, heads);
+  const vh = kvHeads ? v : splitHeads(v, heads);
+  let s = P.mul(P.matmul(splitHeads(q, heads), kh, { transB: true }), scale);
+  if (o.bias) s = P.add(s, o.bias);
+  return mergeHeads(P.matmul(softmax(s, -1), vh));
 }

@@ -3,11 +3,11 @@
  * run the backend kernel and show the application to any active tracer.
  * Everything else in tandem (composites, autodiff rules, layers) is built from these.
  */
-import type { AdamConstants, Backend } from './backend.js';
+import type { AdamConstants, AttentionDims, Backend } from './backend.js';
 import type { DType } from './dtype.js';
 import { TensorError, fmtShape } from './errors.js';
-import { binaryOutDType, broadcastView, concatLayout, randomDType, reduceOutDType, sliceView, transposeView, type View } from './layout.js';
-import { LOGICAL_OPS, type BinaryOp, type ReduceOp, type UnaryOp } from './primitives.js';
+import { binaryOutDType, broadcastStrides, broadcastView, concatLayout, randomDType, reduceOutDType, sliceView, transposeView, type View } from './layout.js';
+import { LOGICAL_OPS, type BinaryOp, type PrimAttrs, type ReduceOp, type UnaryOp } from './primitives.js';
 import { getBackend } from './registry.js';
 import { broadcastShapes, checkPerm, checkShape, normAxes, normAxis, shapesEqual, sizeOf, type Shape } from './shape.js';
 import { Tensor, aliasTensor, makeTensor, type TensorLike } from './tensor.js';
@@ -574,6 +574,47 @@ export function fusedNormalizeGrad(x: Tensor, ct: Tensor, eps: number): Tensor |
   const n = x.shape[x.rank - 1]!;
   const s = b.normalizeGrad(x.storage(op), ct.storage(op), n === 0 ? 0 : x.size / n, n, eps);
   return s === undefined ? undefined : makeTensor(b, s, x.shape, 'float32');
+}
+
+/** The kernel sizes of an `attention` application (operands already validated by `multiHeadAttention`). */
+function attentionDims(q: Tensor, k: Tensor, bias: Tensor | undefined, a: PrimAttrs<'attention'>): AttentionDims {
+  const [batch, tq, d] = q.shape as [number, number, number];
+  const tk = a.kvHeads ? k.shape[2]! : k.shape[1]!;
+  const s = bias ? broadcastStrides(bias.shape, [batch, a.heads, tq, tk]) : undefined;
+  return {
+    batch, heads: a.heads, tq, tk, dh: d / a.heads, scale: Math.fround(a.scale), kvHeads: a.kvHeads,
+    biasStrides: s ? [s[0]!, s[1]!, s[2]!, s[3]!] : undefined,
+  };
+}
+
+/**
+ * Multi-head attention as one primitive when the backend has a fused kernel for these sizes,
+ * else undefined (the caller, `multiHeadAttention`, composes it). Operands are validated by
+ * the caller. Its gradient rule (autodiff) uses {@link fusedAttentionGrad} or primitives.
+ */
+export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | undefined, attrs: PrimAttrs<'attention'>): Tensor | undefined {
+  const op = 'attention';
+  const ins = bias ? [q, k, v, bias] : [q, k, v];
+  const b = sameBackend(op, ins);
+  if (!b.attention) return undefined;
+  const s = b.attention(q.storage(op), k.storage(op), v.storage(op), bias?.storage(op), attentionDims(q, k, bias, attrs));
+  if (s === undefined) return undefined;
+  const out = makeTensor(b, s, q.shape, 'float32');
+  emit(op, ins, attrs, out);
+  return out;
+}
+
+/**
+ * [dq, dk, dv] of the fused attention for the output cotangent `ct`, as backend passes; undefined
+ * when the backend has no such kernels (or declines the sizes) or a tracer is watching. Not recorded.
+ */
+export function fusedAttentionGrad(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | undefined, ct: Tensor, attrs: PrimAttrs<'attention'>): [Tensor, Tensor, Tensor] | undefined {
+  const op = 'attentionGrad';
+  const b = sameBackend(op, bias ? [q, k, v, bias, ct] : [q, k, v, ct]);
+  if (!b.attentionGrad || isTracing() || ct.dtype !== 'float32' || !shapesEqual(ct.shape, q.shape)) return undefined;
+  const g = b.attentionGrad(q.storage(op), k.storage(op), v.storage(op), bias?.storage(op), ct.storage(op), attentionDims(q, k, bias, attrs));
+  if (g === undefined) return undefined;
+  return [makeTensor(b, g[0], q.shape, 'float32'), makeTensor(b, g[1], k.shape, 'float32'), makeTensor(b, g[2], v.shape, 'float32')];
 }
 
 /**

@@ -77,6 +77,13 @@ export interface Primitives extends Record<UnaryOp | BinaryOp, NoAttrs>, Record<
   logSoftmax: NoAttrs;
   /** Fused (x − mean)/sqrt(var + eps) over the last axis (where the backend has it). */
   normalize: { readonly eps: number };
+  /**
+   * Fused multi-head attention (where the backend has it); inputs [q, k, v] or [q, k, v, bias].
+   * q is [B, Tq, H·dh] and so is the output: per head h, softmax(q_h·k_hᵀ·scale + bias)·v_h,
+   * heads merged back. k and v are [B, Tk, H·dh], or [B, H, Tk, dh] when `kvHeads`; the bias
+   * broadcasts to [B, H, Tq, Tk]. See `multiHeadAttention`.
+   */
+  attention: { readonly heads: number; readonly scale: number; readonly kvHeads: boolean };
 }
 
 /** The name of a primitive. */

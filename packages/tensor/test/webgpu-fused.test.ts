@@ -249,6 +249,74 @@ describe.skipIf(initError !== undefined)('fused webgpu kernels against cpu', () 
     });
   });
 
+  describe('multi-head attention', () => {
+    /** B, H, dh, Tq, Tk; k/v layout; a bias of one of the shapes nn uses, or a full random one. */
+    const attnArb = fc.record({
+      b: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 3 }), dh: fc.integer({ min: 1, max: 5 }),
+      tq: fc.integer({ min: 1, max: 6 }), tk: fc.integer({ min: 0, max: 6 }), kvHeads: fc.boolean(),
+      bias: fc.constantFrom('none', 'causal', 'padding', 'full'), seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    });
+    type Case = { b: number; h: number; dh: number; tq: number; tk: number; kvHeads: boolean; bias: string; seed: number };
+    /** Host data of a case: q, k, v (values in [-2, 2]) and the bias (0 / −1e9 masks or values in [-3, 3]). */
+    function attnData(c: Case) {
+      let st = c.seed;
+      const rnd = () => ((st = (Math.imul(st, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      const arr = (n: number, lo: number, hi: number) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rnd());
+      const d = c.h * c.dh;
+      const kvShape = c.kvHeads ? [c.b, c.h, c.tk, c.dh] : [c.b, c.tk, d];
+      const q: HT = { shape: [c.b, c.tq, d], data: arr(c.b * c.tq * d, -2, 2) };
+      const k: HT = { shape: kvShape, data: arr(c.b * c.tk * d, -2, 2) };
+      const v: HT = { shape: kvShape, data: arr(c.b * c.tk * d, -2, 2) };
+      let bias: HT | undefined;
+      if (c.bias === 'causal') bias = { shape: [c.tq, c.tk], data: Float32Array.from({ length: c.tq * c.tk }, (_, i) => (i % Math.max(c.tk, 1) <= Math.floor(i / Math.max(c.tk, 1)) ? 0 : -1e9)) };
+      if (c.bias === 'padding') bias = { shape: [c.b, 1, 1, c.tk], data: Float32Array.from({ length: c.b * c.tk }, () => (rnd() < 0.7 ? 0 : -1e9)) };
+      if (c.bias === 'full') bias = { shape: [c.b, c.h, c.tq, c.tk], data: arr(c.b * c.h * c.tq * c.tk, -3, 3) };
+      return { q, k, v, bias };
+    }
+    it('forward: two dispatches, no copies, as the cpu composite (split, matmul, scale, bias, softmax, matmul, merge)', async () => {
+      await fc.assert(fc.asyncProperty(attnArb, async (c) => {
+        const { q, k, v, bias } = attnData(c);
+        const f = (b: Where) => T.multiHeadAttention(up(q, b), up(k, b), up(v, b), c.h, { bias: bias && up(bias, b), kvHeads: c.kvHeads });
+        await T.getBackend('webgpu').sync();
+        const a = stats();
+        const [g, cpu] = await both(f);
+        const s = stats();
+        expect(s.byKernel['attention']!.dispatches - (a.byKernel['attention']?.dispatches ?? 0)).toBe(c.tk > 0 ? 2 : 1);
+        expect(s.byKernel['stridedCopy']?.dispatches ?? 0).toBe(a.byKernel['stridedCopy']?.dispatches ?? 0);
+        // Probabilities are within ~1e-5 relative (the scores are dh-term float32 sums of |q·k| ≤ 4dh):
+        // the output, a Tk-term sum of p·v with |v| ≤ 2, within 2e-5·(1 + dh) of 2.
+        compare(g, cpu, () => 4e-5 * (1 + c.dh), 'attention');
+      }), opts);
+    });
+    it('a bias of 0 / −1e9 over all keys equals attention over the unmasked keys alone, bit for bit (KV cache)', async () => {
+      await fc.assert(fc.asyncProperty(attnArb, async (c) => {
+        if (c.tk === 0) return;
+        const { q, k, v } = attnData({ ...c, kvHeads: true });
+        // Row i of a causal mask sees keys 0..i; the same row alone, over those keys only.
+        const causal: HT = { shape: [c.tq, c.tk], data: Float32Array.from({ length: c.tq * c.tk }, (_, i) => (i % c.tk <= Math.floor(i / c.tk) ? 0 : -1e9)) };
+        const full = await runOn('webgpu', (b) => T.multiHeadAttention(up(q, b), up(k, b), up(v, b), c.h, { bias: up(causal, b), kvHeads: true }));
+        const d = c.h * c.dh;
+        for (let i = 0; i < Math.min(c.tq, c.tk); i++) {
+          const row = await runOn('webgpu', (b) => {
+            const qi = T.slice(up(q, b), [0, i, 0], [c.b, i + 1, d]);
+            const ks = T.slice(up(k, b), [0, 0, 0, 0], [c.b, c.h, i + 1, c.dh]);
+            const vs = T.slice(up(v, b), [0, 0, 0, 0], [c.b, c.h, i + 1, c.dh]);
+            return T.multiHeadAttention(qi, ks, vs, c.h, { kvHeads: true });
+          });
+          for (let bb = 0; bb < c.b; bb++) {
+            for (let e = 0; e < d; e++) expect(Object.is(row[bb * d + e], full[(bb * c.tq + i) * d + e]), `row ${i}`).toBe(true);
+          }
+        }
+      }), opts);
+    });
+    it('rejects operands of the wrong shape', () => {
+      const q = T.zeros([2, 3, 8]);
+      expect(() => T.multiHeadAttention(q, T.zeros([2, 4, 8]), T.zeros([2, 5, 8]), 2)).toThrow(/k and v must both be/);
+      expect(() => T.multiHeadAttention(q, q, q, 3)).toThrow(/heads must be/);
+      expect(() => T.multiHeadAttention(q, q, q, 2, { bias: T.zeros([3, 4]) })).toThrow(/must broadcast to the scores/);
+    });
+  });
+
   describe('counters', () => {
     it('count dispatches, kernel bytes, copies and uploads', async () => {
       const o = { backend: 'webgpu' as const };

@@ -9,7 +9,7 @@
  * - Asynchronous device failures (device lost, validation errors) are recorded
  *   and thrown as a TensorError from the next call into the backend.
  */
-import type { Backend } from '../backend.js';
+import type { AttentionDims, Backend } from '../backend.js';
 import { allocHost, type DType, type HostArray } from '../dtype.js';
 import { TensorError } from '../errors.js';
 import { broadcastStrides, coalesce } from '../layout.js';
@@ -19,6 +19,9 @@ import { openDevice, type WebGPUInfo, type WebGPUInitOptions } from './device.js
 import type { WebGPUStats } from './options.js';
 import { Dispatcher, type Workgroups } from './dispatcher.js';
 import { binaryKernel, castKernel, fillKernel, unaryKernel, whereKernel } from './kernels/elementwise.js';
+import {
+  ATTENTION_BINDINGS, attentionGradKVKernel, attentionGradQKernel, attentionGradRowsKernel, attentionLoops, attentionOutKernel, attentionRowsKernel,
+} from './kernels/attention.js';
 import { ROW_PASSES, adamBindings, adamKernel, normalizeGradKernel, normalizeKernel, softmaxGradKernel, softmaxKernel } from './kernels/fused.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel, stridedCopyKernel } from './kernels/layout.js';
 import { MATMUL_WG, matmulKernel, matmulVariant } from './kernels/matmul.js';
@@ -223,6 +226,17 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
     for (const t of [cnt, ep, s, mu, xc, sq, ss, va, ve, r]) be.free(t);
     return out;
   }
+
+  const manyBindings = rt.device.limits.maxStorageBuffersPerShaderStage >= Math.max(ATTENTION_BINDINGS, adamBindings(true));
+
+  /** The attention kernels' parameter words (kernels/attention.ts), with `n` invocations. */
+  function attentionParams(n: number, a: AttentionDims): number[] {
+    const bs = a.biasStrides ?? [0, 0, 0, 0];
+    return [n, a.batch, a.heads, a.tq, a.tk, a.dh, valueBits(a.scale, 'float32'), a.biasStrides ? 1 : 0, a.kvHeads ? 1 : 0, ...bs];
+  }
+  /** Whether every attention loop of these sizes stays within MAX_LOOP (else the caller composes). */
+  const attentionFits = (a: AttentionDims, grad: boolean) =>
+    a.tk <= MAX_LOOP && a.tq <= MAX_LOOP && (grad ? attentionLoops.backwardRows(a.tk, a.dh) : attentionLoops.forwardRows(a.tk, a.dh)) <= MAX_LOOP;
 
   const be: Backend<GPUStorage> = {
     name: 'webgpu',
@@ -458,7 +472,42 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       return out;
     },
 
-    adamStep: rt.device.limits.maxStorageBuffersPerShaderStage >= adamBindings(true) ? (g, m, v, p, size, c) => {
+    attention(q, k, v, bias, a) {
+      if (!manyBindings || !attentionFits(a, false)) return undefined;
+      const rows = a.batch * a.heads * a.tq;
+      const n = a.batch * a.tq * a.heads * a.dh;
+      const out = alloc('attention', n);
+      if (n === 0) return out;
+      const pr = alloc('attention', rows * a.tk);
+      if (rows * a.tk > 0) {
+        run('attention:rows', () => attentionRowsKernel(wg), 'attention', [q.buffer, k.buffer, (bias ?? q).buffer, pr.buffer],
+          attentionParams(rows, a), grid(rows), rows * a.tk);
+      }
+      run('attention:out', () => attentionOutKernel(wg), 'attention', [pr.buffer, v.buffer, out.buffer], attentionParams(n, a), grid(n), n);
+      be.free(pr);
+      return out;
+    },
+
+    attentionGrad(q, k, v, bias, ct, a) {
+      if (!manyBindings || !attentionFits(a, true)) return undefined;
+      const rows = a.batch * a.heads * a.tq;
+      const nq = a.batch * a.tq * a.heads * a.dh;
+      const nk = a.batch * a.tk * a.heads * a.dh;
+      const dq = alloc('attentionGrad', nq), dk = alloc('attentionGrad', nk), dv = alloc('attentionGrad', nk);
+      const pr = alloc('attentionGrad', rows * a.tk), ds = alloc('attentionGrad', rows * a.tk);
+      if (rows * a.tk > 0) {
+        run('attention:grad-rows', () => attentionGradRowsKernel(wg), 'attentionGrad', [q.buffer, k.buffer, v.buffer, (bias ?? q).buffer, ct.buffer, pr.buffer, ds.buffer],
+          attentionParams(rows, a), grid(rows), 2 * rows * a.tk);
+      }
+      // With Tk = 0 the sums are empty: dq is zeros (and dk, dv have no elements).
+      if (nq > 0) run('attention:grad-q', () => attentionGradQKernel(wg), 'attentionGrad', [ds.buffer, k.buffer, dq.buffer], attentionParams(nq, a), grid(nq), nq);
+      if (nk > 0) run('attention:grad-kv', () => attentionGradKVKernel(wg), 'attentionGrad', [ds.buffer, pr.buffer, q.buffer, ct.buffer, dk.buffer, dv.buffer], attentionParams(nk, a), grid(nk), 2 * nk);
+      be.free(pr);
+      be.free(ds);
+      return [dq, dk, dv];
+    },
+
+    adamStep: manyBindings ? (g, m, v, p, size, c) => {
       const outs = [alloc('adamStep', size), alloc('adamStep', size), alloc('adamStep', size)] as const;
       if (size > 0) {
         const f = (x: number) => valueBits(x, 'float32');
