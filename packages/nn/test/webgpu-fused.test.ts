@@ -95,7 +95,7 @@ function operands(c: Case, be: Where) {
   const d = c.h * c.dh;
   const kv = c.kvHeads ? [c.b, c.h, c.tk, c.dh] : [c.b, c.tk, d];
   let bias: Tensor | undefined;
-  if (c.bias === 'causal') bias = T.where(T.trilMask(c.tq, c.tk, 0, { backend: be }), 0, -1e9);
+  if (c.bias === 'causal') bias = T.where(T.trilMask(c.tq, c.tk, 0, { backend: T.getBackend(be) }), 0, -1e9);
   if (c.bias === 'padding') bias = T.reshape(T.where(T.gt(rand(c.seed + 5, [c.b, c.tk], 0, 1, be), 0.3), 0, -1e9), [c.b, 1, 1, c.tk]);
   if (c.bias === 'full') bias = rand(c.seed + 6, [c.b, c.h, c.tq, c.tk], -3, 3, be);
   return {

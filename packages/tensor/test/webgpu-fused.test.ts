@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '../src/index.js';
 import type { HostArray, Tensor } from '../src/index.js';
+import { createWebGPUBackend, destroyWebGPUBackend } from '../src/webgpu/backend.js';
 import { MAX_LOOP } from '../src/webgpu/wgsl.js';
 
 const initError = await T.initBackend('webgpu').then(() => undefined, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
@@ -337,6 +338,15 @@ describe.skipIf(initError !== undefined)('fused webgpu kernels against cpu', () 
       expect(b.storageBytesWritten - a.storageBytesWritten).toBe(4000 + 8000 + 2000);
       expect(b.byKernel['add']!.dispatches - (a.byKernel['add']?.dispatches ?? 0)).toBe(1);
       T.dispose([x, y, z, s]);
+    });
+    it('fused: false (or TANDEM_WEBGPU_FUSED=0) gives the unfused baseline: no fused ops', async () => {
+      const { backend } = await createWebGPUBackend({ fused: false });
+      try {
+        for (const k of ['softmax', 'normalize', 'softmaxGrad', 'normalizeGrad', 'attention', 'attentionGrad', 'adamStep'] as const) expect(backend[k], k).toBeUndefined();
+        expect(T.getBackend('webgpu').attention).toBeDefined();
+      } finally {
+        destroyWebGPUBackend(backend);
+      }
     });
   });
 });

@@ -112,7 +112,7 @@ export async function createWebGPUBackend(opts: WebGPUInitOptions): Promise<{ ba
   device.addEventListener('uncapturederror', (ev) => {
     rt.error ??= (ev as GPUUncapturedErrorEvent).error.message;
   });
-  const backend = makeBackend(rt);
+  const backend = makeBackend(rt, opts.fused ?? process.env.TANDEM_WEBGPU_FUSED !== '0');
   runtimes.set(backend, rt);
   return { backend, info };
 }
@@ -127,7 +127,7 @@ export function destroyWebGPUBackend(b: Backend): void {
   rt.device.destroy();
 }
 
-function makeBackend(rt: Runtime): Backend<GPUStorage> {
+function makeBackend(rt: Runtime, fused: boolean): Backend<GPUStorage> {
   const { dispatcher } = rt;
   const wg = rt.wg;
 
@@ -526,5 +526,13 @@ function makeBackend(rt: Runtime): Backend<GPUStorage> {
       return out;
     },
   };
+  if (!fused) {
+    // The unfused backend (fused: false): every composite runs as its primitives, as before
+    // the fused kernels existed — the baseline the counters are compared with.
+    for (const k of FUSED_OPS) delete be[k];
+  }
   return be;
 }
+
+/** The optional fused ops of the webgpu backend (docs/decisions/webgpu-fusion.md). */
+const FUSED_OPS = ['softmax', 'normalize', 'softmaxGrad', 'normalizeGrad', 'attention', 'attentionGrad', 'adamStep'] as const;

@@ -8,6 +8,12 @@
 export interface WebGPUInitOptions {
   /** Accept a software adapter (llvmpipe): what tests on GPU-less machines want. Default true. */
   allowSoftware?: boolean;
+  /**
+   * Use the fused kernels (softmax, normalize, attention, their gradients, the Adam step);
+   * default true, or false when TANDEM_WEBGPU_FUSED=0. Without them every composite runs as
+   * its primitives: the unfused baseline of docs/decisions/webgpu-fusion.md.
+   */
+  fused?: boolean;
 }
 
 /** Information about the webgpu adapter in use, once initialised. */
