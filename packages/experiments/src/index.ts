@@ -13,7 +13,7 @@ export * from './capacity.js';
 export * from './run-config.js';
 export type { RunStore } from './store/types.js';
 export { fsStore } from './store/fs.js';
-export { memoryStore, type MemoryStore } from './store/memory.js';
+export { memoryStore, type MemoryRun, type MemoryStore } from './store/memory.js';
 export * from './runs/cache.js';
 export * from './runs/metrics.js';
 export * from './runs/setup.js';

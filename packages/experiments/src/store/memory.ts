@@ -5,12 +5,15 @@ import type { RunStore } from './types.js';
 
 /** One run held by a {@link MemoryStore}. */
 export interface MemoryRun {
+  /** config.json, as parsed JSON. */
   config?: unknown;
+  /** result.json (the sealed result), as parsed JSON; absent while the run is unfinished. */
   result?: unknown;
   /** The records of metrics.jsonl (its whole lines that parse; the file itself is the blob `metrics.jsonl`). */
   readonly metrics: Record<string, unknown>[];
   /** Every file but config.json and result.json, as bytes: blobs, `metrics.jsonl`, the recorded stream. */
   blobs: Map<string, Uint8Array>;
+  /** Text artifacts (figures, reports) by name. */
   texts: Map<string, string>;
 }
 
