@@ -5,7 +5,8 @@
  *   experiment <name> [--preset quick|full] [--config f.json] [--backend cpu|webgpu|auto] [--out dir] [--resume | --fresh]
  * Runs are cached and resumable: rerunning a command resumes unfinished runs from
  * their last checkpoint (the default; `--resume` says so explicitly) and reuses
- * finished ones. `--fresh` deletes unfinished runs' checkpoints first.
+ * finished ones. `--fresh` deletes unfinished runs first, each under its lock (refused
+ * while another process holds one). SIGTERM is handled like Ctrl-C.
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,13 +16,15 @@ import { parseArgs } from 'node:util';
 import * as E from 'fp-ts/lib/Either.js';
 import { shutdownWebGPU, useBackend, webgpuAdapterInfo, type BackendChoice } from '@tandem/tensor';
 import { StudyConfig, decodeWith, deepMerge, parseConfigJson } from './config.js';
-import { nodeEnv } from './env.js';
+import { exitCodeOf, nodeEnv } from './env.js';
 import { EXPERIMENTS, experimentByName, runExperiment } from './experiments.js';
 import { PRESETS } from './presets.js';
-import { describeError, run } from './program.js';
+import { describeError, run, toExperimentError } from './program.js';
+import { discardUnfinished } from './store/lock.js';
 import { poolExecutor } from './pool.js';
 import { checkRedis, parseRedisUrl, queueExecutor } from './queue.js';
 import { describeRun } from './runs/train.js';
+import { removeOrphans, repairStore, verifyStore, verifyTable } from './verify.js';
 import { SWEEPS, runSweep, sequentialExecutor } from './sweep.js';
 import { cpus } from 'node:os';
 import { findingsMarkdown, verdict, type Report } from './report.js';
@@ -29,7 +32,8 @@ import { findingsMarkdown, verdict, type Report } from './report.js';
 const USAGE = `usage:
   experiment list
   experiment <name> [--preset quick|full|smoke] [--config file.json] [--backend cpu|webgpu|auto] [--out dir] [--resume | --fresh] [--results-md file]
-  experiment sweep <offline|shuffle|losses|sizes> [--workers N | --queue redis://host:port] [same options]`;
+  experiment sweep <offline|shuffle|losses|sizes> [--workers N | --queue redis://host:port] [same options]
+  experiment verify [--out dir] [--repair]`;
 
 function fail(msg: string, code = 2): never {
   process.stderr.write(`${msg}\n`);
@@ -53,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
         'results-md': { type: 'string' },
         workers: { type: 'string' },
         queue: { type: 'string' },
+        repair: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -72,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`\npresets: ${Object.keys(PRESETS).join(', ')}\n`);
     return 0;
   }
+  if (name === 'verify') return verifyMain(resolve(o.out!), o.repair === true);
+  if (o.repair) fail('--repair applies to `experiment verify`');
   const isSweep = name === 'sweep';
   const sweepName = positionals[1];
   if (isSweep && (!sweepName || !SWEEPS[sweepName])) fail(`experiment sweep needs one of: ${Object.keys(SWEEPS).join(', ')}`);
@@ -120,7 +127,20 @@ export async function main(argv: string[]): Promise<number> {
   await mkdir(root, { recursive: true });
   const env = nodeEnv({ root, backend, bars: process.stderr.isTTY === true });
   env.log(`tandem: experiment ${exp.name} (${exp.figures.join(', ')}), preset ${o.preset}, backend ${backend.name}${backend.name === 'webgpu' ? ` (${webgpuAdapterInfo()?.description})` : ''}, runs in ${root}`);
-  if (o.fresh) await discardUnfinished(root);
+  if (o.fresh) {
+    // Each unfinished run is deleted under its lock; nothing is deleted while another process holds one.
+    try {
+      const gone = await discardUnfinished(root, { log: env.log });
+      env.log(`--fresh: deleted ${gone.length} unfinished run(s)`);
+    } catch (e) {
+      env.dispose();
+      process.stderr.write(`${describeError(toExperimentError(e))}\n`);
+      return 1;
+    }
+  }
+  // Temp files of atomic writes whose process died (a crash mid-write) are removed; a running writer's stay.
+  const orphans = await removeOrphans(env);
+  if (orphans.length) env.log(`removed ${orphans.length} orphan temp file(s) left by a crash: ${orphans.join(', ')}`);
   const t0 = Date.now();
   if (isSweep) {
     const executor = o.queue ? queueExecutor({ url: o.queue }) : workers > 1 ? poolExecutor({ workers, root, backend: backend.name }) : sequentialExecutor;
@@ -129,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
     await shutdownWebGPU();
     if (E.isLeft(sr)) {
       process.stderr.write(`\n${describeError(sr.left)}\n`);
-      return sr.left.code === 'Interrupted' ? 130 : 1;
+      return sr.left.code === 'Interrupted' ? exitCodeOf(env.interruption.signal) : 1;
     }
     for (const x of sr.right) process.stdout.write(`${x.id}  ${describeRun(x.config)}  final win rate ${x.result.final.metrics.winRate?.value.toFixed(3) ?? 'n/a'}  params ${x.result.paramsHash.slice(0, 12)}\n`);
     process.stdout.write(`\nsweep ${sweepName}: ${sr.right.length} runs in ${((Date.now() - t0) / 1000).toFixed(1)} s (${o.queue ? `queue ${o.queue}` : `${workers} worker${workers > 1 ? 's' : ''}`})\n`);
@@ -142,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
     const err = r.left;
     process.stderr.write(`\n${describeError(err)}\n`);
     if (process.env.TANDEM_DEBUG) process.stderr.write(`${err.cause instanceof Error ? err.cause.stack : err.stack}\n`);
-    return err.code === 'Interrupted' ? 130 : 1;
+    return err.code === 'Interrupted' ? exitCodeOf(env.interruption.signal) : 1;
   }
   const report = r.right;
   const mins = ((Date.now() - t0) / 60000).toFixed(1);
@@ -152,11 +172,30 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function discardUnfinished(root: string): Promise<void> {
-  const { readdir, rm } = await import('node:fs/promises');
-  for (const d of await readdir(root).catch(() => [] as string[])) {
-    const dir = join(root, d);
-    if (!existsSync(join(dir, 'result.json')) && existsSync(join(dir, 'config.json'))) await rm(dir, { recursive: true, force: true });
+/**
+ * `experiment verify`: checks every run under `root` (see verify.ts), prints the table, and
+ * exits 1 when a run is damaged or an orphan temp file is left; with `repair`, repairs
+ * first and exits 1 only when damage remains.
+ */
+async function verifyMain(root: string, repair: boolean): Promise<number> {
+  if (!existsSync(root)) fail(`verify: no run store at ${root} (give --out dir)`);
+  const backend = await useBackend('cpu');
+  const env = nodeEnv({ root, backend });
+  try {
+    let check = await verifyStore(env);
+    process.stdout.write(`${verifyTable(check)}\n`);
+    if (repair && (check.damaged || check.orphans)) {
+      for (const line of await repairStore(env, check)) process.stdout.write(`repair: ${line}\n`);
+      check = await verifyStore(env);
+      process.stdout.write(`\nafter repair:\n${verifyTable(check)}\n`);
+    }
+    if (check.damaged || check.orphans) {
+      process.stdout.write(`\n${root}: damage found; run \`experiment verify --repair --out ${root}\` to remove what cannot be trusted, then rerun the command to recompute it\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    env.dispose();
   }
 }
 

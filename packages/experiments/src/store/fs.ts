@@ -3,12 +3,12 @@
  * replaces a file goes through @tandem/nn's writeFileAtomic (temp file, fsync,
  * rename), so a crash leaves either the old or the new file, never half of one.
  */
-import { appendFile, mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '@tandem/nn';
 import { storeError } from '../program.js';
+import { acquireLock, guardWrites } from './lock.js';
 import type { RunStore } from './types.js';
 
 const SAFE = /^[A-Za-z0-9._@-]+$/;
@@ -17,10 +17,34 @@ function checkName(name: string): string {
   return name;
 }
 
-/** A lock not refreshed for this long is presumed abandoned (its holder died). */
-const LOCK_STALE_MS = Number(process.env.TANDEM_LOCK_STALE_MS ?? 30_000);
-const LOCK_REFRESH_MS = Math.max(100, Math.floor(LOCK_STALE_MS / 6));
-const LOCK_POLL_MS = 200;
+/**
+ * Appends `data` to `path` and flushes it to disk before returning; a file this call
+ * creates also has its directory entry flushed. A crash mid-append leaves a prefix of
+ * `data` at the end of the file (a torn tail), which readers detect and resume cuts.
+ */
+async function appendDurably(path: string, data: Uint8Array): Promise<void> {
+  const created = !existsSync(path);
+  const fh = await open(path, 'a');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  if (created) {
+    try {
+      const dh = await open(dirname(path), 'r');
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+    } catch {
+      /* best effort, as in writeFileAtomic */
+    }
+  }
+}
+
 
 /** The filesystem run store: one directory per run under `root` (config.json, metrics.jsonl, result.json, blobs and artifacts), written atomically except for appended metrics, with a lock file that works across processes and machines sharing the filesystem. */
 export function fsStore(root: string): RunStore {
@@ -34,10 +58,11 @@ export function fsStore(root: string): RunStore {
     try {
       return JSON.parse(await readFile(path, 'utf8')) as A;
     } catch (e) {
-      throw storeError(`${path} is not valid JSON (${(e as Error).message}); delete the run folder (or rerun with --fresh) to recompute it`, e);
+      throw storeError(`${path} is not valid JSON (${(e as Error).message}); run \`experiment verify --repair\` (then rerun the command) to recompute the run`, e);
     }
   };
-  return {
+  // Every write checks that this process holds the run's lock, or that no running process does (store/lock.ts).
+  return guardWrites<RunStore>({
     location: (id) => join(root, id),
     async writeConfig(id, config) {
       await writeFileAtomic(join(await dir(id), 'config.json'), JSON.stringify(config, null, 2) + '\n');
@@ -50,26 +75,39 @@ export function fsStore(root: string): RunStore {
     },
     async appendMetrics(id, records) {
       if (records.length === 0) return;
-      await appendFile(join(await dir(id), 'metrics.jsonl'), records.map((r) => JSON.stringify(r) + '\n').join(''));
+      await appendDurably(join(await dir(id), 'metrics.jsonl'), Buffer.from(records.map((r) => JSON.stringify(r) + '\n').join(''), 'utf8'));
     },
-    async readMetrics(id) {
-      const p = join(root, id, 'metrics.jsonl');
-      if (!existsSync(p)) return [];
-      const text = await readFile(p, 'utf8');
-      const out: Record<string, unknown>[] = [];
-      for (const line of text.split('\n')) {
-        if (line.trim() === '') continue;
-        try {
-          out.push(JSON.parse(line));
-        } catch {
-          break; // a line torn by a crash mid-append: everything after it is dropped on resume
-        }
+    async appendBlob(id, name, data) {
+      await appendDurably(join(await dir(id), checkName(name)), data);
+    },
+    async truncateBlob(id, name, length) {
+      const p = join(root, id, checkName(name));
+      const st = await stat(p).catch(() => undefined);
+      if (!st || st.size <= length) return;
+      const fh = await open(p, 'r+');
+      try {
+        await fh.truncate(length);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    },
+    async removeFile(id, name) {
+      await rm(join(root, checkName(id), checkName(name)), { force: true });
+    },
+    async listRuns() {
+      const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+      return entries.filter((e) => e.isDirectory() && SAFE.test(e.name) && !e.name.startsWith('.')).map((e) => e.name).sort();
+    },
+    async listFiles(id) {
+      const d = join(root, checkName(id));
+      const names = await readdir(d).catch(() => [] as string[]);
+      const out: { name: string; bytes: number; mtimeMs: number }[] = [];
+      for (const name of names.sort()) {
+        const st = await stat(join(d, name)).catch(() => undefined);
+        if (st?.isFile()) out.push({ name, bytes: st.size, mtimeMs: st.mtimeMs });
       }
       return out;
-    },
-    async truncateMetrics(id, keep) {
-      const all = await this.readMetrics(id);
-      await writeFileAtomic(join(await dir(id), 'metrics.jsonl'), all.slice(0, keep).map((r) => JSON.stringify(r) + '\n').join(''));
     },
     async writeBlob(id, name, data) {
       await writeFileAtomic(join(await dir(id), checkName(name)), data);
@@ -84,35 +122,13 @@ export function fsStore(root: string): RunStore {
       await writeFileAtomic(p, text);
       return p;
     },
-    async lock(id) {
-      const path = join(await dir(id), 'lock');
-      for (;;) {
-        try {
-          const fh = await open(path, 'wx');
-          await fh.writeFile(JSON.stringify({ host: hostname(), pid: process.pid, since: new Date().toISOString() }));
-          await fh.close();
-          // Refresh the lock's mtime so others know the holder is alive.
-          const timer = setInterval(() => void utimes(path, new Date(), new Date()).catch(() => undefined), LOCK_REFRESH_MS);
-          timer.unref();
-          return async () => {
-            clearInterval(timer);
-            await rm(path, { force: true });
-          };
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-          const st = await stat(path).catch(() => undefined);
-          if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) {
-            await rm(path, { force: true }); // the holder died: take over (its checkpoint makes this safe)
-            continue;
-          }
-          await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
-        }
-      }
+    async lock(id, o) {
+      return acquireLock(join(await dir(id), 'lock'), id, o);
     },
     async writeArtifact(id, name, data) {
       const p = join(await dir(id), checkName(name));
       await writeFileAtomic(p, data);
       return p;
     },
-  };
+  }, (id) => join(root, checkName(id), 'lock'));
 }
