@@ -33,15 +33,27 @@ export interface NodeEnvOptions {
   quiet?: boolean;
 }
 
-/** The real environment: runs under `root`, progress on stderr, Ctrl-C requests a clean stop. Call `dispose()` when done to remove the SIGINT handler and stop the bars. */
-export function nodeEnv(o: NodeEnvOptions): Env & { interruption: { requested: boolean }; dispose(): void } {
-  const interruption = { requested: false };
-  const onSigint = () => {
-    if (interruption.requested) process.exit(130);
+/** The exit status of a process stopped by `signal`: 128 + its number (130 for Ctrl-C, 143 for SIGTERM). */
+export function exitCodeOf(signal: NodeJS.Signals | undefined): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}
+
+/** The real environment: runs under `root`, progress on stderr, Ctrl-C or SIGTERM requests a clean stop (`interruption.signal` says which; a second one exits at once). Call `dispose()` when done to remove the signal handlers and stop the bars. */
+export function nodeEnv(o: NodeEnvOptions): Env & { interruption: { requested: boolean; signal: NodeJS.Signals | undefined }; dispose(): void } {
+  const interruption = { requested: false, signal: undefined as NodeJS.Signals | undefined };
+  // SIGTERM (a `kill`, a service manager, a pool parent) is handled like Ctrl-C.
+  const onSignal = (signal: NodeJS.Signals) => {
+    const name = signal === 'SIGINT' ? 'Ctrl-C' : signal;
+    if (interruption.requested) {
+      process.stderr.write(`\n${name} again: aborting now; the run's lock is released and rerunning the same command resumes from its last checkpoint\n`);
+      process.exit(exitCodeOf(signal));
+    }
     interruption.requested = true;
-    process.stderr.write('\nstopping at the next checkpoint (Ctrl-C again to abort now)…\n');
+    interruption.signal = signal;
+    process.stderr.write(`\n${name}: stopping at the next checkpoint (${name} again to abort now)…\n`);
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const multi = o.bars ? new cliProgress.MultiBar({
     format: '{bar} {percentage}% | {value}/{total} | {rate} steps/s | ETA {eta_formatted} | {label} {extra}',
     hideCursor: true, clearOnComplete: false, stopOnComplete: true, stream: process.stderr,
@@ -84,7 +96,8 @@ export function nodeEnv(o: NodeEnvOptions): Env & { interruption: { requested: b
       };
     },
     dispose() {
-      process.off('SIGINT', onSigint);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       multi?.stop();
     },
   };

@@ -1,4 +1,10 @@
-/** A local-pool worker process: runs the training runs it is sent, reporting progress over IPC. */
+/**
+ * A local-pool worker process: runs the training runs it is sent, reporting progress
+ * over IPC. It stops its running job at the next checkpoint (releasing the run's lock)
+ * when the pool asks (`stop`, the parent's Ctrl-C or SIGTERM), on its own SIGINT or
+ * SIGTERM (a terminal's Ctrl-C reaches the whole process group), or when the parent
+ * is gone; a second signal exits at once (the exit releases its locks).
+ */
 import { initBackend, shutdownWebGPU, type BackendName } from '@tandem/tensor';
 import { describeError, run, type Env } from './program.js';
 import type { FromWorker, ToWorker } from './pool.js';
@@ -6,9 +12,16 @@ import { trainRun } from './runs/train.js';
 import { fsStore } from './store/fs.js';
 import { CODE_VERSION } from './version.js';
 
-const send = (m: FromWorker) => process.send?.(m);
+const send = (m: FromWorker) => {
+  if (process.connected) process.send?.(m);
+};
+const interruption = { requested: false };
 
-process.on('message', async (m: ToWorker | { type: 'exit' }) => {
+process.on('message', async (m: ToWorker) => {
+  if (m.type === 'stop') {
+    interruption.requested = true;
+    return;
+  }
   if (m.type === 'exit') {
     await shutdownWebGPU();
     process.disconnect?.();
@@ -20,15 +33,28 @@ process.on('message', async (m: ToWorker | { type: 'exit' }) => {
     store: fsStore(m.root),
     codeVersion: CODE_VERSION,
     log: (msg) => process.stderr.write(`${msg}\n`),
-    interruption: { requested: false },
+    interruption,
     progress: (_label, total) => ({
       update: (step, fields = {}) => send({ type: 'progress', index: m.index, step, total, fields }),
       stop: () => undefined,
     }),
   };
   const r = await run(trainRun(m.config), env);
-  if (r._tag === 'Left') send({ type: 'error', index: m.index, message: describeError(r.left) });
+  if (r._tag === 'Left') send({ type: 'error', index: m.index, message: describeError(r.left), code: r.left.code });
   else send({ type: 'done', index: m.index });
+  if (!process.connected) process.exit(r._tag === 'Left' ? 1 : 0);
 });
-// The parent's Ctrl-C reaches the whole process group; the parent decides what to do.
-process.on('SIGINT', () => undefined);
+
+// One signal asks for a stop at the next checkpoint (a terminal's Ctrl-C reaches the whole process group, and the
+// parent forwards it too, as `stop`); a second one exits at once (the exit releases the run's lock).
+let signals = 0;
+for (const s of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(s, () => {
+    if (++signals > 1) process.exit(s === 'SIGTERM' ? 143 : 130);
+    interruption.requested = true;
+  });
+}
+// The pool is gone (its process died): finish the job at its next checkpoint, then exit.
+process.on('disconnect', () => {
+  interruption.requested = true;
+});

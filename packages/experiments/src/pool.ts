@@ -3,19 +3,25 @@
  * sharing the filesystem run store. Processes (not threads) keep each worker's
  * backend, WebAssembly memory and buffer pools separate; the store's run locks
  * keep two workers off the same run.
+ *
+ * Ctrl-C or SIGTERM in the parent is forwarded to every worker (a `stop` message),
+ * so the running jobs stop at their next checkpoint and release their locks; no new
+ * job starts, and the sweep ends as `Interrupted`. A worker that dies (SIGKILL, out
+ * of memory) is reported with the run it held; its lock is taken over at once by
+ * the next process that runs that run (its pid is dead).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { fromAsync, type ProgressBar } from './program.js';
+import { fromAsync, interrupted, type ProgressBar } from './program.js';
 import { describeRun, type TrainRunConfig } from './runs/train.js';
 import type { Executor } from './sweep.js';
 
-/** Messages between the pool and its workers. */
-export type ToWorker = { type: 'run'; root: string; backend: string; config: TrainRunConfig; index: number };
+/** Messages between the pool and its workers: a job to run, a request to stop the running job at its next checkpoint, or to exit. */
+export type ToWorker = { type: 'run'; root: string; backend: string; config: TrainRunConfig; index: number } | { type: 'stop' } | { type: 'exit' };
 export type FromWorker =
   | { type: 'progress'; index: number; step: number; total: number; fields: Record<string, string | number> }
   | { type: 'done'; index: number }
-  | { type: 'error'; index: number; message: string };
+  | { type: 'error'; index: number; message: string; code?: string };
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 export const WORKER_ENTRY = fileURLToPath(new URL(`./pool-worker${ext}`, import.meta.url));
@@ -26,16 +32,31 @@ export function poolExecutor(o: { workers: number; root: string; backend: string
     const queue = runs.map((config, index) => ({ config, index }));
     const bars = new Map<number, ProgressBar>();
     const errors: string[] = [];
+    let stoppedJobs = 0;
+    const children = new Set<ChildProcess>();
+    // Forward a stop request (Ctrl-C, SIGTERM) to every worker once.
+    let forwarded = false;
+    const forward = setInterval(() => {
+      if (forwarded || !env.interruption.requested) return;
+      forwarded = true;
+      for (const c of children) if (c.connected) c.send({ type: 'stop' } satisfies ToWorker);
+    }, 50);
     const startWorker = () => new Promise<void>((resolve) => {
       const child: ChildProcess = fork(WORKER_ENTRY, [], { execArgv: process.execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      children.add(child);
+      let current: number | undefined;
+      const send = (m: ToWorker) => {
+        if (child.connected) child.send(m);
+      };
       const next = () => {
-        const job = queue.shift();
-        if (!job || env.interruption.requested) {
-          child.send({ type: 'exit' });
+        current = undefined;
+        const job = env.interruption.requested ? undefined : queue.shift();
+        if (!job) {
+          send({ type: 'exit' });
           return;
         }
-        const msg: ToWorker = { type: 'run', root: o.root, backend: o.backend, config: job.config, index: job.index };
-        child.send(msg);
+        current = job.index;
+        send({ type: 'run', root: o.root, backend: o.backend, config: job.config, index: job.index });
       };
       child.on('message', (m: FromWorker) => {
         if (m.type === 'progress') {
@@ -44,17 +65,29 @@ export function poolExecutor(o: { workers: number; root: string; backend: string
           bar.update(m.step, m.fields);
         } else {
           bars.get(m.index)?.stop();
-          if (m.type === 'error') errors.push(`${describeRun(runs[m.index]!)}: ${m.message}`);
+          if (m.type === 'error' && m.code === 'Interrupted') stoppedJobs++;
+          else if (m.type === 'error') errors.push(`${describeRun(runs[m.index]!)}: ${m.message}`);
           next();
         }
       });
-      child.on('exit', (code) => {
-        if (code !== 0 && code !== null) errors.push(`worker ${child.pid} exited with code ${code}`);
+      child.on('exit', (code, signal) => {
+        children.delete(child);
+        if (current !== undefined) {
+          errors.push(`worker ${child.pid} ${signal ? `was killed by ${signal}` : `exited with code ${code}`} while running ${describeRun(runs[current]!)}; ` +
+            'rerun the same command: the run resumes from its last checkpoint (the lock it left is taken over at once)');
+        } else if (code !== 0 && code !== null) errors.push(`worker ${child.pid} exited with code ${code}`);
         resolve();
       });
       next();
     });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(o.workers, runs.length)) }, startWorker));
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(o.workers, runs.length)) }, startWorker));
+    } finally {
+      clearInterval(forward);
+    }
     if (errors.length) throw new Error(`local pool: ${errors.length} run(s) failed:\n  ${errors.join('\n  ')}`);
+    if (env.interruption.requested) {
+      throw interrupted(`local pool: ${stoppedJobs} running job(s) stopped at a checkpoint, ${queue.length} not started; rerun the same command to resume`);
+    }
   });
 }
