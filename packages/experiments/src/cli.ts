@@ -28,12 +28,14 @@ import { removeOrphans, repairStore, verifyStore, verifyTable } from './verify.j
 import { SWEEPS, runSweep, sequentialExecutor } from './sweep.js';
 import { cpus } from 'node:os';
 import { findingsMarkdown, verdict, type Report } from './report.js';
+import { exportMain } from './export.js';
 
 const USAGE = `usage:
   experiment list
   experiment <name> [--preset quick|full|smoke] [--config file.json] [--backend cpu|webgpu|auto] [--out dir] [--resume | --fresh] [--results-md file]
   experiment sweep <offline|shuffle|losses|sizes> [--workers N | --queue redis://host:port] [same options]
-  experiment verify [--out dir] [--repair]`;
+  experiment verify [--out dir] [--repair]
+  experiment export <name> [--preset p] [--config file.json] [--out dir] [--format csv|jsonl] [--file path]`;
 
 function fail(msg: string, code = 2): never {
   process.stderr.write(`${msg}\n`);
@@ -42,6 +44,8 @@ function fail(msg: string, code = 2): never {
 
 /** Runs the experiments CLI on `argv` (the arguments after the script) and resolves to its exit code: 0 on success, 1 on failure, 2 on a usage error, 130 when interrupted. Some invalid arguments exit the process with status 2 directly. */
 export async function main(argv: string[]): Promise<number> {
+  // `export` has options of its own (export.ts).
+  if (argv[0] === 'export') return exportMain(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

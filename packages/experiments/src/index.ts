@@ -22,6 +22,7 @@ export * from './runs/dataset.js';
 export * from './study.js';
 export * from './figures/index.js';
 export * from './report.js';
+export * from './export.js';
 export * from './experiments.js';
 export * from './verify.js';
 export * from './runs/artifacts.js';

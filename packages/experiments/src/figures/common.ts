@@ -103,60 +103,205 @@ export function greater(a: Metric | undefined, b: Metric | undefined): boolean |
   return null;
 }
 
-/** Rows { series, step, metric, value, lo, hi } for line charts over steps (±1 SE; records without the metric are skipped). */
-export function longRows(series: string, records: readonly MetricRecord[], names: readonly string[]): Record<string, unknown>[] {
+/**
+ * Human labels of the evaluators' metric names, used for facet titles, axes, legends
+ * and tooltips (the stored names stay as they are: `kl`, `winRate`, …).
+ */
+export const METRIC_LABELS: Readonly<Record<string, string>> = {
+  kl: 'KL(π‖π_sft)',
+  winRate: 'win rate vs golden baseline',
+  accGolden: 'accuracy on D_golden',
+  accStream: 'accuracy on the online stream',
+  selfAccuracy: 'self-classification accuracy',
+  proxyAccuracy: 'proxy accuracy (golden labels)',
+  winnerLogProb: 'log π(y_w | x) of D_golden winners',
+};
+
+/** The human label of a metric name (the name itself when it has none). */
+export function metricLabel(name: string): string {
+  return METRIC_LABELS[name] ?? name;
+}
+
+const num = (x: number | undefined): number | null => (x === undefined || Number.isNaN(x) ? null : x);
+
+/**
+ * Rows for line charts over steps, one per record and metric: `series` (the legend
+ * entry), `run` (the run id, when given), `step`, `metric` (its human label), `key`
+ * (the stored name), `value`, `se`, `lo`/`hi` (±1 SE), and the record's KL and win
+ * rate with their standard errors for the tooltip. Records without the metric are skipped.
+ */
+export function longRows(series: string, records: readonly MetricRecord[], names: readonly string[], run?: string): Record<string, unknown>[] {
   return records.flatMap((r) => names.flatMap((k) => {
     const m = r.metrics[k];
     if (!m || Number.isNaN(m.value)) return [];
     const se = seOrZero(m);
-    return [{ series, step: r.step, metric: k, value: m.value, lo: m.value - se, hi: m.value + se }];
+    return [{
+      series, run: run ?? series, step: r.step, metric: metricLabel(k), key: k, value: m.value, se, lo: m.value - se, hi: m.value + se,
+      kl: num(r.metrics.kl?.value), klSe: num(r.metrics.kl?.se), winRate: num(r.metrics.winRate?.value), winRateSe: num(r.metrics.winRate?.se),
+    }];
   }));
 }
 
-const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', background: 'white', config: { font: 'DejaVu Sans', legend: { labelLimit: 360, orient: 'bottom', columns: 2 } } };
+/** Tableau 10: the colours of every chart's series, assigned in the order the series first appear. */
+export const PALETTE = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+/** Dash patterns assigned like {@link PALETTE} ([] is solid). */
+const DASHES: number[][] = [[], [7, 4], [2, 3], [10, 3, 2, 3], [4, 4, 1, 4]];
 
-/** Metric over training steps, one line per series, with ±1 SE bands. */
-export function lineChart(title: string, rows: Record<string, unknown>[], yTitle: string, opts: { facet?: boolean } = {}): VegaLiteSpec {
-  const layer = {
-    layer: [
-      { mark: { type: 'errorband', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' }, color: { field: 'series', type: 'nominal', title: null } } },
-      // Dashed lines keep a series visible when another lies exactly on top of it (a bit-identical replay).
-      { mark: { type: 'line', point: true }, encoding: { y: { field: 'value', type: 'quantitative', title: yTitle }, color: { field: 'series', type: 'nominal', title: null }, strokeDash: { field: 'series', type: 'nominal', legend: null } } },
-    ],
-    encoding: { x: { field: 'step', type: 'quantitative', title: 'training step' } },
-  };
-  if (opts.facet) {
-    return { ...BASE, title, data: { values: rows }, facet: { column: { field: 'metric', type: 'nominal', title: null } }, spec: { width: 260, height: 200, ...layer }, resolve: { scale: { y: 'independent' } } };
-  }
-  return { ...BASE, title, width: 420, height: 260, data: { values: rows }, ...layer };
+/** How one series of a line chart is drawn (overrides the defaults assigned in order). */
+export interface SeriesStyle {
+  /** Stroke dash pattern ([] for solid). */
+  dash?: number[];
+  /** Stroke width in pixels (default 2). */
+  width?: number;
 }
 
-/** KL (x) vs win rate (y) scatter with connecting lines per run. */
-export function klWinChart(title: string, rows: Record<string, unknown>[]): VegaLiteSpec {
-  return {
-    ...BASE, title, width: 440, height: 300, data: { values: rows },
+const BASE = {
+  $schema: 'https://vega.github.io/schema/vega-lite/v5.json', background: 'white',
+  config: {
+    font: 'DejaVu Sans',
+    title: { fontSize: 15, anchor: 'start', offset: 12 },
+    axis: { labelFontSize: 12, titleFontSize: 13 },
+    header: { labelFontSize: 14, labelFontWeight: 'bold' },
+    legend: { labelLimit: 1000, orient: 'bottom', columns: 2, labelFontSize: 12, symbolStrokeWidth: 3, symbolSize: 260 },
+  },
+};
+
+/** Fades what the legend did not pick: a click on a legend entry (shift-click for several) shows that series alone; a click elsewhere in the legend or a double click resets. */
+const PICK = (field: string) => ({ name: 'pick', select: { type: 'point', fields: [field] }, bind: 'legend' });
+/** Zoom with the mouse wheel and pan by dragging; a double click resets. */
+const ZOOM = { name: 'zoom', select: 'interval', bind: 'scales' };
+const picked = (on: number, off: number) => ({ condition: { param: 'pick', value: on }, value: off });
+
+/** A tooltip entry; numbers with four significant decimals. */
+const tip = (field: string, title: string, type: 'quantitative' | 'nominal' = 'quantitative') =>
+  (type === 'quantitative' ? { field, title, type, format: '.4~f' } : { field, title, type });
+
+/** Tooltip entries for line-chart rows: run, step, the metric ± SE, and the checkpoint's KL and win rate (± SE) where measured. */
+function lineTooltip(rows: readonly Record<string, unknown>[], facet: boolean): Record<string, unknown>[] {
+  const has = (f: string) => rows.some((r) => typeof r[f] === 'number');
+  const distinctRuns = rows.some((r) => r.run !== r.series);
+  return [
+    tip('series', 'series', 'nominal'),
+    ...(distinctRuns ? [tip('run', 'run', 'nominal')] : []),
+    tip('step', 'step'),
+    ...(facet ? [] : [tip('metric', 'metric', 'nominal')]),
+    tip('value', 'value'), tip('se', 'standard error'),
+    ...(has('kl') ? [tip('kl', 'KL(π‖π_sft)'), tip('klSe', 'KL standard error')] : []),
+    ...(has('winRate') ? [tip('winRate', 'win rate'), tip('winRateSe', 'win rate standard error')] : []),
+  ];
+}
+
+/** The series of rows in first-appearance order. */
+function seriesOf(rows: readonly Record<string, unknown>[], field = 'series'): string[] {
+  return [...new Set(rows.map((r) => String(r[field])))];
+}
+
+/**
+ * Metric over training steps, one line per series, with ±1 SE bands. Every series has its
+ * own colour and dash pattern, shown together in one legend whose swatches are the
+ * lines themselves; `styles` overrides a series' dash or width (e.g. to keep a
+ * series visible under another drawn exactly on top of it). With `facet`, a panel per
+ * metric, titled with its human label (give `yTitle` null there). Interactive in the
+ * report: tooltips, legend toggles, zoom and pan.
+ */
+export function lineChart(title: string, rows: Record<string, unknown>[], yTitle: string | null, opts: { facet?: boolean; styles?: Record<string, SeriesStyle> } = {}): VegaLiteSpec {
+  const series = seriesOf(rows);
+  const style = (s: string, i: number): Required<SeriesStyle> => ({ dash: DASHES[i % DASHES.length]!, width: 2, ...opts.styles?.[s] });
+  const styles = series.map(style);
+  // Every channel on `series` shares this legend, so Vega-Lite merges them into one whose
+  // swatches are drawn like the lines: colour, dash and width.
+  const legend = { symbolType: 'stroke', symbolOpacity: 1, symbolSize: 500, labelLimit: 1000, title: null };
+  const scale = <T>(range: T[]) => ({ domain: series, range });
+  const layer = {
     layer: [
-      { mark: { type: 'line', opacity: 0.35 }, encoding: { detail: { field: 'run' }, order: { field: 'step' } } },
-      { mark: { type: 'point', filled: true, size: 45 } },
+      {
+        mark: { type: 'errorband' },
+        encoding: {
+          y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' },
+          color: { field: 'series', type: 'nominal', title: null, scale: scale(series.map((_, i) => PALETTE[i % PALETTE.length]!)), legend },
+          opacity: picked(0.16, 0.03),
+        },
+      },
+      {
+        params: [PICK('series'), ZOOM],
+        mark: { type: 'line', point: { filled: true, size: 45 } },
+        encoding: {
+          y: { field: 'value', type: 'quantitative', title: yTitle },
+          color: { field: 'series', type: 'nominal', title: null, scale: scale(series.map((_, i) => PALETTE[i % PALETTE.length]!)), legend },
+          strokeDash: { field: 'series', type: 'nominal', title: null, scale: scale(styles.map((s) => s.dash)), legend },
+          strokeWidth: { field: 'series', type: 'nominal', sort: series, title: null, scale: { type: 'ordinal', ...scale(styles.map((s) => s.width)) }, legend },
+          opacity: picked(1, 0.12),
+          tooltip: lineTooltip(rows, opts.facet === true),
+        },
+      },
+    ],
+    encoding: { x: { field: 'step', type: 'quantitative', title: 'training step', axis: { format: 'd', tickMinStep: 1 } } },
+  };
+  if (opts.facet) {
+    return {
+      ...BASE, title, data: { values: rows },
+      facet: { column: { field: 'metric', type: 'nominal', title: null, sort: seriesOf(rows, 'metric') } },
+      spec: { width: 340, height: 240, ...layer }, resolve: { scale: { y: 'independent' } },
+    };
+  }
+  return { ...BASE, title, width: 560, height: 300, data: { values: rows }, ...layer };
+}
+
+/**
+ * KL (x) vs win rate (y): a point per evaluation, lines joining each run's points in step
+ * order. Rows: { method, run, step, kl, winRate } and optionally klSe, winRateSe and label
+ * (a run description), all shown in the tooltip.
+ */
+export function klWinChart(title: string, rows: Record<string, unknown>[]): VegaLiteSpec {
+  const methods = seriesOf(rows, 'method');
+  const has = (f: string) => rows.some((r) => typeof r[f] === 'number' || typeof r[f] === 'string');
+  const color = { field: 'method', type: 'nominal', title: null, scale: { domain: methods, range: methods.map((_, i) => PALETTE[i % PALETTE.length]!) }, legend: { symbolType: 'circle', symbolOpacity: 1, title: null } };
+  return {
+    ...BASE, title, width: 680, height: 420, data: { values: rows },
+    layer: [
+      { mark: { type: 'line', strokeWidth: 1.5 }, encoding: { detail: { field: 'run' }, order: { field: 'step' }, color, opacity: picked(0.45, 0.06) } },
+      {
+        params: [PICK('method'), ZOOM],
+        mark: { type: 'point', filled: true, size: 70 },
+        encoding: {
+          color,
+          shape: { field: 'method', type: 'nominal', title: null, legend: color.legend, scale: { domain: methods, range: methods.map((_, i) => ['circle', 'square', 'triangle-up', 'diamond'][i % 4]!) } },
+          opacity: picked(0.95, 0.08),
+          tooltip: [
+            tip('method', 'method', 'nominal'), ...(has('label') ? [tip('label', 'run', 'nominal')] : []), tip('run', 'run id', 'nominal'), tip('step', 'step'),
+            tip('kl', 'KL(π‖π_sft)'), ...(has('klSe') ? [tip('klSe', 'KL standard error')] : []),
+            tip('winRate', 'win rate'), ...(has('winRateSe') ? [tip('winRateSe', 'win rate standard error')] : []),
+          ],
+        },
+      },
     ],
     encoding: {
-      x: { field: 'kl', type: 'quantitative', title: 'KL(π ‖ π_sft)' },
+      x: { field: 'kl', type: 'quantitative', title: 'KL(π‖π_sft)' },
       y: { field: 'winRate', type: 'quantitative', title: 'win rate vs golden baseline', scale: { domain: [0, 1] } },
-      color: { field: 'method', type: 'nominal', title: null },
     },
   };
 }
 
-/** A bar per category with ±1 SE error bars. */
+/** A bar per category with ±1 SE error bars; a legend (with toggles) only when `group` sets colours apart from the labels. */
 export function barChart(title: string, rows: { label: string; value: number; se: number; group?: string }[], yTitle: string): VegaLiteSpec {
   const data = rows.map((r) => ({ ...r, lo: r.value - r.se, hi: r.value + r.se, group: r.group ?? r.label }));
+  const groups = seriesOf(data, 'group');
+  const grouped = data.some((r) => r.group !== r.label);
+  const color = { field: 'group', type: 'nominal', title: null, scale: { domain: groups, range: groups.map((_, i) => PALETTE[i % PALETTE.length]!) }, legend: grouped ? { title: null } : null };
   return {
-    ...BASE, title, width: 380, height: 240, data: { values: data },
+    ...BASE, title, width: Math.max(380, 90 * data.length), height: 260, data: { values: data },
     layer: [
-      { mark: 'bar', encoding: { y: { field: 'value', type: 'quantitative', title: yTitle }, color: { field: 'group', type: 'nominal', title: null } } },
+      {
+        ...(grouped ? { params: [PICK('group')] } : {}),
+        mark: 'bar',
+        encoding: {
+          y: { field: 'value', type: 'quantitative', title: yTitle }, color, opacity: grouped ? picked(1, 0.2) : { value: 1 },
+          tooltip: [tip('label', 'bar', 'nominal'), tip('value', yTitle), tip('se', 'standard error')],
+        },
+      },
       { mark: { type: 'errorbar' }, encoding: { y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' } } },
     ],
-    encoding: { x: { field: 'label', type: 'nominal', title: null, sort: null } },
+    encoding: { x: { field: 'label', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0, labelLimit: 160 } } },
   };
 }
 

@@ -2,7 +2,7 @@
 import type { StudyConfig } from '../config.js';
 import { offlineOf, onlineOf } from '../study.js';
 import { metricValue, type MetricRecord } from '../runs/metrics.js';
-import type { TrainRunConfig } from '../runs/train.js';
+import { describeRun, type TrainRunConfig } from '../runs/train.js';
 import { afterRuns, fmt, greater, klWinChart, measured, metricsOf, peak, pm, runIds, type FigureDef, type FigureResult } from './common.js';
 
 /** Every offline configuration of the sweep. */
@@ -40,10 +40,14 @@ export const fig1: FigureDef = {
     return afterRuns([online, ...offline], async (env) => {
         const on = await metricsOf(env, online);
         const offs = await Promise.all(offline.map((c) => metricsOf(env, c)));
-        const point = (method: string, run: string, r: MetricRecord) => ({ method, run, step: r.step, kl: metricValue(r, 'kl'), winRate: metricValue(r, 'winRate') });
+        const ids = runIds(env, [online, ...offline]);
+        const point = (method: string, i: number, r: MetricRecord) => ({
+          method, run: ids[i]!, label: `${describeRun([online, ...offline][i]!)} ${[online, ...offline][i]!.hyper.steps} steps`, step: r.step,
+          kl: metricValue(r, 'kl'), klSe: r.metrics.kl?.se ?? null, winRate: metricValue(r, 'winRate'), winRateSe: r.metrics.winRate?.se ?? null,
+        });
         const rows = [
-          ...on.map((r) => point('online IPO', 'online', r)),
-          ...offs.flatMap((rs, i) => rs.map((r) => point('offline IPO (sweep)', `offline-${i}`, r))),
+          ...on.map((r) => point('online IPO', 0, r)),
+          ...offs.flatMap((rs, i) => rs.map((r) => point('offline IPO (sweep)', i + 1, r))),
         ].filter((r) => !Number.isNaN(r.winRate));
         const onPeak = peak(on, 'winRate');
         const pooled = offs.flat();
