@@ -143,6 +143,7 @@ describe('experiment export (CLI)', () => {
   it('writes the report\'s table to stdout as CSV and to --file as JSON Lines', () => {
     const run = cli(['main', '--preset', 'smoke', '--backend', 'cpu', '--out', out]);
     expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).not.toMatch(/^Warning:|Vulkan|Dawn/m);
     const csv = cli(['export', 'main', '--preset', 'smoke', '--out', out]);
     expect(csv.status, csv.stderr).toBe(0);
     const report = readdirSync(out).find((d) => d.startsWith('report-main-'))!;
