@@ -134,14 +134,15 @@ export function encodeSafetensors(tensors: Readonly<Record<string, Tensor | Host
     parts.push(`${JSON.stringify(name)}:{"dtype":"${TO_SAFE[h.dtype]}","shape":[${h.shape.join(',')}],"data_offsets":[${offset},${offset + nbytes}]}`);
     offset += nbytes;
   }
-  let header = Buffer.from(`{${parts.join(',')}}`, 'utf8');
+  // TextEncoder, not Buffer: the same code runs in browsers.
+  const header = new TextEncoder().encode(`{${parts.join(',')}}`);
   const padded = Math.ceil(header.length / 8) * 8;
   if (padded > MAX_HEADER_LENGTH) throw new NnError(op, `the header would be ${padded} bytes, over the format's limit of ${MAX_HEADER_LENGTH}`, 'argument');
-  if (padded !== header.length) header = Buffer.concat([header, Buffer.alloc(padded - header.length, 0x20)]);
 
   const out = new Uint8Array(8 + padded + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
   out.set(header, 8);
+  out.fill(0x20, 8 + header.length, 8 + padded); // the header is padded with spaces
   let at = 8 + padded;
   for (const { h } of entries) {
     out.set(leBytes(h.data), at);

@@ -5,6 +5,7 @@
  */
 import type { Backend } from './backend.js';
 import { createCpuBackend } from './cpu/backend.js';
+import { envVar } from './env.js';
 import { TensorError } from './errors.js';
 import { getBackend, hasBackend, registerBackend, setCpuFactory, setDefaultBackend, unregisterBackend, type BackendName } from './registry.js';
 import type { WebGPUInfo, WebGPUInitOptions, WebGPUStats } from './webgpu/options.js';
@@ -21,7 +22,8 @@ let webgpuStatsOf: ((b: Backend) => WebGPUStats) | undefined;
 
 /**
  * Initialises and registers a backend (idempotent) and returns it. For webgpu this
- * requests an adapter and device through Dawn's Node bindings (npm `webgpu`).
+ * requests an adapter and device: through Dawn's Node bindings (npm `webgpu`) under
+ * Node, through `navigator.gpu` in a browser (see webgpu/device.ts).
  */
 export async function initBackend(name: BackendName, opts: WebGPUInitOptions = {}): Promise<Backend> {
   if (hasBackend(name)) return getBackend(name);
@@ -56,7 +58,7 @@ export function webgpuStats(): WebGPUStats | undefined {
  * backend and makes it the default. `auto` uses webgpu only on a hardware adapter.
  */
 export async function useBackend(choice?: BackendChoice): Promise<Backend> {
-  const c = choice ?? (process.env.TANDEM_BACKEND as BackendChoice | undefined) ?? 'auto';
+  const c = choice ?? (envVar('TANDEM_BACKEND') as BackendChoice | undefined) ?? 'auto';
   if (c !== 'cpu' && c !== 'webgpu' && c !== 'auto') {
     throw new TensorError('useBackend', `unknown backend choice ${JSON.stringify(c)} (from ${choice ? 'the argument' : 'TANDEM_BACKEND'}); expected cpu, webgpu or auto`);
   }

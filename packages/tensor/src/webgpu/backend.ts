@@ -11,6 +11,7 @@
  */
 import type { AttentionDims, Backend } from '../backend.js';
 import { allocHost, type DType, type HostArray } from '../dtype.js';
+import { envVar } from '../env.js';
 import { TensorError } from '../errors.js';
 import { broadcastStrides, coalesce } from '../layout.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from '../primitives.js';
@@ -112,7 +113,7 @@ export async function createWebGPUBackend(opts: WebGPUInitOptions): Promise<{ ba
   device.addEventListener('uncapturederror', (ev) => {
     rt.error ??= (ev as GPUUncapturedErrorEvent).error.message;
   });
-  const backend = makeBackend(rt, opts.fused ?? process.env.TANDEM_WEBGPU_FUSED !== '0');
+  const backend = makeBackend(rt, opts.fused ?? envVar('TANDEM_WEBGPU_FUSED') !== '0');
   runtimes.set(backend, rt);
   return { backend, info };
 }

@@ -22,8 +22,12 @@
 // Memories only ever grow (wasm memories cannot shrink); each is sized for the largest
 // call it has served.
 
-import { Worker } from 'node:worker_threads';
+// The helper thread is a worker_thread under Node and a Web Worker in a browser (only
+// where the page is cross-origin isolated, so shared memory exists): bundlers targeting
+// browsers replace ./thread.node.js by ./thread.browser.js (package.json's `browser` map).
+import { startHelperThread } from './thread.node.js';
 import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels.generated.js';
+import type { HelperThread } from './thread.js';
 
 /** The module's exports (see wasm/matmul.ts for the contracts). */
 interface KernelExports {
@@ -77,10 +81,32 @@ interface Kernels {
   f32: Float32Array;
 }
 
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Decodes standard base64 (no Buffer, no atob: the same code in Node and in browsers). */
+export function decodeBase64(s: string): Uint8Array {
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    const v = B64.indexOf(clean[i]!);
+    if (v < 0) throw new RangeError(`decodeBase64: invalid character at ${i}`);
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >>> bits) & 0xff;
+    }
+  }
+  return out;
+}
+
 function loadKernels(base64: string, shared: boolean): Kernels {
-  // Synchronous compile is fine in Node (browsers limit it on the main thread) and the
-  // module is ~4 KiB.
-  const module = new wasmApi.Module(Buffer.from(base64, 'base64'));
+  // Synchronous compile: fine in Node, and in browsers too since the module is a few KiB
+  // (Chromium refuses synchronous compiles on the main thread only above 8 MB).
+  const module = new wasmApi.Module(decodeBase64(base64));
   const memory = shared
     ? new wasmApi.Memory({ initial: 16, maximum: MAX_PAGES, shared: true })
     : new wasmApi.Memory({ initial: 16 });
@@ -139,18 +165,18 @@ const MAX_CHUNKS = 8;
 const CTL_INTS = TABLE + 6 * MAX_CHUNKS;
 
 /**
- * Worker body (run with `eval: true`; it only uses dynamic import, so it runs whether
- * Node treats eval code as CommonJS or, under --input-type=module, as ESM). It blocks in
- * Atomics.wait between jobs, so it never returns to its event loop; it is unref'd and
- * cannot keep the process alive. After a job it spins briefly (~50 us) before sleeping,
+ * Worker body: the source of a function of its start data ({ module, memory, ctl, SPIN }),
+ * which thread.node.ts / thread.browser.ts wrap into a worker script. Plain JavaScript
+ * and WebAssembly only, so it runs as a worker_thread and as a Web Worker. It blocks in
+ * Atomics.wait between jobs, so it never returns to its event loop (under Node it is
+ * unref'd and cannot keep the process alive). After a job it spins briefly (~50 us) before sleeping,
  * because large matmuls often come back to back (a training step) and waking a sleeping
  * thread costs tens of microseconds (up to ~100 us for an idle vCPU).
  * A chunk is claimed by a compare-and-swap on the claim word, which carries the job's
  * generation and chunk count, so a worker that wakes late can never claim a chunk of a
  * job other than the one whose arguments are currently published.
  */
-const WORKER_SOURCE = `
-import('node:worker_threads').then(({ workerData }) => {
+const WORKER_BODY = `(workerData) => {
 const { module, memory, ctl, SPIN } = workerData;
 const c = new Int32Array(ctl);
 let kernel;
@@ -189,13 +215,12 @@ for (;;) {
     Atomics.notify(c, ${DONE});
   }
 }
-});
-`;
+}`;
 
 interface Pool {
   readonly kr: Kernels;
   readonly ctl: Int32Array;
-  readonly worker: Worker;
+  readonly worker: HelperThread;
   gen: number;
   broken: boolean;
   /** Threaded-eligible calls left to run on one thread (contention back-off). */
@@ -230,6 +255,8 @@ const config = {
 };
 
 let single: Kernels | undefined;
+/** Whether this thread may block in Atomics.wait (false on a browser's main thread). */
+let canWait = true;
 /** undefined: not started yet; null: unavailable (failed, or disabled by config). */
 let pool: Pool | null | undefined;
 
@@ -237,20 +264,12 @@ function startPool(): Pool | null {
   try {
     const kr = loadKernels(KERNELS_SHARED_WASM_BASE64, true);
     const ctl = new Int32Array(new SharedArrayBuffer(CTL_INTS * 4));
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      // Do not inherit the parent's flags (loaders such as --import tsx, --input-type):
-      // the worker only needs plain WebAssembly.
-      execArgv: [],
-      workerData: { module: kr.module, memory: kr.memory, ctl: ctl.buffer, SPIN: config.workerSpin },
-    });
-    worker.unref();
+    const worker = startHelperThread(WORKER_BODY, { module: kr.module, memory: kr.memory, ctl: ctl.buffer as SharedArrayBuffer, SPIN: config.workerSpin });
+    if (worker === null) return null;
     const p: Pool = { kr, ctl, worker, gen: 0, broken: false, skip: 0, backoff: 0 };
-    const fail = (): void => {
+    worker.onFail(() => {
       p.broken = true;
-    };
-    worker.on('error', fail);
-    worker.on('exit', fail);
+    });
     return p;
   } catch {
     return null;
@@ -450,7 +469,14 @@ export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
     for (;;) {
       const done = Atomics.load(ctl, DONE);
       if (done >= chunks.length) break;
-      if (++spins > 2000) Atomics.wait(ctl, DONE, done, 1);
+      if (++spins > 2000 && canWait) {
+        // A browser's main thread may not block: there the loop keeps spinning.
+        try {
+          Atomics.wait(ctl, DONE, done, 1);
+        } catch {
+          canWait = false;
+        }
+      }
     }
     // Contention back-off. On an idle machine the worker finishes its last chunk about
     // when the main thread runs out of chunks (waits of at most about one chunk). When
