@@ -9,7 +9,7 @@
  *
  * Without Chromium the tests are skipped with a loud message; under
  * TANDEM_REQUIRE_BROWSER=1 a missing browser fails instead. TANDEM_CHROMIUM names
- * another executable (default: /usr/bin/chromium, installed by scripts/setup.sh).
+ * the executable (default: /usr/bin/chromium, Debian's package, as scripts/setup.sh installs it).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -44,7 +44,7 @@ const CLI = join(ROOT, 'packages/experiments/src/cli.ts');
 
 /** The Chromium executable, or why there is none. */
 function findChromium(): { path?: string; why?: string } {
-  const candidates = [process.env.TANDEM_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter((p): p is string => !!p);
+  const candidates = process.env.TANDEM_CHROMIUM ? [process.env.TANDEM_CHROMIUM] : ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
   const path = candidates.find((p) => existsSync(p));
   return path ? { path } : { why: `no Chromium at ${candidates.join(', ')} (install it with scripts/setup.sh or \`apt-get install chromium\`, or set TANDEM_CHROMIUM)` };
 }

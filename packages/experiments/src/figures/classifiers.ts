@@ -34,6 +34,7 @@ export const fig6: FigureDef = {
     const offline = offlineOf(s);
     return afterRuns([online, offline], async (env) => {
         const [mo, mf] = await Promise.all([metricsOf(env, online), metricsOf(env, offline)]);
+        const [io, iff] = runIds(env, [online, offline]);
         const lastO = mo[mo.length - 1];
         const lastF = mf[mf.length - 1];
         const first = mo[0];
@@ -44,9 +45,9 @@ export const fig6: FigureDef = {
         const out: FigureResult = {
           name: 'fig6', title: fig6.title, description: fig6.description,
           charts: [
-            { name: 'fig6-proxy', title: 'Proxy accuracy on the online stream', spec: lineChart('proxy model accuracy on recent online pairs (golden labels)', longRows('online', mo, ['proxyAccuracy']), 'accuracy') },
-            { name: 'fig7-classifier', title: 'Policy as classifier', spec: lineChart('policy-as-classifier accuracy', [...longRows('online · D_golden', mo, ['accGolden']), ...longRows('offline · D_golden', mf, ['accGolden']), ...longRows('online · online stream', mo, ['accStream']), ...longRows('online · own samples', mo, ['selfAccuracy']), ...longRows('offline · own samples', mf, ['selfAccuracy'])], 'accuracy') },
-            { name: 'fig8-logprob', title: 'Log-probability of D_golden winners', spec: lineChart('mean log π(y_w | x) over D_golden winners', [...longRows('online', mo, ['winnerLogProb']), ...longRows('offline', mf, ['winnerLogProb'])], 'log-prob') },
+            { name: 'fig6-proxy', title: 'Proxy accuracy on the online stream', spec: lineChart('proxy model accuracy on recent online pairs (golden labels)', longRows('online', mo, ['proxyAccuracy'], io), 'accuracy') },
+            { name: 'fig7-classifier', title: 'Policy as classifier', spec: lineChart('policy-as-classifier accuracy', [...longRows('online · D_golden', mo, ['accGolden'], io), ...longRows('offline · D_golden', mf, ['accGolden'], iff), ...longRows('online · online stream', mo, ['accStream'], io), ...longRows('online · own samples', mo, ['selfAccuracy'], io), ...longRows('offline · own samples', mf, ['selfAccuracy'], iff)], 'accuracy') },
+            { name: 'fig8-logprob', title: 'Log-probability of D_golden winners', spec: lineChart('mean log π(y_w | x) over D_golden winners', [...longRows('online', mo, ['winnerLogProb'], io), ...longRows('offline', mf, ['winnerLogProb'], iff)], 'log-prob') },
           ],
           tables: [{
             title: 'Final values',

@@ -30,7 +30,7 @@ export const fig5: FigureDef = {
           name: 'fig5', title: fig5.title, description: fig5.description,
           charts: [
             { name: 'fig5-peak', title: 'Peak win rate by dataset', spec: barChart('offline IPO: peak win rate by dataset', bars, 'peak win rate') },
-            { name: 'fig5-curves', title: 'Win rate over training', spec: lineChart('offline IPO by dataset', ms.flatMap((m, i) => longRows(labels[i]!, m, ['winRate'])), 'win rate') },
+            { name: 'fig5-curves', title: 'Win rate over training', spec: lineChart('offline IPO by dataset', ms.flatMap((m, i) => longRows(labels[i]!, m, ['winRate'], runIds(env, runs)[i])), 'win rate') },
           ],
           tables: [{ title: 'Peak win rate', columns: ['dataset', 'peak win rate'], rows: bars.map((b) => [b.label, `${b.value.toFixed(3)} ± ${b.se.toFixed(3)}`]) }],
           findings: [

@@ -118,7 +118,7 @@ export const fig13: FigureDef = {
           name: 'fig13', title: fig13.title, description: fig13.description,
           charts: [
             { name: 'fig13-peak', title: 'Peak win rate by shuffle window', spec: barChart('peak win rate vs shuffle window', bars, 'peak win rate') },
-            { name: 'fig13-curves', title: 'Win rate over training', spec: lineChart('win rate by shuffle window', ms.flatMap((m, i) => longRows(`w=${s.shuffleWindows[i]}`, m, ['winRate'])), 'win rate') },
+            { name: 'fig13-curves', title: 'Win rate over training', spec: lineChart('win rate by shuffle window', ms.flatMap((m, i) => longRows(`w=${s.shuffleWindows[i]}`, m, ['winRate'], runIds(env, runs)[i])), 'win rate') },
           ],
           tables: [{ title: 'Peak win rate by window', columns: ['window', 'peak win rate', 'run'], rows: bars.map((b, i) => [b.label, `${b.value.toFixed(3)} ± ${b.se.toFixed(3)}`, idOf(env, 'train', runs[i]!)]) }],
           findings: [{
