@@ -10,10 +10,14 @@
 //   4. runs one small example per package against the installed copies (plain `node`,
 //      no TypeScript loader, no `tandem-source` condition: what a user gets), including
 //      the `tandem-experiment` bin and the wasm matmul's worker thread; and
-//   5. type-checks a small strict TypeScript consumer against the published .d.ts files.
+//   5. type-checks a small strict TypeScript consumer against the published .d.ts files;
+//   6. bundles a browser example for each of tensor, autodiff and nn from the installed
+//      packages with esbuild (their `browser` conditions and file maps) and runs it in
+//      headless Chromium (browser-tests/pack-browser.ts; WebGPU through navigator.gpu).
+//      Without Chromium this step is skipped loudly, unless TANDEM_REQUIRE_BROWSER=1.
 //
 // Exits non-zero with a message naming the failing step; always removes its temp folder
-// (pass --keep to leave it for inspection). `--reuse=<dir>` reruns only steps 4 and 5 in the
+// (pass --keep to leave it for inspection). `--reuse=<dir>` reruns only steps 4 to 6 in the
 // `app` folder of a kept run (<tmp>/app), e.g. after editing an example.
 //
 // Usage: pnpm check:pack [--keep] [--reuse=<kept tmp>/app]
@@ -233,6 +237,7 @@ async function main() {
     }
     runExamples(REUSE);
     typeCheckConsumer(REUSE);
+    runBrowserExamples(REUSE);
     console.log(`\ncheck:pack (examples and types only, in ${REUSE}) passed in ${secs(t0)}.`);
     return;
   }
@@ -286,7 +291,8 @@ async function main() {
 
     runExamples(app);
     typeCheckConsumer(app);
-    console.log(`\ncheck:pack passed in ${secs(t0)}: ${PACKAGES.length} packages built, packed, installed with npm outside the workspace, used, and type-checked.`);
+    runBrowserExamples(app);
+    console.log(`\ncheck:pack passed in ${secs(t0)}: ${PACKAGES.length} packages built, packed, installed with npm outside the workspace, used, and type-checked; tensor, autodiff and nn bundled for the browser and run in Chromium.`);
   } finally {
     if (KEEP) console.log(`(kept ${tmp})`);
     else rmSync(tmp, { recursive: true, force: true });
@@ -323,6 +329,20 @@ function typeCheckConsumer(app) {
   done();
 }
 
+/** 6. The browser: bundle tensor/autodiff/nn examples from the installed packages, run them in Chromium. */
+function runBrowserExamples(app) {
+  const done = step('browser: esbuild bundles of the tensor, autodiff and nn examples from the installed packages, run in headless Chromium');
+  // Run from the workspace (esbuild, playwright-core and tsx are its devDependencies), without
+  // the tandem-source condition: the bundles must come from the installed dist/ files.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'browser-tests', 'pack-browser.ts'), app], {
+    cwd: ROOT, env: cleanEnv, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 * 1024 * 1024,
+  });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  if (out) console.log(out.split('\n').map((l) => (l.startsWith('   ') ? l : `   ${l}`)).join('\n'));
+  if (r.status !== 0) fail(`the browser step failed (exit ${r.status ?? r.signal}); see above`);
+  done();
+}
+
 /** Reads the file list and package.json of a tarball and checks what a user will get. */
 function checkTarball(tgz, p, versions) {
   const name = `@tandem/${p}`;
@@ -339,6 +359,10 @@ function checkTarball(tgz, p, versions) {
   };
   collect(manifest.exports);
   collect(manifest.bin);
+  // The browser file map: both the replaced and the replacing files (dist/ ones; src/ keys are for workspace bundling).
+  for (const [from, to] of Object.entries(manifest.browser && typeof manifest.browser === 'object' ? manifest.browser : {})) {
+    if (from.startsWith('./dist/')) targets.push(from, to);
+  }
   for (const k of ['main', 'types']) if (manifest[k]) targets.push(manifest[k]);
   for (const t of new Set(targets)) if (!has(t)) problems.push(`package.json points at ${t}, which is not in the tarball`);
   const firstCondition = Object.keys(manifest.exports?.['.'] ?? {})[0];

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Makes a fresh machine ready: the pinned pnpm, the workspace's dependencies, and the
+# Makes a fresh machine ready: the pinned pnpm, the workspace's dependencies, the
 # Mesa libraries the WebGPU backend needs on machines without a GPU (Dawn then runs on
-# Mesa's llvmpipe through OpenGL ES; see docs/decisions/webgpu-on-cpu.md).
+# Mesa's llvmpipe through OpenGL ES; see docs/decisions/webgpu-on-cpu.md), and Debian's
+# Chromium for the browser tests (pnpm test:browser, check:pack's browser step, the
+# report's browser test; driven by playwright-core, which downloads no browser: see
+# docs/decisions/browser-tests.md).
 # Safe to run repeatedly; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")
-# Mesa for WebGPU on CPU; DejaVu fonts so the report's PNG plots have text.
-MESA_PKGS=(libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri fonts-dejavu-core)
+# Mesa for WebGPU on CPU; DejaVu fonts so the report's PNG plots have text; chromium
+# for the browser tests (its WebGPU runs on SwiftShader without a GPU).
+MESA_PKGS=(libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri fonts-dejavu-core chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -22,9 +26,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: the WebGPU backend (on a machine without a GPU) and the report plots need these Debian packages:" >&2
+    echo "setup: the WebGPU backend (on a machine without a GPU), the report plots and the browser tests need these Debian packages:" >&2
     echo "         sudo apt-get install -y ${missing[*]}" >&2
-    echo "       continuing; WebGPU tests will skip (or fail under TANDEM_REQUIRE_WEBGPU=1)." >&2
+    echo "       continuing; WebGPU tests will skip (or fail under TANDEM_REQUIRE_WEBGPU=1), browser tests too (or fail under TANDEM_REQUIRE_BROWSER=1)." >&2
   fi
 fi
 

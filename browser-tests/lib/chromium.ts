@@ -23,6 +23,9 @@ export function findChromium(): string | undefined {
 export function chromiumArgs(): string[] {
   const args = ['--headless=new', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--no-first-run', '--mute-audio'];
   if (process.getuid?.() === 0) args.push('--no-sandbox');
+  // Extra flags, e.g. --use-webgpu-adapter=swiftshader, or --disable-gpu to see the tests without an adapter.
+  const extra = process.env.TANDEM_CHROMIUM_ARGS?.trim();
+  if (extra) args.push(...extra.split(/\s+/));
   return args;
 }
 
