@@ -5,6 +5,8 @@
  * SIGTERM (a terminal's Ctrl-C reaches the whole process group), or when the parent
  * is gone; a second signal exits at once (the exit releases its locks).
  */
+// First: the signal handlers are in place before the rest loads.
+import { interruption } from './pool-signals.js';
 import { initBackend, shutdownWebGPU, type BackendName } from '@tandem/tensor';
 import { describeError, run, type Env } from './program.js';
 import type { FromWorker, ToWorker } from './pool.js';
@@ -15,7 +17,6 @@ import { CODE_VERSION } from './version.js';
 const send = (m: FromWorker) => {
   if (process.connected) process.send?.(m);
 };
-const interruption = { requested: false };
 
 process.on('message', async (m: ToWorker) => {
   if (m.type === 'stop') {
@@ -43,18 +44,4 @@ process.on('message', async (m: ToWorker) => {
   if (r._tag === 'Left') send({ type: 'error', index: m.index, message: describeError(r.left), code: r.left.code });
   else send({ type: 'done', index: m.index });
   if (!process.connected) process.exit(r._tag === 'Left' ? 1 : 0);
-});
-
-// One signal asks for a stop at the next checkpoint (a terminal's Ctrl-C reaches the whole process group, and the
-// parent forwards it too, as `stop`); a second one exits at once (the exit releases the run's lock).
-let signals = 0;
-for (const s of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(s, () => {
-    if (++signals > 1) process.exit(s === 'SIGTERM' ? 143 : 130);
-    interruption.requested = true;
-  });
-}
-// The pool is gone (its process died): finish the job at its next checkpoint, then exit.
-process.on('disconnect', () => {
-  interruption.requested = true;
 });

@@ -72,7 +72,8 @@ export function poolExecutor(o: { workers: number; root: string; backend: string
       });
       child.on('exit', (code, signal) => {
         children.delete(child);
-        if (current !== undefined) {
+        if (current !== undefined && signal && env.interruption.requested) stoppedJobs++; // stopped by the user's own Ctrl-C: resumes from its last checkpoint
+        else if (current !== undefined) {
           errors.push(`worker ${child.pid} ${signal ? `was killed by ${signal}` : `exited with code ${code}`} while running ${describeRun(runs[current]!)}; ` +
             'rerun the same command: the run resumes from its last checkpoint (the lock it left is taken over at once)');
         } else if (code !== 0 && code !== null) errors.push(`worker ${child.pid} exited with code ${code}`);
