@@ -13,6 +13,7 @@ import type { BinaryOp, ReduceOp, UnaryOp } from '../primitives.js';
 import { shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { binaryKernels, forEachRow, rowColPattern, unaryKernel } from './elementwise.js';
 import { matmulF32 } from './wasm/matmul.js';
+import { SOFTMAX_WASM_MIN, softmaxF32 } from './wasm/softmax.js';
 
 type Arr = HostArray;
 
@@ -180,6 +181,29 @@ function copyRows(x: Int32Array | Uint8Array, out: Int32Array | Uint8Array, shap
     for (let o = 0; o < n; o += len, src = nextRow(idx, shape, strides, src)) out.fill(x[src]!, o, o + len);
   } else {
     for (let o = 0; o < n; src = nextRow(idx, shape, strides, src)) for (let j = 0, i = src; j < len; j++, i += last) out[o++] = x[i]!;
+  }
+}
+
+/**
+ * Softmax (or log-softmax) over rows of n values in float64 with Math.exp: the reference
+ * the wasm kernel (wasm/softmax.ts) reproduces bit for bit. Exported for its tests.
+ */
+export function softmaxJs(x: Float32Array, out: Float32Array, rows: number, n: number, log: boolean): void {
+  for (let r = 0, o = 0; r < rows; r++, o += n) {
+    let m = -Infinity;
+    for (let j = 0; j < n; j++) if (x[o + j]! > m) m = x[o + j]!;
+    // An all −∞ row: shift by the lowest float instead (keeps log-softmax at −∞, not NaN).
+    if (m === -Infinity) m = -3.4028234663852886e38;
+    let s = 0;
+    if (log) {
+      for (let j = 0; j < n; j++) s += Math.exp(x[o + j]! - m);
+      const ls = Math.log(s);
+      for (let j = 0; j < n; j++) out[o + j] = x[o + j]! - m - ls;
+    } else {
+      // Keep each exp (rounded to float32, as the composite would) for the normalising pass.
+      for (let j = 0; j < n; j++) s += out[o + j] = Math.exp(x[o + j]! - m);
+      for (let j = 0; j < n; j++) out[o + j] = out[o + j]! / s;
+    }
   }
 }
 
@@ -358,23 +382,10 @@ export function createCpuBackend(): Backend<Arr> {
       return out;
     },
     softmax(x, rows, n, log) {
-      const out = alloc('float32', rows * n);
-      for (let r = 0, o = 0; r < rows; r++, o += n) {
-        let m = -Infinity;
-        for (let j = 0; j < n; j++) if (x[o + j]! > m) m = x[o + j]!;
-        // An all −∞ row: shift by the lowest float instead (keeps log-softmax at −∞, not NaN).
-        if (m === -Infinity) m = -3.4028234663852886e38;
-        let s = 0;
-        if (log) {
-          for (let j = 0; j < n; j++) s += Math.exp(x[o + j]! - m);
-          const ls = Math.log(s);
-          for (let j = 0; j < n; j++) out[o + j] = x[o + j]! - m - ls;
-        } else {
-          // Keep each exp (rounded to float32, as the composite would) for the normalising pass.
-          for (let j = 0; j < n; j++) s += out[o + j] = Math.exp(x[o + j]! - m);
-          for (let j = 0; j < n; j++) out[o + j] = out[o + j]! / s;
-        }
-      }
+      const out = alloc('float32', rows * n) as Float32Array;
+      // The wasm kernel and the JS loop give the same bits (wasm/softmax.ts); the loop serves tiny rows.
+      if (rows * n >= SOFTMAX_WASM_MIN) softmaxF32(x as Float32Array, out, rows, n, log);
+      else softmaxJs(x as Float32Array, out, rows, n, log);
       return out;
     },
     normalize(x, rows, n, eps) {

@@ -43,6 +43,12 @@ interface KernelExports {
   readsBDirect(k: number, n: number, transB: number): number;
   tmpBytes(): number;
   heapBase(): number;
+  /** wasm/softmax.ts (same module): see softmax.ts. */
+  softmaxRows(xPtr: number, oPtr: number, rows: number, n: number, mode: number, auxPtr: number): void;
+  /** wasm/softmax.ts: V8's Math.exp, bit for bit. */
+  exp(x: number): number;
+  /** wasm/softmax.ts: lane `lane` of the two-lane exp of (a, b) (falls back to exp per lane where it must). */
+  expPair(a: number, b: number, lane: number): number;
 }
 
 /**
@@ -255,6 +261,19 @@ const config = {
 };
 
 let single: Kernels | undefined;
+
+/**
+ * The single-thread instance (ordinary memory), for the other kernels of the module
+ * (src/cpu/wasm/softmax.ts): its exports, its first free byte, and a view of its memory
+ * at least `bytes` long (re-read after every call: the memory may have grown).
+ */
+export function singleKernels(bytes: number): { exports: KernelExports; heapBase: number; f32: Float32Array; f64: Float64Array } {
+  const kr = (single ??= loadKernels(KERNELS_WASM_BASE64, false));
+  ensureMemory(kr, kr.heapBase + bytes);
+  if (kr.f32.buffer !== f64View?.buffer) f64View = new Float64Array(kr.f32.buffer);
+  return { exports: kr.exports, heapBase: kr.heapBase, f32: kr.f32, f64: f64View };
+}
+let f64View: Float64Array | undefined;
 /** Whether this thread may block in Atomics.wait (false on a browser's main thread). */
 let canWait = true;
 /** undefined: not started yet; null: unavailable (failed, or disabled by config). */
