@@ -33,16 +33,19 @@ export interface NodeEnvOptions {
   quiet?: boolean;
 }
 
+/** The signals that request a clean stop (named without Node's types, so the published .d.ts needs no @types/node). */
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
 /** The exit status of a process stopped by `signal`: 128 + its number (130 for Ctrl-C, 143 for SIGTERM). */
-export function exitCodeOf(signal: NodeJS.Signals | undefined): number {
+export function exitCodeOf(signal: StopSignal | undefined): number {
   return signal === 'SIGTERM' ? 143 : 130;
 }
 
 /** The real environment: runs under `root`, progress on stderr, Ctrl-C or SIGTERM requests a clean stop (`interruption.signal` says which; a second one exits at once). Call `dispose()` when done to remove the signal handlers and stop the bars. */
-export function nodeEnv(o: NodeEnvOptions): Env & { interruption: { requested: boolean; signal: NodeJS.Signals | undefined }; dispose(): void } {
-  const interruption = { requested: false, signal: undefined as NodeJS.Signals | undefined };
+export function nodeEnv(o: NodeEnvOptions): Env & { interruption: { requested: boolean; signal: StopSignal | undefined }; dispose(): void } {
+  const interruption = { requested: false, signal: undefined as StopSignal | undefined };
   // SIGTERM (a `kill`, a service manager, a pool parent) is handled like Ctrl-C.
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: StopSignal) => {
     const name = signal === 'SIGINT' ? 'Ctrl-C' : signal;
     if (interruption.requested) {
       process.stderr.write(`\n${name} again: aborting now; the run's lock is released and rerunning the same command resumes from its last checkpoint\n`);
