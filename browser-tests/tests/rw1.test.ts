@@ -6,18 +6,12 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '@tandem/tensor';
-import { RW1, referenceIpoTrainer, referenceTrainer } from '../../packages/nn/bench/reference-workloads.js';
+import { RW1, referenceIpoTrainer, referenceLosses, referenceTrainer } from '../../packages/nn/bench/reference-workloads.js';
 
 const REQUIRED = process.env.TANDEM_REQUIRE_WEBGPU === '1';
 const metric = (globalThis as { __tandemMetric?: (n: string, v: unknown) => void }).__tandemMetric ?? (() => undefined);
 
-async function losses(make: typeof referenceTrainer, backend: T.Backend, steps: number): Promise<number[]> {
-  const tr = make(RW1, backend);
-  const out: number[] = [];
-  for (let s = 0; s <= steps; s++) out.push(await tr.step());
-  tr.dispose();
-  return out;
-}
+const losses = (make: typeof referenceTrainer, backend: T.Backend, steps: number): Promise<number[]> => referenceLosses(make, RW1, backend, steps);
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 const gpuError = await T.initBackend('webgpu').then(() => undefined, (e: unknown) => e as Error);

@@ -168,3 +168,17 @@ function adamTrainer(init: TransformerParams, loss: (p: TransformerParams) => Te
     dispose: () => dispose([params, state, owned]),
   };
 }
+
+/** The check losses of steps 0..steps of a fresh trainer (`make` is referenceTrainer or referenceIpoTrainer). */
+export async function referenceLosses(
+  make: (w: ReferenceWorkload, backend?: Backend | BackendName) => ReferenceTrainer,
+  w: ReferenceWorkload,
+  backend: Backend | BackendName,
+  steps: number,
+): Promise<number[]> {
+  const tr = make(w, backend);
+  const out: number[] = [];
+  for (let s = 0; s <= steps; s++) out.push(await tr.step());
+  tr.dispose();
+  return out;
+}

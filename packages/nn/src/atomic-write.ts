@@ -35,14 +35,23 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rm(tmp, { force: true }).catch(() => undefined);
     throw e;
   }
+  await syncDirectory(dirname(path));
+}
+
+/**
+ * fsyncs a directory so that a rename or a newly created file in it survives a power
+ * loss. Best effort: some filesystems refuse to open or sync a directory, and the
+ * rename (or create) is atomic either way.
+ */
+export async function syncDirectory(dir: string): Promise<void> {
   try {
-    const dh = await open(dirname(path), 'r');
+    const dh = await open(dir, 'r');
     try {
       await dh.sync();
     } finally {
       await dh.close();
     }
   } catch {
-    /* best effort: the rename is atomic either way */
+    /* best effort (see above) */
   }
 }

@@ -7,4 +7,4 @@
  */
 export * from './browser.js';
 export * from './checkpoint.js';
-export { writeFileAtomic } from './atomic-write.js';
+export { syncDirectory, writeFileAtomic } from './atomic-write.js';

@@ -5,15 +5,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '@tandem/tensor';
-import { RW1, referenceIpoTrainer, referenceTrainer } from '../bench/reference-workloads.js';
+import { RW1, referenceIpoTrainer, referenceLosses, referenceTrainer } from '../bench/reference-workloads.js';
 
-async function losses(make: typeof referenceTrainer, backend: T.Backend, steps: number): Promise<number[]> {
-  const tr = make(RW1, backend);
-  const out: number[] = [];
-  for (let s = 0; s <= steps; s++) out.push(await tr.step());
-  tr.dispose();
-  return out;
-}
+const losses = (make: typeof referenceTrainer, backend: T.Backend, steps: number): Promise<number[]> => referenceLosses(make, RW1, backend, steps);
 const trainLosses = (b: T.Backend, n: number) => losses(referenceTrainer, b, n);
 const ipoLosses = (b: T.Backend, n: number) => losses(referenceIpoTrainer, b, n);
 

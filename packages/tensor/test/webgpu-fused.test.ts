@@ -22,6 +22,7 @@ import fc from 'fast-check';
 import * as T from '../src/index.js';
 import type { HostArray, Tensor } from '../src/index.js';
 import { createWebGPUBackend, destroyWebGPUBackend } from '../src/webgpu/backend.js';
+import { both, runOn, type Where } from './helpers/backends.js';
 import { MAX_LOOP } from '../src/webgpu/wgsl.js';
 
 const initError = await T.initBackend('webgpu').then(() => undefined, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
@@ -33,19 +34,9 @@ const RUNS = Number(process.env.TANDEM_PARITY_RUNS ?? 25);
 const opts = { numRuns: RUNS };
 const U = 2 ** -24;
 
-type Where = 'cpu' | 'webgpu';
 interface HT { shape: number[]; data: Float32Array }
 const up = (h: HT, b: Where): Tensor => T.tensor(h.data, { shape: h.shape, backend: b });
 
-async function runOn(b: Where, f: (b: Where) => Tensor): Promise<HostArray> {
-  const t = T.tidy(() => f(b));
-  try {
-    return await t.data();
-  } finally {
-    t.dispose();
-  }
-}
-const both = async (f: (b: Where) => Tensor): Promise<[HostArray, HostArray]> => [await runOn('webgpu', f), await runOn('cpu', f)];
 
 /** Element-wise comparison: NaN only against NaN, infinities exactly, else |g − c| ≤ bound(i). */
 function compare(g: HostArray, c: HostArray, bound: (i: number) => number, what: string): void {

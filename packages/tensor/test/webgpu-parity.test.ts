@@ -23,6 +23,7 @@ import fc from 'fast-check';
 import * as T from '../src/index.js';
 import type { BinaryOp, DType, HostArray, Tensor, UnaryOp } from '../src/index.js';
 import { createWebGPUBackend, destroyWebGPUBackend } from '../src/webgpu/backend.js';
+import { both, runOn, type Where } from './helpers/backends.js';
 
 const initError = await T.initBackend('webgpu').then(() => undefined, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
 const REQUIRED = process.env.TANDEM_REQUIRE_WEBGPU === '1';
@@ -31,7 +32,6 @@ if (initError && !REQUIRED) console.warn(`webgpu parity tests skipped: ${initErr
 const RUNS = Number(process.env.TANDEM_PARITY_RUNS ?? 25);
 const opts = { numRuns: RUNS };
 
-type Where = 'cpu' | 'webgpu';
 /** A host tensor description, uploaded to each backend in turn. */
 interface HT { shape: number[]; dtype: DType; data: HostArray }
 
@@ -41,16 +41,6 @@ function toHost(vals: readonly number[], dtype: DType): HostArray {
   return dtype === 'float32' ? Float32Array.from(vals) : dtype === 'int32' ? Int32Array.from(vals) : Uint8Array.from(vals);
 }
 
-/** Runs `f` on one backend inside tidy, reads its result and disposes it. */
-async function runOn(b: Where, f: (b: Where) => Tensor): Promise<HostArray> {
-  const t = T.tidy(() => f(b));
-  try {
-    return await t.data();
-  } finally {
-    t.dispose();
-  }
-}
-const both = async (f: (b: Where) => Tensor): Promise<[HostArray, HostArray]> => [await runOn('webgpu', f), await runOn('cpu', f)];
 
 type Tol = 'exact' | { rtol?: number; atol?: number } | ((i: number) => number);
 

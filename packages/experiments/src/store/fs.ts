@@ -6,7 +6,7 @@
 import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '@tandem/nn';
+import { syncDirectory, writeFileAtomic } from '@tandem/nn';
 import { storeError } from '../program.js';
 import { acquireLock, guardWrites } from './lock.js';
 import type { RunStore } from './types.js';
@@ -31,18 +31,7 @@ async function appendDurably(path: string, data: Uint8Array): Promise<void> {
   } finally {
     await fh.close();
   }
-  if (created) {
-    try {
-      const dh = await open(dirname(path), 'r');
-      try {
-        await dh.sync();
-      } finally {
-        await dh.close();
-      }
-    } catch {
-      /* best effort, as in writeFileAtomic */
-    }
-  }
+  if (created) await syncDirectory(dirname(path));
 }
 
 

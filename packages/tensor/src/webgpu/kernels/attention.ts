@@ -77,20 +77,30 @@ export function attentionRowsKernel(wg: number): string {
   return PARAMS + FLOAT_BITS + FLOAT_FNS + bufs.join('\n') + main1D(wg, DIMS + SCORES_SOFTMAX);
 }
 
-/** Forward output: out[b, i, h·dh + c] = Σ_j P[b, h, i, j] · v[b, h, j, c]. n = B·Tq·D. */
-export function attentionOutKernel(wg: number): string {
+/**
+ * out[b, i, h·dh + c] = Σ_j W[b, h, i, j] · M[b, h, j, c]: a row of per-head weights
+ * ([B, H, Tq, Tk]) against keys or values read in place (strides kvb, kvh, kvt). The
+ * forward output (W = P, M = v) and the query gradient (W = dS, M = k) are this one
+ * contraction. n = B·Tq·D.
+ */
+function headContractKernel(w: string, m: string, out: string, wg: number): string {
   const body = `${DIMS}
   let b = i / (Tq * D);
   let qi = (i / D) % Tq;
   let h = (i % D) / dh;
   let c = i % dh;
   let po = ((b * H + h) * Tq + qi) * Tk;
-  let vo = b * kvb + h * kvh + c;
+  let mo = b * kvb + h * kvh + c;
   var acc = 0.0;
-  for (var j = 0u; j < Tk; j++) { acc = acc + Pr[po + j] * V[vo + j * kvt]; }
-  O[i] = acc;`;
-  const bufs = [binding(1, 'Pr', 'f32'), binding(2, 'V', 'f32'), binding(3, 'O', 'f32', true)];
+  for (var j = 0u; j < Tk; j++) { acc = acc + ${w}[po + j] * ${m}[mo + j * kvt]; }
+  ${out}[i] = acc;`;
+  const bufs = [binding(1, w, 'f32'), binding(2, m, 'f32'), binding(3, out, 'f32', true)];
   return PARAMS + bufs.join('\n') + main1D(wg, body);
+}
+
+/** Forward output: out[b, i, h·dh + c] = Σ_j P[b, h, i, j] · v[b, h, j, c]. n = B·Tq·D. */
+export function attentionOutKernel(wg: number): string {
+  return headContractKernel('Pr', 'V', 'O', wg);
 }
 
 /** Backward rows: P recomputed, dS = P ⊙ (ct·vᵀ − Σ(ct·vᵀ) ⊙ P) · scale. n = B·H·Tq. */
@@ -113,18 +123,7 @@ export function attentionGradRowsKernel(wg: number): string {
 
 /** dq[b, i, h·dh + c] = Σ_j dS[b, h, i, j] · k[b, h, j, c]. n = B·Tq·D. */
 export function attentionGradQKernel(wg: number): string {
-  const body = `${DIMS}
-  let b = i / (Tq * D);
-  let qi = (i / D) % Tq;
-  let h = (i % D) / dh;
-  let c = i % dh;
-  let po = ((b * H + h) * Tq + qi) * Tk;
-  let ko = b * kvb + h * kvh + c;
-  var acc = 0.0;
-  for (var j = 0u; j < Tk; j++) { acc = acc + dS[po + j] * K[ko + j * kvt]; }
-  DQ[i] = acc;`;
-  const bufs = [binding(1, 'dS', 'f32'), binding(2, 'K', 'f32'), binding(3, 'DQ', 'f32', true)];
-  return PARAMS + bufs.join('\n') + main1D(wg, body);
+  return headContractKernel('dS', 'K', 'DQ', wg);
 }
 
 /**

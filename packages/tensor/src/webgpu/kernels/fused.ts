@@ -51,11 +51,11 @@ export function softmaxKernel(log: boolean, wg: number): string {
 }
 
 /**
- * (x − μ) / sqrt(σ² + eps) over rows of length n, biased variance, two passes for the
- * moments (as the cpu kernel; no E[x²] − μ² cancellation). Params: [rows, n, eps bits].
+ * One row's moments, shared by the normalize forward and gradient kernels so both see the
+ * same μ and r = (σ² + eps)^-½: biased variance, two passes (no E[x²] − μ² cancellation).
+ * Params: [rows, n, eps bits]; defines n, base, nf, mu, rstd.
  */
-export function normalizeKernel(wg: number): string {
-  const body = `  let n = P(1u);
+const ROW_MOMENTS = `  let n = P(1u);
   let eps = Pf(2u);
   let base = i * n;
   let nf = f32(n);
@@ -68,7 +68,14 @@ export function normalizeKernel(wg: number): string {
     v = v + d * d;
   }
   let rstd = 1.0 / sqrt_(v / nf + eps);
-  for (var j = 0u; j < n; j++) { Y[base + j] = (X[base + j] - mu) * rstd; }`;
+`;
+
+/**
+ * (x − μ) / sqrt(σ² + eps) over rows of length n, biased variance, two passes for the
+ * moments (as the cpu kernel; no E[x²] − μ² cancellation). Params: [rows, n, eps bits].
+ */
+export function normalizeKernel(wg: number): string {
+  const body = `${ROW_MOMENTS}  for (var j = 0u; j < n; j++) { Y[base + j] = (X[base + j] - mu) * rstd; }`;
   return PARAMS + FLOAT_BITS + FLOAT_FNS + binding(1, 'X', 'f32') + '\n' + binding(2, 'Y', 'f32', true) + main1D(wg, body);
 }
 
@@ -94,20 +101,7 @@ export function softmaxGradKernel(log: boolean, wg: number): string {
  * Params: [rows, n, eps bits].
  */
 export function normalizeGradKernel(wg: number): string {
-  const body = `  let n = P(1u);
-  let eps = Pf(2u);
-  let base = i * n;
-  let nf = f32(n);
-  var s = 0.0;
-  for (var j = 0u; j < n; j++) { s = s + X[base + j]; }
-  let mu = s / nf;
-  var v = 0.0;
-  for (var j = 0u; j < n; j++) {
-    let d = X[base + j] - mu;
-    v = v + d * d;
-  }
-  let rstd = 1.0 / sqrt_(v / nf + eps);
-  var sc = 0.0;
+  const body = `${ROW_MOMENTS}  var sc = 0.0;
   var scy = 0.0;
   for (var j = 0u; j < n; j++) {
     let c = C[base + j];
