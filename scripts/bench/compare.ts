@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:compare [--quick] [--skip-tandem] [--anchors torch,jax-js,tfjs]`: tandem's
+ * `pnpm bench:compare [--quick] [--baseline DIR] [--anchors torch,jax-js,tfjs]`: tandem's
  * cpu cases (`pnpm bench nn --backend cpu`, the matmul cases of `pnpm bench tensor
  * --backend cpu`), then, right after in the same sitting, every anchor that is installed:
  *
@@ -11,6 +11,10 @@
  * `{"bench":"compare","case","anchor","tandem_ms","anchor_ms","ratio"}` (ratio = tandem / anchor
  * time; for matmul also both GFLOP/s and `gflops_ratio` = tandem / anchor). Check losses of
  * both are printed side by side (they must agree to ~1e-5 relative).
+ *
+ * `--baseline DIR`: first runs the same tandem cases in another checkout (e.g. an older
+ * commit extracted with `git archive`, its node_modules linked to this one's), and prints
+ * its ratio lines too (`"tandem":"baseline"`), so before and after are measured in one sitting.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,6 +28,8 @@ const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const ai = argv.indexOf('--anchors');
 const anchors = ai >= 0 ? argv[ai + 1]!.split(',') : ['torch', 'jax-js', 'tfjs'];
+const bli = argv.indexOf('--baseline');
+const baselineRoot = bli >= 0 ? argv[bli + 1]! : undefined;
 
 const line = (o: Record<string, unknown>) => {
   const out: Record<string, unknown> = {};
@@ -32,16 +38,16 @@ const line = (o: Record<string, unknown>) => {
 };
 
 /** Runs a tandem bench and returns its JSON lines (also echoed). */
-function tandemBench(pkg: string, extra: string[]): Record<string, unknown>[] {
-  const r = spawnSync(process.execPath, ['--conditions=tandem-source', '--import', 'tsx', join(root, 'scripts', 'bench.ts'), pkg, '--backend', 'cpu', ...extra], {
-    cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26,
+function tandemBench(pkg: string, extra: string[], dir = root): Record<string, unknown>[] {
+  const r = spawnSync(process.execPath, ['--conditions=tandem-source', '--import', 'tsx', join(dir, 'scripts', 'bench.ts'), pkg, '--backend', 'cpu', ...extra], {
+    cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26,
   });
   if (r.status !== 0) throw new Error(`pnpm bench ${pkg} failed (${r.status})`);
   const out: Record<string, unknown>[] = [];
   for (const l of r.stdout.split('\n')) {
     if (!l.startsWith('{')) continue;
     console.log(l);
-    out.push(JSON.parse(l) as Record<string, unknown>);
+    out.push({ ...(JSON.parse(l) as Record<string, unknown>), ...(dir === root ? {} : { tandem: 'baseline' }) });
   }
   return out;
 }
@@ -108,8 +114,10 @@ function main(): void {
   const t0 = new Date();
   const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   line({ bench: 'compare', started: t0.toISOString(), loadavg: existsSync('/proc/loadavg') ? load() : null });
-  const nn = tandemBench('nn', quick ? ['--quick'] : []);
-  const tensor = tandemBench('tensor', quick ? ['--quick'] : []);
+  const q = quick ? ['--quick'] : [];
+  const runs: { label: string; nn: Record<string, unknown>[]; tensor: Record<string, unknown>[] }[] = [];
+  if (baselineRoot) runs.push({ label: 'baseline', nn: tandemBench('nn', q, baselineRoot), tensor: tandemBench('tensor', q, baselineRoot) });
+  runs.push({ label: 'this', nn: tandemBench('nn', q), tensor: tandemBench('tensor', q) });
   const torch = anchors.includes('torch') ? runTorch() : undefined;
   for (const [name, pkg] of [['jax-js', '@jax-js/jax'], ['tfjs', '@tensorflow/tfjs']] as const) {
     if (!anchors.includes(name)) continue;
@@ -118,23 +126,26 @@ function main(): void {
   }
   if (!torch) return;
   const tag = { anchor: `torch ${torch.version}`, threads: torch.threads };
-  for (const [tc, key] of CASES) {
-    const t = nn.find((x) => x.bench === tc && x.backend === 'cpu');
-    const a = torch.results[key];
-    if (!t || !a) continue;
-    line({ bench: 'compare', case: key, ...tag, tandem_ms: t.ms as number, anchor_ms: a.median_ms, ratio: (t.ms as number) / a.median_ms });
+  for (const { label, nn, tensor } of runs) {
+    const who = { tandem: label };
+    for (const [tc, key] of CASES) {
+      const t = nn.find((x) => x.bench === tc && x.backend === 'cpu');
+      const a = torch.results[key];
+      if (!t || !a) continue;
+      line({ bench: 'compare', case: key, ...who, ...tag, tandem_ms: t.ms as number, anchor_ms: a.median_ms, ratio: (t.ms as number) / a.median_ms });
+    }
+    for (const [n, a] of Object.entries(torch.matmul ?? {})) {
+      const t = tensor.find((x) => x.bench === 'matmul' && x.backend === 'cpu' && String(x.n) === n);
+      if (!t) continue;
+      line({ bench: 'compare', case: `matmul n = ${n}`, ...who, ...tag, tandem_ms: t.ms as number, anchor_ms: a.median_ms, ratio: (t.ms as number) / a.median_ms, tandem_gflops: t.gflops as number, anchor_gflops: a.gflops, gflops_ratio: (t.gflops as number) / a.gflops });
+    }
+    const tl = nn.find((x) => x.bench === 'rw1_train_step');
+    const ti = nn.find((x) => x.bench === 'rw1_ipo_step');
+    line({
+      bench: 'compare', case: 'check losses', ...who, tandem_rw1_train_step0: tl?.loss_step0, torch_rw1_train_step0: torch.check['RW-1 train loss step0'],
+      tandem_rw1_ipo_step0: ti?.loss_step0, torch_rw1_ipo_step0: torch.check['RW-1 IPO loss step0'],
+    });
   }
-  for (const [n, a] of Object.entries(torch.matmul ?? {})) {
-    const t = tensor.find((x) => x.bench === 'matmul' && x.backend === 'cpu' && String(x.n) === n);
-    if (!t) continue;
-    line({ bench: 'compare', case: `matmul n = ${n}`, ...tag, tandem_ms: t.ms as number, anchor_ms: a.median_ms, ratio: (t.ms as number) / a.median_ms, tandem_gflops: t.gflops as number, anchor_gflops: a.gflops, gflops_ratio: (t.gflops as number) / a.gflops });
-  }
-  const tl = nn.find((x) => x.bench === 'rw1_train_step');
-  const ti = nn.find((x) => x.bench === 'rw1_ipo_step');
-  line({
-    bench: 'compare', case: 'check losses', tandem_rw1_train_step0: tl?.loss_step0, torch_rw1_train_step0: torch.check['RW-1 train loss step0'],
-    tandem_rw1_ipo_step0: ti?.loss_step0, torch_rw1_ipo_step0: torch.check['RW-1 IPO loss step0'],
-  });
   line({ bench: 'compare', finished: new Date().toISOString(), seconds: (Date.now() - t0.getTime()) / 1000, loadavg: existsSync('/proc/loadavg') ? load() : null });
 }
 

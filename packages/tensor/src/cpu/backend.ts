@@ -4,7 +4,7 @@
  * Uint8Array for bool), so reads are free and garbage collection reclaims memory.
  * All loops run in a fixed order, so results are bit-reproducible.
  */
-import type { Backend } from '../backend.js';
+import type { AttentionDims, Backend } from '../backend.js';
 import { allocHost, bytesPerElement, type DType, type HostArray } from '../dtype.js';
 import { TensorError } from '../errors.js';
 import { binaryOutDType, broadcastStrides, coalesce, randomDType, reduceOutDType, type View } from '../layout.js';
@@ -14,6 +14,7 @@ import { shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { binaryKernels, forEachRow, rowColPattern, unaryKernel } from './elementwise.js';
 import { matmulF32 } from './wasm/matmul.js';
 import { SOFTMAX_WASM_MIN, softmaxF32 } from './wasm/softmax.js';
+import { isTracing } from '../trace.js';
 
 type Arr = HostArray;
 
@@ -207,6 +208,83 @@ export function softmaxJs(x: Float32Array, out: Float32Array, rows: number, n: n
   }
 }
 
+/** [B, T, H·dh] → [B, H, T, dh] (the composite's splitHeads transpose, as a copy). */
+function splitHeadsInto(x: Float32Array, out: Float32Array, b: number, t: number, h: number, dh: number): void {
+  const d = h * dh;
+  for (let bi = 0; bi < b; bi++) {
+    for (let hi = 0; hi < h; hi++) {
+      let o = (bi * h + hi) * t * dh;
+      for (let ti = 0, src = bi * t * d + hi * dh; ti < t; ti++, src += d) for (let j = 0; j < dh; j++) out[o++] = x[src + j]!;
+    }
+  }
+}
+
+/** [B, H, T, dh] → [B, T, H·dh] (mergeHeads). */
+function mergeHeadsInto(x: Float32Array, out: Float32Array, b: number, t: number, h: number, dh: number): void {
+  const d = h * dh;
+  for (let bi = 0; bi < b; bi++) {
+    for (let hi = 0; hi < h; hi++) {
+      let i = (bi * h + hi) * t * dh;
+      for (let ti = 0, dst = bi * t * d + hi * dh; ti < t; ti++, dst += d) for (let j = 0; j < dh; j++) out[dst + j] = x[i++]!;
+    }
+  }
+}
+
+/**
+ * Multi-head attention, forward only, with the composite's operations and bits (split
+ * heads, q·kᵀ on the wasm matmul, ·scale, +bias, softmax, ·v, merge heads), but the scale
+ * and the bias applied in one pass over the scores and no intermediate tensors. Declines
+ * (undefined) while a tracer watches — under autodiff the composite runs as before, so
+ * training's bits and its backward pass are unchanged.
+ */
+function attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array | undefined, a: AttentionDims): Float32Array | undefined {
+  if (isTracing()) return undefined;
+  const { batch: b, heads: h, tq, tk, dh, scale, kvHeads } = a;
+  const bh = b * h;
+  const qh = alloc('float32', bh * tq * dh) as Float32Array;
+  splitHeadsInto(q, qh, b, tq, h, dh);
+  let kh = k;
+  let vh = v;
+  if (!kvHeads) {
+    kh = alloc('float32', bh * tk * dh) as Float32Array;
+    vh = alloc('float32', bh * tk * dh) as Float32Array;
+    splitHeadsInto(k, kh, b, tk, h, dh);
+    splitHeadsInto(v, vh, b, tk, h, dh);
+  }
+  const s = alloc('float32', bh * tq * tk) as Float32Array;
+  matmulF32(qh, kh, s, bh, tq, dh, tk, false, true, tq * dh, tk * dh);
+  // s·scale, then + bias, each rounded to float32 (the composite's mul and add).
+  const sc = Math.fround(scale);
+  if (!bias) {
+    for (let i = 0; i < s.length; i++) s[i] = s[i]! * sc;
+  } else {
+    const [s0, s1, s2, s3] = a.biasStrides!;
+    let o = 0;
+    for (let bi = 0; bi < b; bi++) {
+      for (let hi = 0; hi < h; hi++) {
+        for (let i = 0, row = bi * s0 + hi * s1; i < tq; i++, row += s2) {
+          for (let j = 0, p = row; j < tk; j++, p += s3, o++) s[o] = Math.fround(s[o]! * sc) + bias[p]!;
+        }
+      }
+    }
+  }
+  // In place: the wasm kernel copies the rows in and out; the JS loop reads each element before writing it.
+  if (s.length >= SOFTMAX_WASM_MIN) softmaxF32(s, s, bh * tq, tk, false);
+  else softmaxJs(s, s, bh * tq, tk, false);
+  const oh = alloc('float32', bh * tq * dh) as Float32Array;
+  matmulF32(s, vh, oh, bh, tq, tk, dh, false, false, tq * tk, tk * dh);
+  const out = alloc('float32', b * tq * h * dh) as Float32Array;
+  mergeHeadsInto(oh, out, b, tq, h, dh);
+  release(qh);
+  if (!kvHeads) {
+    release(kh);
+    release(vh);
+  }
+  release(s);
+  release(oh);
+  return out;
+}
+
 export function createCpuBackend(): Backend<Arr> {
   const be: Backend<Arr> = {
     name: 'cpu',
@@ -387,6 +465,9 @@ export function createCpuBackend(): Backend<Arr> {
       if (rows * n >= SOFTMAX_WASM_MIN) softmaxF32(x as Float32Array, out, rows, n, log);
       else softmaxJs(x as Float32Array, out, rows, n, log);
       return out;
+    },
+    attention(q, k, v, bias, a) {
+      return attentionForward(q as Float32Array, k as Float32Array, v as Float32Array, bias as Float32Array | undefined, a);
     },
     normalize(x, rows, n, eps) {
       const out = alloc('float32', rows * n);
