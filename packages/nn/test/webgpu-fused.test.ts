@@ -78,6 +78,21 @@ function rand(seed: number, shape: number[], lo: number, hi: number, b: Where): 
   return T.tensor(data, { shape, backend: b });
 }
 
+/**
+ * LayerNorm's input: feature j of every row in [j − (d−1)/2, j − (d−1)/2 + ½), so adjacent
+ * features differ by at least ½. Rows whose features nearly coincide make (x − μ)·rsqrt(σ² +
+ * eps) ill-conditioned: one ulp of difference in μ between two correct float32 backends
+ * becomes a large relative difference downstream, which no tolerance on the kernels could
+ * separate from a bug (a d = 2 case failed so, 1.1e-4 normwise).
+ */
+function spread(seed: number, shape: number[], b: Where): Tensor {
+  const d = shape[shape.length - 1]!;
+  const u = rand(seed, shape, 0, 0.5, 'cpu');
+  const data = (u.dataSync() as Float32Array).map((x, i) => x + (i % d) - (d - 1) / 2);
+  u.dispose();
+  return T.tensor(data, { shape, backend: b });
+}
+
 /** A copy of a pytree of cpu tensors on backend `be` (synchronously, from the host data). */
 function onBackend<P>(tree: P, be: Where): P {
   return T.treeMap<P>((t: Tensor) => T.tensor(t.dataSync(), { shape: t.shape, dtype: t.dtype, backend: be }), tree);
@@ -99,7 +114,7 @@ function operands(c: Case, be: Where) {
   if (c.bias === 'padding') bias = T.reshape(T.where(T.gt(rand(c.seed + 5, [c.b, c.tk], 0, 1, be), 0.3), 0, -1e9), [c.b, 1, 1, c.tk]);
   if (c.bias === 'full') bias = rand(c.seed + 6, [c.b, c.h, c.tq, c.tk], -3, 3, be);
   return {
-    q: rand(c.seed, [c.b, c.tq, d], -2, 2, be), k: rand(c.seed + 1, kv, -2, 2, be), v: rand(c.seed + 2, kv, -2, 2, be), bias,
+    q: spread(c.seed, [c.b, c.tq, d], be), k: rand(c.seed + 1, kv, -2, 2, be), v: rand(c.seed + 2, kv, -2, 2, be), bias,
     w: rand(c.seed + 3, [c.b, c.tq, d], -1, 1, be), g: rand(c.seed + 4, [d], 0.5, 1.5, be),
   };
 }

@@ -34,6 +34,25 @@ export function modelJudge(params: PreferenceModelParams, spec: PreferenceModelS
   return (items) => predictPreferences(params, spec, items, backend);
 }
 
+/**
+ * `j` with its verdicts remembered per comparison object: a comparison judged once is not
+ * judged again (evaluators of the same recorded pairs share one judging pass). Only the
+ * comparisons not seen before go to `j`, in one call and in order; a judge whose verdict
+ * on a comparison does not depend on the others in its call (every judge here) gives
+ * exactly the verdicts it would have given without the memo.
+ */
+export function memoJudge(j: Judge): Judge {
+  const seen = new WeakMap<Comparison, 0 | 0.5 | 1>();
+  return async (items) => {
+    const fresh = items.filter((c) => !seen.has(c));
+    if (fresh.length > 0) {
+      const verdicts = await j(fresh);
+      fresh.forEach((c, i) => seen.set(c, verdicts[i]!));
+    }
+    return items.map((c) => seen.get(c)!);
+  };
+}
+
 /** A utility as judge: sign(u(x,y1) − u(x,y2)), ties ½ (the task's rater without noise; see `judge`). */
 export function utilityJudge(utility: (prompt: Tokens, y: Tokens) => number): Judge {
   const rater = { utility };

@@ -24,7 +24,7 @@ import * as RTE from 'fp-ts/lib/ReaderTaskEither.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { adam, decodeCheckpoint, type Checkpoint, type TransformerParams } from '@tandem/nn';
 import {
-  LOSSES, classifierEvaluator, combine, getTask, initTrainState, klEvaluator, offlineSampler, onlineSampler, proxyAccuracyEvaluator,
+  LOSSES, classifierEvaluator, combine, getTask, initTrainState, klEvaluator, memoJudge, offlineSampler, onlineSampler, proxyAccuracyEvaluator,
   replaySampler, runTraining, selfClassificationEvaluator, shuffleStream, streamClassifierEvaluator, winRateEvaluator, winnerLogProbEvaluator,
   type Evaluator, type Judge, type Labeller, type PairBatch, type PairDataset, type Sampler, type StepInfo, type TrainSetup, type TrainState,
 } from '@tandem/rlhf';
@@ -375,7 +375,9 @@ function streamEvaluators(run: OpenRun, stream: readonly PairBatch[]): Evaluator
   if (m.kind !== 'online' || stream.length === 0) return [];
   // The pairs since the previous evaluation (App. E / Fig. 6: pairs near each checkpoint).
   const recent = stream.slice(Math.max(0, stream.length - run.cfg.eval.every));
-  return [...(m.labeller === 'proxy' ? [proxyAccuracyEvaluator(recent, run.judge)] : []), streamClassifierEvaluator(recent, run.judge)];
+  // Both evaluators judge the same recent pairs with the golden model: one judging pass serves both.
+  const judge = memoJudge(run.judge);
+  return [...(m.labeller === 'proxy' ? [proxyAccuracyEvaluator(recent, judge)] : []), streamClassifierEvaluator(recent, judge)];
 }
 
 /** Evaluates the current policy and appends the record to metrics.jsonl; the loss average restarts. */
