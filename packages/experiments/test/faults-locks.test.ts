@@ -234,8 +234,12 @@ describe('through the CLI: a second writer, pauses, kills and signals', () => {
     const out = prepared('fresh');
     const a = start(out);
     const id = await waitUntil('a run in progress', midRun(out), { context: a.text });
+    // Held still while the second process looks, so the run in progress is still `id` (a
+    // paused holder is alive: its lock must be respected all the same).
+    a.child.kill('SIGSTOP');
     const b = start(out, ['--workers', '1', '--fresh']);
     const rb = await b.exit;
+    a.child.kill('SIGCONT');
     expect(rb.code, b.text()).toBe(1);
     expect(b.text()).toMatch(new RegExp(`--fresh: 1 unfinished run\\(s\\) are in use by another process, so nothing was deleted:\\n  .*${id} \\(held by pid ${a.child.pid} on host `));
     expect(b.text()).toMatch(/then rerun with --fresh/);
