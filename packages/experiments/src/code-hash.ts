@@ -27,7 +27,7 @@ export const CODE_PACKAGES = ['tensor', 'autodiff', 'nn', 'rlhf', 'experiments']
  * names a folder) that only present results or start processes: no stored number
  * depends on them, so they are not part of the code hash.
  */
-export const PRESENTATION_ONLY: readonly string[] = ['cli', 'worker', 'report', 'render', 'export', 'figures/'];
+export const PRESENTATION_ONLY: readonly string[] = ['cli', 'worker', 'report', 'render', 'export', 'tidy', 'figures/'];
 
 /** One package's code folder: `name` (e.g. 'rlhf') and the absolute `dir` of its `src/` or `dist/`. */
 export interface CodeRoot {

@@ -10,7 +10,7 @@
  * Without JavaScript the page shows the static SVG. See docs/decisions/report-interactive.md.
  */
 import type { StudyConfig } from './config.js';
-import { tidyCsv, tidyTable } from './export.js';
+import { tidyCsv, tidyTable } from './tidy.js';
 import type { FigureResult, Finding } from './figures/common.js';
 import { canonicalJson, sha256 } from './hash.js';
 import { fromAsync, type Program } from './program.js';

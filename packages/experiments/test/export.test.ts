@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryEnv } from '../src/env.js';
 import { experimentByName, runExperiment } from '../src/experiments.js';
-import { FIXED_COLUMNS, csvField, tidyCsv, tidyJsonl, tidyTable, type TidyTable } from '../src/export.js';
+import { FIXED_COLUMNS, csvField, tidyCsv, tidyJsonl, tidyTable, type TidyTable } from '../src/tidy.js';
 import { SMOKE } from '../src/presets.js';
 import { runOrThrow } from '../src/program.js';
 import { REPORT_FILES } from '../src/report.js';
