@@ -273,22 +273,26 @@ def log(*a):
     print(*a, flush=True)
 
 
+def bench_adam(p, loss_fn, warmup, reps):
+    """Times Adam steps on the params `p` minimising loss_fn(); returns (times, losses)."""
+    opt = torch.optim.Adam(list(p.values()), lr=LR, betas=ADAM_BETAS, eps=ADAM_EPS)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return bench(step, warmup, reps)
+
+
 def run_train(cname, warmup, reps):
     c = CONFIGS[cname]
     p = init_params(c)
     src = det_tokens(OFF_SRC, (c["B"], c["S"]), c["V"])
     tgt = det_tokens(OFF_TGT, (c["B"], c["T"]), c["V"])
-    opt = torch.optim.Adam(list(p.values()), lr=LR, betas=ADAM_BETAS, eps=ADAM_EPS)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = train_loss(p, c, src, tgt)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    times, losses = bench(step, warmup, reps)
-    return times, losses
+    return bench_adam(p, lambda: train_loss(p, c, src, tgt), warmup, reps)
 
 
 def run_ipo(warmup, reps):
@@ -298,16 +302,7 @@ def run_ipo(warmup, reps):
     prompt = det_tokens(OFF_PROMPT, (c["B"], c["S"]), c["V"])
     y_w = det_tokens(OFF_YW, (c["B"], c["T"]), c["V"])
     y_l = det_tokens(OFF_YL, (c["B"], c["T"]), c["V"])
-    opt = torch.optim.Adam(list(p.values()), lr=LR, betas=ADAM_BETAS, eps=ADAM_EPS)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = ipo_loss(p, ref, c, prompt, y_w, y_l)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return bench(step, warmup, reps)
+    return bench_adam(p, lambda: ipo_loss(p, ref, c, prompt, y_w, y_l), warmup, reps)
 
 
 def run_sample(kind, warmup, reps):
@@ -394,13 +389,16 @@ def main():
     out["blas"] = blas_info()
     log(f"  blas libs mapped: {out['blas']}")
 
-    if "a" in only:
-        t, losses = run_train("RW-1", W, R)
-        out["results"]["RW-1 (a) train step"] = summary(t)
-        out["check"]["RW-1 train loss step0"] = losses[0]
-        out["check"]["RW-1 train loss step2"] = losses[2]
-        log(f"  RW-1 (a) train: median {statistics.median(t):.2f} ms  losses {losses[0]:.6f} -> "
+    def train_case(cname, warmup, reps):
+        t, losses = run_train(cname, warmup, reps)
+        out["results"][f"{cname} (a) train step"] = summary(t)
+        out["check"][f"{cname} train loss step0"] = losses[0]
+        out["check"][f"{cname} train loss step2"] = losses[2]
+        log(f"  {cname} (a) train: median {statistics.median(t):.2f} ms  losses {losses[0]:.6f} -> "
             f"{losses[-1]:.6f}")
+
+    if "a" in only:
+        train_case("RW-1", W, R)
     if "b" in only:
         t, losses = run_ipo(W, R)
         out["results"]["RW-1 (b) IPO step"] = summary(t)
@@ -416,12 +414,7 @@ def main():
         out["results"]["RW-1 (c) sample, KV cache"] = summary(t)
         log(f"  RW-1 (c) sample KV-cache: median {statistics.median(t):.2f} ms/batch")
     if "rw2" in only:
-        t, losses = run_train("RW-2", min(W, args.rw2_warmup), min(R, args.rw2_reps))
-        out["results"]["RW-2 (a) train step"] = summary(t)
-        out["check"]["RW-2 train loss step0"] = losses[0]
-        out["check"]["RW-2 train loss step2"] = losses[2]
-        log(f"  RW-2 (a) train: median {statistics.median(t):.2f} ms  losses {losses[0]:.6f} -> "
-            f"{losses[-1]:.6f}")
+        train_case("RW-2", min(W, args.rw2_warmup), min(R, args.rw2_reps))
     if "mm" in only:
         out["matmul"] = run_matmul([64, 256, 1024], MMS)
     if args.json:
