@@ -23,7 +23,7 @@ import { STREAM_FILE, TEMP_NAME } from './runs/artifacts.js';
 import { checkSealed, fileMismatches } from './runs/cache.js';
 import { METRICS_FILE } from './runs/metrics.js';
 import { TrainResultCodec, inspectCheckpoint, type TrainRunConfig } from './runs/train.js';
-import { describeHolder, liveness, type LockInfo } from './store/lock.js';
+import { describeHolder, liveness, pidGone, type LockInfo } from './store/lock.js';
 import { dispose } from '@tandem/tensor';
 import * as E from 'fp-ts/lib/Either.js';
 
@@ -63,18 +63,13 @@ const text = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength
 const kindOfId = (id: string) => id.replace(/-[^-]*$/, '');
 
 /** A temp file is an orphan when the process that wrote it is gone (or, whatever its pid, when it is over an hour old: no atomic write takes that long). */
-export function isOrphanTemp(name: string, mtimeMs: number, now = Date.now()): boolean {
+function isOrphanTemp(name: string, mtimeMs: number, now = Date.now()): boolean {
   const m = TEMP_NAME.exec(name);
   if (!m || name.startsWith('lock')) return false;
   const pid = Number(m[1]);
   if (now - mtimeMs > 3_600_000) return true;
   if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return pidGone(pid);
 }
 
 /** Removes the orphan temp files of every run in the store (those of running writers stay); returns their `<run>/<name>`s. */

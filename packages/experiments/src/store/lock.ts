@@ -129,6 +129,16 @@ async function readLock(path: string): Promise<LockFile | undefined> {
   return { info, ino: st.ino, mtimeMs: st.mtimeMs, raw };
 }
 
+/** Whether no process of this pid namespace has the pid (`kill(pid, 0)` answers ESRCH); a process we may not signal counts as there. */
+export function pidGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /**
  * Whether a lock's holder is running: `alive` or `dead` when it is on this machine
  * (its pid can be asked), `remote` otherwise (only its heartbeat can tell).
@@ -137,11 +147,7 @@ export function liveness(info: LockInfo): 'alive' | 'dead' | 'remote' {
   const local = info.node ? info.node === NODE : info.host === hostname();
   if (!local) return 'remote';
   if (info.pid === process.pid) return [...HELD.values()].some((h) => h.token === info.token) ? 'alive' : 'dead';
-  try {
-    process.kill(info.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return 'dead';
-  }
+  if (pidGone(info.pid)) return 'dead';
   const ps = procStat(info.pid);
   if (ps && (ps[0] === 'Z' || ps[0] === 'X')) return 'dead';
   if (ps && info.start && ps[19] !== info.start) return 'dead'; // the pid was reused by another process
