@@ -99,9 +99,12 @@ export async function fileMismatches(env: Env, id: string, files: Record<string,
       out.push({ file: name, why: `is missing (result.json records ${rec.bytes} bytes)` });
       continue;
     }
+    if (bytes.length !== rec.bytes) {
+      out.push({ file: name, why: `is ${bytes.length} bytes, but result.json records ${rec.bytes}${bytes.length < rec.bytes ? ' (truncated)' : ''}` });
+      continue;
+    }
     const h = sha256(bytes);
-    if (bytes.length !== rec.bytes) out.push({ file: name, why: `is ${bytes.length} bytes, but result.json records ${rec.bytes}${bytes.length < rec.bytes ? ' (truncated)' : ''}` });
-    else if (h !== rec.sha256) out.push({ file: name, why: `has SHA-256 ${h.slice(0, 12)}…, but result.json records ${rec.sha256.slice(0, 12)}… (corrupted or replaced)` });
+    if (h !== rec.sha256) out.push({ file: name, why: `has SHA-256 ${h.slice(0, 12)}…, but result.json records ${rec.sha256.slice(0, 12)}… (corrupted or replaced)` });
   }
   return out;
 }
@@ -136,7 +139,7 @@ export async function readResult<R>(env: Env, id: string, codec?: t.Decoder<unkn
  */
 export function cachedRun<C, R>(kind: string, config: C, body: (run: RunHandle) => Program<R>, codec?: t.Decoder<unknown, R>): Program<RunOutcome<R>> {
   return fromAsync(async (env) => {
-    const id = runId(kind, config, env.codeVersion);
+    const id = idOf(env, kind, config);
     const run: RunHandle = { id, location: env.store.location(id) };
     const done = await readResult(env, run.id, codec);
     if (done !== undefined) {

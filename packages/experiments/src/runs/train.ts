@@ -496,7 +496,7 @@ function finish(run: OpenRun, start: Progress): (p: Progress) => Program<TrainRe
       steps: final.step,
       paramsHash: await treeHash(final.params),
       optHash: await treeHash(final.opt),
-      streamHash: run.cfg.method.kind === 'online' ? createHash('sha256').update(JSON.stringify(p.stream.map((b) => b.pairs.map((x) => [x.prompt, x.y1, x.y2, x.preference])))).digest('hex') : null,
+      streamHash: run.cfg.method.kind === 'online' ? sha256(JSON.stringify(p.stream.map((b) => b.pairs.map((x) => [x.prompt, x.y1, x.y2, x.preference])))) : null,
       final: last,
     };
     dispose([final.params, final.opt]);
