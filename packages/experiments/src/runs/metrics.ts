@@ -46,16 +46,6 @@ export const MetricRecordCodec: t.Type<MetricRecord, unknown, unknown> = t.exact
   metrics: t.record(t.string, MetricCodec),
 }), 'MetricRecord');
 
-/** Decodes one stored record, or throws a StoreError naming `where` (file and line) and the fix. */
-export function decodeMetricRecord(u: unknown, where: string): MetricRecord {
-  const r = MetricRecordCodec.decode(u);
-  if (E.isLeft(r)) {
-    throw storeError(`${where} is not a metric record of this results version (${formatErrors(r.left).join('; ')}); ` +
-      `it was damaged or written by another version of the code: ${REPAIR}`);
-  }
-  return r.right;
-}
-
 /** The value of metric `name` of a record, or NaN when the record or the metric is absent. */
 export function metricValue(r: MetricRecord | undefined, name: string): number {
   return r?.metrics[name]?.value ?? NaN;
