@@ -22,6 +22,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { report as line } from './harness.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const argv = process.argv.slice(2);
@@ -30,12 +31,6 @@ const ai = argv.indexOf('--anchors');
 const anchors = ai >= 0 ? argv[ai + 1]!.split(',') : ['torch', 'jax-js', 'tfjs'];
 const bli = argv.indexOf('--baseline');
 const baselineRoot = bli >= 0 ? argv[bli + 1]! : undefined;
-
-const line = (o: Record<string, unknown>) => {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v;
-  console.log(JSON.stringify(out));
-};
 
 /** Runs a tandem bench and returns its JSON lines (also echoed). */
 function tandemBench(pkg: string, extra: string[], dir = root): Record<string, unknown>[] {
@@ -112,8 +107,8 @@ function installed(pkg: string): boolean {
 
 function main(): void {
   const t0 = new Date();
-  const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  line({ bench: 'compare', started: t0.toISOString(), loadavg: existsSync('/proc/loadavg') ? load() : null });
+  const load = () => (existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') : null);
+  line({ bench: 'compare', started: t0.toISOString(), loadavg: load() });
   const q = quick ? ['--quick'] : [];
   const runs: { label: string; nn: Record<string, unknown>[]; tensor: Record<string, unknown>[] }[] = [];
   if (baselineRoot) runs.push({ label: 'baseline', nn: tandemBench('nn', q, baselineRoot), tensor: tandemBench('tensor', q, baselineRoot) });
@@ -146,7 +141,7 @@ function main(): void {
       tandem_rw1_ipo_step0: ti?.loss_step0, torch_rw1_ipo_step0: torch.check['RW-1 IPO loss step0'],
     });
   }
-  line({ bench: 'compare', finished: new Date().toISOString(), seconds: (Date.now() - t0.getTime()) / 1000, loadavg: existsSync('/proc/loadavg') ? load() : null });
+  line({ bench: 'compare', finished: new Date().toISOString(), seconds: (Date.now() - t0.getTime()) / 1000, loadavg: load() });
 }
 
 main();

@@ -20,12 +20,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nextTokenLogProbs, type TransformerParams } from '@tandem/nn';
+import { adam, nextTokenLogProbs, type TransformerParams } from '@tandem/nn';
 import {
   classifierMargin, getTask, logProbs, offlineSampler, onlineSampler, padTokens, runTraining, sampleResponses, initTrainState,
   LOSSES, type Comparison, type Judge, type Pair, type Labeller, type PairBatch, type Sampler, type TrainSetup,
 } from '@tandem/rlhf';
-import { adam } from '@tandem/nn';
 import { dispose, exp, type BackendName, foldIn, getBackend, key, maximum, mul, split, sub, sum, tidy, where, type Backend, type Key } from '@tandem/tensor';
 import { QUICK } from '../../packages/experiments/src/presets.js';
 import type { StudyConfig } from '../../packages/experiments/src/config.js';
@@ -37,6 +36,7 @@ import { loadDataDatasets, loadGolden, loadSetup, policySpecOf } from '../../pac
 import { loadParams, saveCheckpointBlob } from '../../packages/experiments/src/runs/artifacts.js';
 import { appendMetricRecords } from '../../packages/experiments/src/runs/metrics.js';
 import { trainingPrompts, type TrainRunConfig } from '../../packages/experiments/src/runs/train.js';
+import { report } from './harness.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -73,13 +73,6 @@ class Clock {
       if (this.inEval) this.evalMs[p] += d;
     }
   }
-}
-
-/** One JSON line (numbers to 4 significant digits), as scripts/bench/harness.ts's report. */
-function report(fields: Record<string, unknown>): void {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v;
-  console.log(JSON.stringify(out));
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -241,7 +234,6 @@ async function phases(env: Env, cfg: TrainRunConfig, label: string): Promise<voi
   dispose([baseline, params0]);
   setup.release();
   golden.release();
-
 }
 
 async function main(): Promise<void> {
