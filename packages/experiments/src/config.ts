@@ -182,6 +182,8 @@ const limitText = (n: number, what: string, key: keyof typeof LIMITS) => `the li
 
 /** An upper bound: its value, what it is, and optionally a hint appended after "expected ≤ n". */
 type Bound = [number, string] | [number, string, string];
+const STEPS_BOUND: Bound = [LIMITS.steps, limitText(LIMITS.steps, 'steps', 'steps')];
+const PAIRS_BOUND: Bound = [LIMITS.initialPairs, limitText(LIMITS.initialPairs, 'pairs', 'initialPairs')];
 
 /** Collects the issues of one config value `u`. */
 class Rules {
@@ -241,7 +243,7 @@ class Rules {
 
   /** D_initial: its size within the limit, and a split that leaves pairs on both sides. */
   data(path: string, cap: DataCapacity | undefined): void {
-    this.within(`${path}.initialPairs`, [LIMITS.initialPairs, limitText(LIMITS.initialPairs, 'pairs', 'initialPairs')]);
+    this.within(`${path}.initialPairs`, PAIRS_BOUND);
     const f = this.get(`${path}.heldOutFraction`) as number;
     if (cap && (cap.trainPairs < 1 || cap.heldOutPairs < 1)) {
       let min = 2;
@@ -257,7 +259,7 @@ class Rules {
 
   /** An Adam fit: steps and batch within the limits and the data, warm-up within the steps. */
   fit(path: string, items: Bound | undefined): void {
-    this.within(`${path}.steps`, [LIMITS.steps, limitText(LIMITS.steps, 'steps', 'steps')]);
+    this.within(`${path}.steps`, STEPS_BOUND);
     this.within(`${path}.batchSize`, [LIMITS.batchSize, limitText(LIMITS.batchSize, 'items per batch', 'batchSize')], items);
     const steps = this.int(`${path}.steps`);
     const warmup = this.get(`${path}.warmup`);
@@ -273,7 +275,7 @@ class Rules {
 
   /** Preference-optimisation hyper-parameters; `batchItems` bounds the batch (the prompts for online runs); `online` runs keep their stream in memory. */
   hyper(path: string, batchItems: Bound | undefined, online: boolean): void {
-    this.within(`${path}.steps`, [LIMITS.steps, limitText(LIMITS.steps, 'steps', 'steps')]);
+    this.within(`${path}.steps`, STEPS_BOUND);
     this.within(`${path}.batchSize`, [LIMITS.batchSize, limitText(LIMITS.batchSize, 'pairs per batch', 'batchSize')], batchItems);
     const steps = this.int(`${path}.steps`);
     const batch = this.int(`${path}.batchSize`);
@@ -286,14 +288,15 @@ class Rules {
   /** Evaluation sizes within the prompts and pairs the data provides. */
   eval(path: string, cap: DataCapacity | undefined): void {
     if (!cap) return;
-    const prompts: Bound = [cap.prompts, `the ${plural(cap.prompts, 'training prompt')}`];
+    const prompts = promptsBound(cap);
     this.within(`${path}.klPrompts`, prompts);
     this.within(`${path}.winRatePrompts`, prompts);
-    this.within(`${path}.classifierPairs`, [cap.trainPairs, `the ${plural(cap.trainPairs, 'pair')} of D_golden`]);
+    this.within(`${path}.classifierPairs`, goldenPairsBound(cap));
   }
 }
 
 const promptsBound = (cap: DataCapacity | undefined): Bound | undefined => cap && [cap.prompts, `the ${plural(cap.prompts, 'training prompt')}`];
+const goldenPairsBound = (cap: DataCapacity | undefined): Bound | undefined => cap && [cap.trainPairs, `the ${plural(cap.trainPairs, 'pair')} of D_golden`];
 
 /**
  * The rules a study config must keep beyond each field's type: data, fits, runs and
@@ -314,7 +317,7 @@ export function studyIssues(u: unknown): ConfigIssue[] {
   r.list('offlineSweep.betas', 'β');
   r.list('offlineSweep.steps', 'step count');
   const sweepSteps = r.get('offlineSweep.steps');
-  if (Array.isArray(sweepSteps)) sweepSteps.forEach((_, i) => r.within(`offlineSweep.steps.${i}`, [LIMITS.steps, limitText(LIMITS.steps, 'steps', 'steps')]));
+  if (Array.isArray(sweepSteps)) sweepSteps.forEach((_, i) => r.within(`offlineSweep.steps.${i}`, STEPS_BOUND));
   const steps = r.int('train.steps');
   r.list('shuffleWindows', 'shuffle window');
   const windows = r.get('shuffleWindows');
@@ -350,10 +353,10 @@ export function runIssues(u: unknown): ConfigIssue[] {
   if (kind === 'online') r.hyper('hyper', promptsBound(cap), true);
   else if (kind === 'offline') {
     const ds = r.get('method.dataset.kind');
-    if (ds === 'golden') r.hyper('hyper', cap && [cap.trainPairs, `the ${plural(cap.trainPairs, 'pair')} of D_golden`], false);
+    if (ds === 'golden') r.hyper('hyper', goldenPairsBound(cap), false);
     if (ds === 'versus') {
       const pairs = r.int('method.dataset.pairs');
-      r.within('method.dataset.pairs', [LIMITS.initialPairs, limitText(LIMITS.initialPairs, 'pairs', 'initialPairs')]);
+      r.within('method.dataset.pairs', PAIRS_BOUND);
       r.hyper('hyper', pairs === undefined ? undefined : [pairs, `the ${plural(pairs, 'pair')} of the dataset (method.dataset.pairs)`], false);
       for (const side of ['a', 'b']) {
         const p = `method.dataset.${side}`;
