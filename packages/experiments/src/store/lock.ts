@@ -398,10 +398,11 @@ export function guardWrites<S extends object>(store: S, lockPath: (id: string) =
 }
 
 /** Whether a run folder holds a lock of a running process (or of another machine): its description, else undefined. */
-export async function liveHolder(path: string): Promise<string | undefined> {
+async function liveHolder(path: string): Promise<string | undefined> {
   const cur = await readLock(path).catch(() => undefined);
-  if (!cur || (cur.info && liveness(cur.info) === 'dead')) return undefined;
-  return describeHolder(cur.info) + (cur.info && liveness(cur.info) === 'remote' ? ' (another machine)' : '');
+  const live = cur?.info && liveness(cur.info);
+  if (!cur || live === 'dead') return undefined;
+  return describeHolder(cur.info) + (live === 'remote' ? ' (another machine)' : '');
 }
 
 /**
