@@ -215,6 +215,15 @@ export function softmaxJs(x: Float32Array, out: Float32Array, rows: number, n: n
   }
 }
 
+/**
+ * Softmax (or log-softmax) over rows of n values: the wasm kernel, or the JS loop for tiny
+ * problems; the two give the same bits (wasm/softmax.ts).
+ */
+function softmaxRows(x: Float32Array, out: Float32Array, rows: number, n: number, log: boolean): void {
+  if (rows * n >= SOFTMAX_WASM_MIN) softmaxF32(x, out, rows, n, log);
+  else softmaxJs(x, out, rows, n, log);
+}
+
 /** [B, T, H·dh] → [B, H, T, dh] (the composite's splitHeads transpose, as a copy). */
 function splitHeadsInto(x: Float32Array, out: Float32Array, b: number, t: number, h: number, dh: number): void {
   const d = h * dh;
@@ -276,8 +285,7 @@ function attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, bia
     }
   }
   // In place: the wasm kernel copies the rows in and out; the JS loop reads each element before writing it.
-  if (s.length >= SOFTMAX_WASM_MIN) softmaxF32(s, s, bh * tq, tk, false);
-  else softmaxJs(s, s, bh * tq, tk, false);
+  softmaxRows(s, s, bh * tq, tk, false);
   const oh = alloc('float32', bh * tq * dh) as Float32Array;
   matmulF32(s, vh, oh, bh, tq, tk, dh, false, false, tq * tk, tk * dh);
   const out = alloc('float32', b * tq * h * dh) as Float32Array;
@@ -468,9 +476,7 @@ export function createCpuBackend(): Backend<Arr> {
     },
     softmax(x, rows, n, log) {
       const out = alloc('float32', rows * n) as Float32Array;
-      // The wasm kernel and the JS loop give the same bits (wasm/softmax.ts); the loop serves tiny rows.
-      if (rows * n >= SOFTMAX_WASM_MIN) softmaxF32(x as Float32Array, out, rows, n, log);
-      else softmaxJs(x as Float32Array, out, rows, n, log);
+      softmaxRows(x as Float32Array, out, rows, n, log);
       return out;
     },
     attention(q, k, v, bias, a) {
