@@ -558,21 +558,29 @@ export function fusedNormalizeLast(x: Tensor, eps: number): Tensor | undefined {
  * from primitives (which higher-order gradients need). Not recorded.
  */
 export function fusedSoftmaxGrad(y: Tensor, ct: Tensor, log: boolean): Tensor | undefined {
-  const op = log ? 'logSoftmaxGrad' : 'softmaxGrad';
-  const b = sameBackend(op, [y, ct]);
-  if (!b.softmaxGrad || isTracing() || y.rank === 0 || y.dtype !== 'float32' || ct.dtype !== 'float32' || !shapesEqual(y.shape, ct.shape)) return undefined;
-  const n = y.shape[y.rank - 1]!;
-  const s = b.softmaxGrad(y.storage(op), ct.storage(op), n === 0 ? 0 : y.size / n, n, log);
-  return s === undefined ? undefined : makeTensor(b, s, y.shape, 'float32');
+  return fusedRowGrad(log ? 'logSoftmaxGrad' : 'softmaxGrad', y, ct, (b) =>
+    b.softmaxGrad && ((ys, cts, rows, n) => b.softmaxGrad!(ys, cts, rows, n, log)));
 }
 
 /** The gradient of the fused normalize over the last axis from its input `x` and the cotangent `ct`; as {@link fusedSoftmaxGrad}. */
 export function fusedNormalizeGrad(x: Tensor, ct: Tensor, eps: number): Tensor | undefined {
-  const op = 'normalizeGrad';
+  return fusedRowGrad('normalizeGrad', x, ct, (b) =>
+    b.normalizeGrad && ((xs, cts, rows, n) => b.normalizeGrad!(xs, cts, rows, n, eps)));
+}
+
+type RowGradKernel = (x: unknown, ct: unknown, rows: number, n: number) => unknown;
+
+/**
+ * The shared body of the fused row-op gradients: `x` (the op's input or output) and `ct`
+ * float32 of one shape of rank ≥ 1, no tracer watching, and a kernel from `kernelOf`
+ * (undefined where the backend has none); else undefined. The kernel may decline too.
+ */
+function fusedRowGrad(op: string, x: Tensor, ct: Tensor, kernelOf: (b: Backend) => RowGradKernel | undefined): Tensor | undefined {
   const b = sameBackend(op, [x, ct]);
-  if (!b.normalizeGrad || isTracing() || x.rank === 0 || x.dtype !== 'float32' || ct.dtype !== 'float32' || !shapesEqual(x.shape, ct.shape)) return undefined;
+  const kernel = kernelOf(b);
+  if (!kernel || isTracing() || x.rank === 0 || x.dtype !== 'float32' || ct.dtype !== 'float32' || !shapesEqual(x.shape, ct.shape)) return undefined;
   const n = x.shape[x.rank - 1]!;
-  const s = b.normalizeGrad(x.storage(op), ct.storage(op), n === 0 ? 0 : x.size / n, n, eps);
+  const s = kernel(x.storage(op), ct.storage(op), n === 0 ? 0 : x.size / n, n);
   return s === undefined ? undefined : makeTensor(b, s, x.shape, 'float32');
 }
 
