@@ -237,14 +237,13 @@ export const RULES: Rules = {
 function attentionRule(r: OpRecord<'attention'>, ct: Tensor, n: readonly boolean[]): (Tensor | null)[] {
   const [q, k, v, bias] = r.inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
   const { heads, scale, kvHeads } = r.attrs;
-  const pick = (g: [Tensor, Tensor, Tensor], db: Tensor | null) => {
-    const out: (Tensor | null)[] = g.map((x, i) => (n[i] ? x : null));
-    if (bias) out.push(db);
-    return out;
-  };
   if (!(bias && n[3])) {
     const fused = fusedAttentionGrad(q, k, v, bias, ct, r.attrs);
-    if (fused) return pick(fused, null);
+    if (fused) {
+      const out: (Tensor | null)[] = fused.map((x, i) => (n[i] ? x : null));
+      if (bias) out.push(null);
+      return out;
+    }
   }
   const [b, , d] = q.shape as [number, number, number];
   const dh = d / heads;
@@ -269,16 +268,11 @@ function attentionRule(r: OpRecord<'attention'>, ct: Tensor, n: readonly boolean
 }
 
 /**
- * Looks up the rule of a primitive. Every primitive has one (the type of {@link RULES}
- * sees to that); the check is for records made outside TypeScript.
+ * Applies the rule of `rec`'s primitive to it. Every primitive has one (the type of
+ * {@link RULES} sees to that); the check is for records made outside TypeScript.
  */
-export function ruleFor<P extends Prim>(prim: P): Rule<P> {
-  const r: Rule<P> | undefined = RULES[prim];
-  if (!r) throw new AutodiffError('vjp', `no gradient rule for the primitive '${prim}'`, 'rule');
-  return r;
-}
-
-/** Applies the rule of `rec`'s primitive to it. */
 export function applyRule<P extends Prim>(rec: OpRecord<P>, ct: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
-  return ruleFor(rec.prim)(rec, ct, needs);
+  const r: Rule<P> | undefined = RULES[rec.prim];
+  if (!r) throw new AutodiffError('vjp', `no gradient rule for the primitive '${rec.prim}'`, 'rule');
+  return r(rec, ct, needs);
 }
