@@ -3,9 +3,9 @@
  * through their parts, and every backend gets them for free.
  */
 import { arange, full } from './creation.js';
-import { TensorError } from './errors.js';
+import { TensorError, fmtShape } from './errors.js';
 import * as P from './ops.js';
-import { broadcastShapes, normAxes, normAxis, shapesEqual } from './shape.js';
+import { normAxes, normAxis, shapesEqual } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { withoutTracing } from './trace.js';
 
@@ -218,25 +218,20 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: numbe
   const op = 'multiHeadAttention';
   for (const t of o.bias ? [q, k, v, o.bias] : [q, k, v]) requireFloat(op, t);
   const kvHeads = o.kvHeads ?? false;
-  if (q.rank !== 3) throw new TensorError(op, `q must be [B, Tq, d], got [${q.shape.join(',')}]`, 'shape');
+  if (q.rank !== 3) throw new TensorError(op, `q must be [B, Tq, d], got ${fmtShape(q.shape)}`, 'shape');
   const [b, tq, d] = q.shape as [number, number, number];
   if (!Number.isInteger(heads) || heads < 1 || d % heads !== 0) throw new TensorError(op, `heads must be a positive integer dividing d = ${d}, got ${heads}`);
   const dh = d / heads;
   const tk = kvHeads ? k.shape[2] : k.shape[1];
   const kvShape = kvHeads ? [b, heads, tk, dh] : [b, tk, d];
   if (tk === undefined || !shapesEqual(k.shape, kvShape) || !shapesEqual(v.shape, kvShape)) {
-    throw new TensorError(op, `k and v must both be ${kvHeads ? '[B, H, Tk, dh]' : '[B, Tk, d]'} = [${kvShape.join(',')}] for q [${q.shape.join(',')}] and ${heads} heads, got [${k.shape.join(',')}] and [${v.shape.join(',')}]`, 'shape');
+    throw new TensorError(op, `k and v must both be ${kvHeads ? '[B, H, Tk, dh]' : '[B, Tk, d]'} = ${fmtShape(kvShape)} for q ${fmtShape(q.shape)} and ${heads} heads, got ${fmtShape(k.shape)} and ${fmtShape(v.shape)}`, 'shape');
   }
   const scores = [b, heads, tq, tk];
-  const fits = (bs: readonly number[]) => {
-    try {
-      return shapesEqual(broadcastShapes(op, bs, scores), scores);
-    } catch {
-      return false;
-    }
-  };
+  // The bias broadcasts to the scores: right-aligned, each axis equal or 1.
+  const fits = (bs: readonly number[]) => bs.length <= scores.length && bs.every((d, i) => d === 1 || d === scores[scores.length - bs.length + i]);
   if (o.bias && !fits(o.bias.shape)) {
-    throw new TensorError(op, `the bias [${o.bias.shape.join(',')}] must broadcast to the scores [${scores.join(',')}]`, 'shape');
+    throw new TensorError(op, `the bias ${fmtShape(o.bias.shape)} must broadcast to the scores ${fmtShape(scores)}`, 'shape');
   }
   const scale = o.scale ?? 1 / Math.sqrt(dh);
   const fused = P.fusedAttention(q, k, v, o.bias, { heads, scale, kvHeads });
