@@ -13,7 +13,7 @@
 import * as T from '@tandem/tensor';
 import type { BinaryOp, HostArray, Tensor, UnaryOp } from '@tandem/tensor';
 import { grad, valueAndGrad } from '@tandem/autodiff';
-import { adam, applyUpdates, crossEntropyLoss, generate, initTransformer, layerNorm, transformerConfig, type TransformerParams } from '@tandem/nn';
+import { adam, crossEntropyLoss, generate, initTransformer, layerNorm, optimizerStep, transformerConfig, type TransformerParams } from '@tandem/nn';
 import { RW1, referenceIpoTrainer, referenceTrainer } from '../packages/nn/bench/reference-workloads.js';
 import { matmulF32ThreadsReady } from '../packages/tensor/src/cpu/wasm/matmul.js';
 
@@ -161,9 +161,8 @@ export async function cpuFingerprints(): Promise<Record<string, string>> {
   for (let step = 0; step < 5; step++) {
     const src = T.tidy(() => T.add(T.cast(T.mul(T.uniform(T.foldIn(T.key(1), step), [8, 6], cpu), 8 - 1e-3), 'int32'), 4));
     const [l, p, s] = T.tidy(() => {
-      const [v, g] = valueAndGrad((q: TransformerParams) => crossEntropyLoss(q, cfg, src, src))(params);
-      const [u, ns] = opt.update(g, state, params);
-      return [v, applyUpdates(params, u), ns] as const;
+      const [v, g]: [Tensor, TransformerParams] = valueAndGrad((q: TransformerParams) => crossEntropyLoss(q, cfg, src, src))(params);
+      return [v, ...optimizerStep(opt, g, state, params)] as const;
     });
     losses.push(l.dataSync()[0]!);
     T.dispose([params, state, l, src]);

@@ -47,10 +47,10 @@ const timings: Record<string, number> = {};
 
 function finish(extra: { skippedReason?: string } = {}): never {
   const passed = results.filter((r) => r.status === 'pass').length;
-  const failed = results.filter((r) => r.status === 'fail').length;
+  const failures = results.filter((r) => r.status === 'fail');
+  const failed = failures.length;
   const known = results.filter((r) => r.status === 'known');
   const skipped = results.filter((r) => r.status === 'skip').length + known.length;
-  const failures = results.filter((r) => r.status === 'fail');
   if (known.length > 0) {
     console.log(`\nKnown divergences of Chromium's WebGPU (SwiftShader), counted with the skipped (browser-tests/known-divergences.ts):`);
     for (const k of known) console.log(`  ~ ${k.name}\n      ${(k.error ?? '').split('\n').filter((l) => !/^\s*$/.test(l)).slice(-1)[0]}\n      why: ${k.why}`);
@@ -187,14 +187,13 @@ try {
     await page.close();
     timings[name] = Date.now() - start;
     if (mine.length === 0) mine.push({ name: `${name} > (file)`, status: 'fail', ms: 0, error: 'the file reported no tests' });
-    const kn = mine.filter((r) => r.status === 'fail' && knownDivergence(r.name, r.error)).length;
+    // Each failure is matched against the known divergences once.
+    const classified = mine.map((r) => ({ r, k: r.status === 'fail' ? knownDivergence(r.name, r.error) : undefined }));
+    const kn = classified.filter((c) => c.k !== undefined).length;
     const p = mine.filter((r) => r.status === 'pass').length, f = mine.filter((r) => r.status === 'fail').length - kn, s = mine.filter((r) => r.status === 'skip').length;
     console.log(`${f > 0 ? '✗' : '✓'} ${name.padEnd(24)} ${String(p).padStart(3)} passed, ${f} failed, ${s} skipped${kn ? `, ${kn} known divergence${kn > 1 ? 's' : ''}` : ''}  (${secs(timings[name])})`);
     for (const l of logs) if (!/^\[(debug|verbose)\]/.test(l)) console.log(`    ${l.split('\n')[0]}`);
-    for (const r of mine) {
-      const k = r.status === 'fail' ? knownDivergence(r.name, r.error) : undefined;
-      results.push(k ? { ...r, status: 'known', why: k.why, file: name } : { ...r, file: name });
-    }
+    for (const { r, k } of classified) results.push(k ? { ...r, status: 'known', why: k.why, file: name } : { ...r, file: name });
   }
 
   // 5. The example page.

@@ -55,8 +55,6 @@ export interface BundleOptions {
   alias?: Record<string, string>;
   /** Compile-time constants, e.g. { 'process.env.TANDEM_DEEP': 'undefined' }. */
   define?: Record<string, string>;
-  /** Folder that bare imports are resolved from (default: the importing file's). */
-  nodePaths?: string[];
 }
 
 /** Bundles the entries as ES modules with shared chunks; throws with esbuild's messages on failure. */
@@ -73,7 +71,6 @@ export async function bundleForBrowser(o: BundleOptions): Promise<Metafile> {
       conditions: o.source ? ['tandem-source'] : [],
       alias: o.alias ?? {},
       define: o.define ?? {},
-      nodePaths: o.nodePaths ?? [],
       plugins: o.source ? [nnBrowserEntry, testBuffer] : [],
       sourcemap: 'linked',
       metafile: true,
