@@ -4,15 +4,18 @@
  * parameter bytes at every stage, an identical recorded online stream and identical metrics.
  *
  * The program is the paper's pipeline in miniature (§3): D_initial from the summarize task →
- * golden preference model (trainPreferenceModel) → D_golden (relabelled by it) → SFT policy
- * (trainSft on both responses) → a few online IPO/DPO/… steps labelled by the golden model →
- * evaluators (exact KL, win rate vs SFT, classifier accuracy, winner log-probs).
+ * golden preference model (trainPreferenceModel, to a held-out plateau when the program says so)
+ * → D_golden (relabelled by it) → SFT policy (trainSft on both responses) → a few online
+ * IPO/DPO/… steps labelled by the golden model → evaluators (exact KL, win rate vs SFT,
+ * classifier accuracy, winner log-probs, and the one-pass sampledEvaluator against fixed
+ * baseline responses).
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   classifierEvaluator, combine, initTrainState, initialDataset, klEvaluator, modelJudge, modelLabeller, onlineSampler,
-  preferenceModelSpec, relabel, trainPreferenceModel, trainSft, winRateEvaluator, winnerLogProbEvaluator, type Metrics,
+  preferenceModelSpec, relabel, sampleResponses, sampledEvaluator, trainPreferenceModel, trainSft, winRateEvaluator,
+  winnerLogProbEvaluator, type Metrics,
 } from '@tandem/rlhf';
 import { LOSSES } from '@tandem/rlhf';
 import { dispose, foldIn, getBackend, key } from '@tandem/tensor';
@@ -29,6 +32,8 @@ interface Program {
   /** D_initial size. */
   pairs: number;
   pmSteps: number;
+  /** Train the golden model to a plateau on D_initial itself: evaluate every `every` steps, stop after `patience` without improvement. */
+  validation: { every: number; patience: number } | null;
   sftSteps: number;
   onlineSteps: number;
   batchSize: number;
@@ -42,6 +47,7 @@ const programArb: fc.Arbitrary<Program> = fc.record({
   heads: fc.constantFrom(1, 2),
   pairs: fc.integer({ min: 4, max: 12 }),
   pmSteps: fc.integer({ min: 1, max: 4 }),
+  validation: fc.option(fc.record({ every: fc.integer({ min: 1, max: 2 }), patience: fc.integer({ min: 1, max: 2 }) }), { nil: null }),
   sftSteps: fc.integer({ min: 1, max: 4 }),
   onlineSteps: fc.integer({ min: 1, max: 4 }),
   batchSize: fc.integer({ min: 1, max: 4 }),
@@ -52,6 +58,8 @@ const programArb: fc.Arbitrary<Program> = fc.record({
 /** Everything observable about one run of a program. */
 interface Trace {
   golden: string;
+  /** The fit's report: steps taken, best step and accuracy, the validation curve. */
+  goldenFit: string;
   dGolden: string;
   sft: string;
   stream: string;
@@ -59,6 +67,7 @@ interface Trace {
   losses: number[];
   final: string;
   metrics: Metrics;
+  sampledMetrics: Metrics;
 }
 
 async function runProgram(p: Program): Promise<Trace> {
@@ -70,7 +79,9 @@ async function runProgram(p: Program): Promise<Trace> {
   const fitBase = { batchSize: p.batchSize, lr: 3e-3, warmup: 1, backend: cpu };
 
   const ps = preferenceModelSpec({ dModel: p.dModel, heads: p.heads, dFf: 2 * p.dModel, layers: 1 }, TASK.vocabSize, widths);
-  const golden = await trainPreferenceModel(ps, dInitial, { ...fitBase, steps: p.pmSteps, key: foldIn(root, 1) });
+  const validation = p.validation && { ...p.validation, pairs: dInitial.pairs };
+  const fit = await trainPreferenceModel(ps, dInitial, { ...fitBase, steps: p.pmSteps, key: foldIn(root, 1), ...(validation ? { validation } : {}) });
+  const golden = fit.params;
   const goldenLabeller = modelLabeller('golden', golden, ps, cpu);
   const dGolden = await relabel(dInitial, goldenLabeller, foldIn(root, 2), 'summarize/golden');
   const sft = await trainSft(spec, [dGolden], { ...fitBase, steps: p.sftSteps, key: foldIn(root, 3) });
@@ -87,9 +98,14 @@ async function runProgram(p: Program): Promise<Trace> {
     classifierEvaluator(dGolden.pairs, 'goldenAccuracy'),
     winnerLogProbEvaluator(dGolden.pairs),
   );
+  // The one-pass evaluator against π_sft's responses, sampled once.
+  const baseline = await sampleResponses(sft, spec, prompts, foldIn(root, 7), cpu);
+  const sampled = sampledEvaluator({ prompts, klPrompts: Math.min(3, prompts.length), judge: modelJudge(golden, ps, cpu), baseline });
   const metrics = await evaluator(rec.final.params, { spec, sft, backend: cpu, key: foldIn(root, 6) });
+  const sampledMetrics = await sampled(rec.final.params, { spec, sft, backend: cpu, key: foldIn(root, 8) });
   const trace: Trace = {
     golden: await treeHash(golden),
+    goldenFit: JSON.stringify({ ...fit, params: undefined }),
     dGolden: JSON.stringify(dGolden),
     sft: await treeHash(sft),
     stream: JSON.stringify(rec.batches),
@@ -97,6 +113,7 @@ async function runProgram(p: Program): Promise<Trace> {
     losses: rec.losses,
     final: await treeHash({ params: rec.final.params, opt: rec.final.opt }),
     metrics,
+    sampledMetrics,
   };
   disposeState(rec.final);
   dispose([golden, sft, state.opt]);
@@ -116,6 +133,7 @@ describe('determinism', () => {
       await runProgram(other);
       const b = await runProgram(p);
       expect(b.golden, 'golden preference model params').toBe(a.golden);
+      expect(b.goldenFit, 'golden fit report').toBe(a.goldenFit);
       expect(b.dGolden, 'D_golden').toBe(a.dGolden);
       expect(b.sft, 'SFT params').toBe(a.sft);
       expect(b.stream, 'recorded online stream').toBe(a.stream);
@@ -123,6 +141,8 @@ describe('determinism', () => {
       expect(b.losses).toEqual(a.losses);
       expect(b.final).toBe(a.final);
       expect(sameMetrics(a.metrics, b.metrics), `metrics differ: ${JSON.stringify(a.metrics)} vs ${JSON.stringify(b.metrics)}`).toBe(true);
+      expect(sameMetrics(a.sampledMetrics, b.sampledMetrics), `sampledEvaluator metrics differ: ${JSON.stringify(a.sampledMetrics)} vs ${JSON.stringify(b.sampledMetrics)}`).toBe(true);
+      expect(Object.keys(a.sampledMetrics).sort()).toEqual(['identical', 'kl', 'selfAccuracy', 'selfAccuracyPairs', 'winRate']);
       expect(Object.keys(a.metrics)).toEqual(expect.arrayContaining(['kl', 'winRate', 'goldenAccuracy', 'winnerLogProb']));
     }), fcParams(8));
   }, PROPERTY_TIMEOUT);

@@ -11,9 +11,9 @@ import fc from 'fast-check';
 import { dispose, foldIn, getBackend, key, maximum, split, square, sub, tidy, type Key } from '@tandem/tensor';
 import { adam } from '@tandem/nn';
 import {
-  EOS, MAX_PROMPT, MAX_RESPONSE, MODEL_SIZES, VOCAB_SIZE, gpo, getTask, initTrainState, initialDataset, klEvaluator,
-  initPolicy, offlineSampler, onlineSampler, pairLogProbs, pairTensors, policyConfig, rngFromKey, runTraining, trainSft,
-  utilityJudge, utilityLabeller, winRateEvaluator, combine, slic,
+  EOS, MAX_PROMPT, MAX_RESPONSE, MODEL_SIZES, VOCAB_SIZE, gpo, getTask, initTrainState, initialDataset, initPolicy,
+  offlineSampler, onlineSampler, pairLogProbs, pairTensors, policyConfig, rngFromKey, runTraining, sampleResponses,
+  sampledEvaluator, trainSft, utilityJudge, utilityLabeller, slic,
   type Loss, type Pair, type PolicySpec, type Sampler,
 } from '@tandem/rlhf';
 
@@ -102,10 +102,14 @@ async function experiment(): Promise<void> {
     },
   });
 
-  // Evaluate: exact KL to π_sft and win rate against π_sft judged by the true utility.
+  // Evaluate in one sampling pass: exact KL to π_sft along the first 32 responses, and the win
+  // rate against π_sft judged by the true utility. π_sft's responses are sampled ONCE: every
+  // evaluation (and every run compared with this one) meets the same baseline responses.
   const evalPrompts = prompts.slice(0, 64);
-  const evaluate = combine(klEvaluator(evalPrompts), winRateEvaluator(evalPrompts, sft, utilityJudge(task.utility)));
-  const m = await evaluate(state.params, { spec, sft, backend, key: kEval });
+  const [kBaseline, kPolicy] = split(kEval) as [Key, Key];
+  const baseline = await sampleResponses(sft, spec, evalPrompts, kBaseline, backend);
+  const evaluate = sampledEvaluator({ prompts: evalPrompts, klPrompts: 32, judge: utilityJudge(task.utility), baseline });
+  const m = await evaluate(state.params, { spec, sft, backend, key: kPolicy });
   console.log(`KL(π‖π_sft) = ${m.kl!.value.toFixed(3)} ± ${m.kl!.se!.toFixed(3)}, win rate vs π_sft = ${m.winRate!.value.toFixed(3)} ± ${m.winRate!.se!.toFixed(3)}`);
   dispose([state.params, state.opt, start.opt, sft]);
 }
