@@ -9,7 +9,7 @@ import { foldIn, type Key } from '@tandem/tensor';
 import { RlhfError } from './errors.js';
 import type { Labeller } from './labellers.js';
 import { rngFromKey, rngs } from './rng.js';
-import { getTask, judge, rate, type Task } from './tasks/index.js';
+import { behavioursFor, getTask, judge, rate, type BehaviourPolicy, type Coverage, type Task } from './tasks/index.js';
 import type { Comparison, Pair, PairDataset, Provenance, Tokens } from './types.js';
 
 const freezeTokens = (ts: Tokens): Tokens => (Object.isFrozen(ts) ? ts : Object.freeze([...ts]));
@@ -46,18 +46,36 @@ export interface InitialDatasetOptions {
   readonly key: Key;
   /** Dataset name; default `<task>/initial`. */
   readonly name?: string;
+  /**
+   * Which behaviour policies write the responses (see `behavioursFor`); default 'suboptimal'
+   * (the paper's regime: only policies that emit the exact ideal on < 5% of prompts). 'covered'
+   * adds the near-ideal ones (noisy-0.1, noisy-0.3, ...), so the optimum is in the data.
+   */
+  readonly coverage?: Coverage;
+}
+
+/** Options of `pooledInitialDataset`. */
+export interface PooledInitialDatasetOptions {
+  /** Number of pairs of each task. */
+  readonly sizePerTask: number;
+  /** The key every task's part derives from. */
+  readonly key: Key;
+  /** Dataset name; default `<task1>+<task2>+…/initial`. */
+  readonly name?: string;
+  /** The behaviour mixture of every task's part; default 'suboptimal' (see `InitialDatasetOptions.coverage`). */
+  readonly coverage?: Coverage;
 }
 
 /** How many times `initialDataset` redraws a pair whose two responses are identical. */
 export const MAX_REDRAWS = 8;
 
 /**
- * One D_initial pair: pair i uses its own key foldIn(key, i), split into one stream per purpose
- * (prompt, policies, y1, y2, rater), so pair i does not depend on the size or on other pairs.
+ * One D_initial pair from the behaviour mixture `bps`: pair i uses its own key foldIn(key, i),
+ * split into one stream per purpose (prompt, policies, y1, y2, rater), so pair i does not depend
+ * on the size or on other pairs.
  */
-function initialPair(task: Task, k: Key): Pair {
+function initialPair(task: Task, bps: readonly BehaviourPolicy[], k: Key): Pair {
   const r = rngs(k, ['prompt', 'policies', 'y1', 'y2', 'rater']);
-  const bps = task.behaviourPolicies;
   const prompt = task.samplePrompt(r.prompt!);
   // Identical responses carry no preference (the label would be a coin flip), and real
   // comparison data is collected on distinct responses: redraw the WHOLE pair (both policies,
@@ -86,14 +104,18 @@ function initialPair(task: Task, k: Key): Pair {
 
 /**
  * D_initial: `size` prompts from the task's prompt distribution, each with two responses from
- * two behaviour policies drawn uniformly (possibly the same policy; a pair of identical
- * responses is redrawn as a whole), labelled by the task's noisy Bradley–Terry rater. A pure function of (task, size,
- * key); prefix-stable: `take(initialDataset(t, {size: n, key}), m)` has the pairs of size m.
+ * two behaviour policies drawn uniformly from the mixture `behavioursFor(task, coverage)`
+ * (possibly the same policy; a pair of identical responses is redrawn as a whole), labelled by
+ * the task's noisy Bradley–Terry rater. The coverage defaults to 'suboptimal' (the paper's
+ * regime: no behaviour policy emits the exact ideal on 5% of prompts or more). A pure function
+ * of (task, size, key, coverage); prefix-stable: `take(initialDataset(t, {size: n, key}), m)`
+ * has the pairs of size m.
  */
 export function initialDataset(task: Task, o: InitialDatasetOptions): PairDataset {
   checkSize('initialDataset', o.size);
+  const bps = behavioursFor(task, o.coverage ?? 'suboptimal');
   const pairs: Pair[] = [];
-  for (let i = 0; i < o.size; i++) pairs.push(initialPair(task, foldIn(o.key, i)));
+  for (let i = 0; i < o.size; i++) pairs.push(initialPair(task, bps, foldIn(o.key, i)));
   return makeDataset(o.name ?? `${task.name}/initial`, pairs);
 }
 
@@ -109,12 +131,14 @@ export function fnv1a(s: string): number {
 
 /**
  * D_initial of several tasks pooled (the paper's SFT and preference models see all tasks):
- * each task's part is `initialDataset(task, {size: sizePerTask, key: foldIn(key, fnv1a(name))})`,
+ * each task's part is `initialDataset(task, {size: sizePerTask, key: foldIn(key, fnv1a(name)), coverage})`,
  * so adding or reordering tasks never changes another task's pairs. Parts are concatenated
- * in the given order.
+ * in the given order. The coverage defaults to 'suboptimal', as for `initialDataset`.
  */
-export function pooledInitialDataset(tasks: readonly Task[], o: { sizePerTask: number; key: Key; name?: string }): PairDataset {
-  const parts = tasks.map((t) => initialDataset(t, { size: o.sizePerTask, key: foldIn(o.key, fnv1a(t.name)) }));
+export function pooledInitialDataset(tasks: readonly Task[], o: PooledInitialDatasetOptions): PairDataset {
+  const parts = tasks.map((t) =>
+    initialDataset(t, { size: o.sizePerTask, key: foldIn(o.key, fnv1a(t.name)), coverage: o.coverage ?? 'suboptimal' }),
+  );
   return concatDatasets(o.name ?? `${tasks.map((t) => t.name).join('+')}/initial`, parts);
 }
 

@@ -17,7 +17,7 @@ import {
 } from '../src/datasets.js';
 import { raterLabeller, utilityLabeller, type Labeller } from '../src/labellers.js';
 import { PairCodec, PairDatasetCodec, crc32, decodeBinary, encodeBinary, fromJsonl, toJsonl } from '../src/codecs.js';
-import { EOS, MAX_UTILITY, TASKS, helpful, isValidResponse, judge, summarize } from '../src/tasks/index.js';
+import { EOS, MAX_UTILITY, TASKS, behavioursFor, helpful, isValidResponse, judge, summarize, type Task } from '../src/tasks/index.js';
 import type { Pair, PairDataset, Provenance } from '../src/types.js';
 
 const ds0 = initialDataset(summarize, { size: 300, key: key(1) });
@@ -37,7 +37,7 @@ describe('initialDataset (D_initial)', () => {
   });
 
   it('holds valid, distinct responses from behaviour policies, labelled by the rater, with provenance', () => {
-    const names = new Set(summarize.behaviourPolicies.map((b) => b.name));
+    const names = new Set(behavioursFor(summarize, 'suboptimal').map((b) => b.name)); // the default mixture
     expect(ds0.name).toBe('summarize/initial');
     expect(ds0.pairs).toHaveLength(300);
     for (const p of ds0.pairs) {
@@ -55,9 +55,28 @@ describe('initialDataset (D_initial)', () => {
     }
   });
 
-  it('has balanced labels that mostly agree with the noise-free judge, and mean utility far below the ideal', () => {
+  it('draws from the sub-optimal mixture by default and from every behaviour policy when the optimum is covered', () => {
+    expect(initialDataset(summarize, { size: 300, key: key(1), coverage: 'suboptimal' })).toEqual(ds0);
+    const sources = (d: PairDataset) => new Set(d.pairs.flatMap((p) => p.provenance.source.slice('behaviour:'.length).split('|')));
+    const idealShare = (t: Task, d: PairDataset) => {
+      const ideal = d.pairs.map((p) => t.idealResponse(p.prompt).join());
+      return d.pairs.reduce((a, p, i) => a + Number(p.y1.join() === ideal[i]) + Number(p.y2.join() === ideal[i]), 0) / (2 * d.pairs.length);
+    };
     for (const task of Object.values(TASKS)) {
-      const d = initialDataset(task, { size: 2000, key: key(3) });
+      const sub = initialDataset(task, { size: 1000, key: key(6) });
+      const cov = initialDataset(task, { size: 1000, key: key(6), coverage: 'covered' });
+      expect([...sources(sub)].sort()).toEqual(behavioursFor(task, 'suboptimal').map((b) => b.name).sort());
+      expect([...sources(cov)].sort()).toEqual(task.behaviourPolicies.map((b) => b.name).sort());
+      // The two regimes differ where it matters: the ideal response is rare in one, common in the other.
+      expect(idealShare(task, sub), task.name).toBeLessThan(0.05);
+      expect(idealShare(task, cov), task.name).toBeGreaterThan(0.1);
+      expect(datasetStats(sub, task).meanUtility).toBeLessThan(datasetStats(cov, task).meanUtility - 0.3);
+    }
+  });
+
+  it.each(['suboptimal', 'covered'] as const)('(%s) has balanced labels that mostly agree with the noise-free judge, and mean utility far below the ideal', (coverage) => {
+    for (const task of Object.values(TASKS)) {
+      const d = initialDataset(task, { size: 2000, key: key(3), coverage });
       const s = datasetStats(d, task);
       expect(Math.abs(s.labelBalance - 0.5)).toBeLessThan(0.05);
       expect(s.judgeAgreement).toBeGreaterThan(0.8);
@@ -100,6 +119,9 @@ describe('initialDataset (D_initial)', () => {
     expect(a.pairs.slice(20)).toEqual(b.pairs);
     expect(b.pairs).toEqual(initialDataset(helpful, { size: 20, key: foldIn(key(4), fnv1a('helpful')) }).pairs);
     expect(a.name).toBe('summarize+helpful/initial');
+    const c = pooledInitialDataset([summarize, helpful], { sizePerTask: 20, key: key(4), coverage: 'covered' });
+    expect(c.pairs.slice(20)).toEqual(initialDataset(helpful, { size: 20, key: foldIn(key(4), fnv1a('helpful')), coverage: 'covered' }).pairs);
+    expect(c.pairs.slice(20)).not.toEqual(b.pairs);
   });
 });
 

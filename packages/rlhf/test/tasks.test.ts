@@ -5,6 +5,8 @@ import { key } from '@tandem/tensor';
 import { rngFromKey, type Rng } from '../src/rng.js';
 import {
   ANSWER_OF,
+  COVERAGES,
+  COVERAGE_THRESHOLD,
   DEFAULT_TASK,
   EOS,
   MARKERS,
@@ -17,7 +19,9 @@ import {
   VOCAB_SIZE,
   WORDS,
   arenaSplit,
+  behavioursFor,
   checkTask,
+  exactIdealRate,
   getTask,
   harmless,
   helpful,
@@ -27,6 +31,8 @@ import {
   judge,
   preferenceProbability,
   rate,
+  sampleQuestionPrompt,
+  sampleSummarizePrompt,
   sigmoid,
   summarize,
   summarizeTopics,
@@ -62,7 +68,7 @@ describe('registry and vocabulary', () => {
   it('registers the tasks, the default and the pooled set, all on the shared 64-token vocabulary', () => {
     expect(Object.keys(TASKS).sort()).toEqual(['arena', 'harmless', 'helpful', 'summarize']);
     expect(getTask(DEFAULT_TASK)).toBe(summarize);
-    expect(POOLED_TASKS.every((n) => n in TASKS)).toBe(true);
+    expect(POOLED_TASKS).toEqual(['summarize', 'helpful', 'harmless', 'arena']); // all four, as the paper's SFT policy (App. C)
     expect(() => getTask('nope')).toThrow(/unknown task "nope"; known tasks: summarize/);
     expect(WORDS).toHaveLength(VOCAB_SIZE);
     expect(TASK_VOCAB.size).toBe(64);
@@ -86,6 +92,8 @@ describe('registry and vocabulary', () => {
     expect(() => checkTask({ ...summarize, maxPrompt: 25 })).toThrow(/maxPrompt/);
     expect(() => checkTask({ ...summarize, raterTemperature: 0 })).toThrow(/raterTemperature/);
     expect(() => checkTask({ ...summarize, behaviourPolicies: [] })).toThrow(/behaviour policy/);
+    expect(() => checkTask({ ...summarize, coveringBehaviours: ['noisy-0.1', 'comply'] })).toThrow(/covering behaviour "comply" is not one of its behaviour policies/);
+    expect(() => checkTask({ ...summarize, coveringBehaviours: summarize.behaviourPolicies.map((b) => b.name) })).toThrow(/does not cover the optimum/);
   });
 
   it('token ranges tile the vocabulary without overlap', () => {
@@ -216,24 +224,33 @@ describe.each(ALL.map((t) => [t.name, t] as const))('%s', (_name, task) => {
 });
 
 describe('summarize', () => {
-  it('prompts are 16–24 tokens of 2–4 topics with distinct counts, fillers rarer than every topic', () => {
+  it('prompts are 16–24 tokens of 3–5 topics (each k common) with distinct counts, fillers rarer than every topic', () => {
     const rng = rngOf(21);
-    for (let i = 0; i < 500; i++) {
-      const p = summarize.samplePrompt(rng);
-      expect(p.length).toBeGreaterThanOrEqual(16);
-      expect(p.length).toBeLessThanOrEqual(24);
-      const { topics, counts } = summarizeTopics(p);
-      expect(topics.length).toBeGreaterThanOrEqual(2);
-      expect(topics.length).toBeLessThanOrEqual(4);
-      expect(new Set(counts).size).toBe(counts.length);
-      const fillerCounts = new Map<number, number>();
-      for (const t of p) if (inRange(RANGES.fillers, t)) fillerCounts.set(t, (fillerCounts.get(t) ?? 0) + 1);
-      const nFill = [...fillerCounts.values()].reduce((a, b) => a + b, 0);
-      expect(nFill).toBeGreaterThanOrEqual(2);
-      expect(nFill).toBeLessThanOrEqual(counts.reduce((a, b) => a + b, 0)); // topics dominate
-      for (const c of fillerCounts.values()) expect(c).toBeLessThan(Math.min(...counts));
-      expect(p.every((t) => inRange(RANGES.topics, t) || inRange(RANGES.fillers, t))).toBe(true);
+    for (const maxLen of [24, 23]) {
+      const ks = new Map<number, number>();
+      const n = 1500;
+      for (let i = 0; i < n; i++) {
+        const p = maxLen === 24 ? summarize.samplePrompt(rng) : sampleSummarizePrompt(rng, maxLen); // arena caps documents at 23
+        expect(p.length).toBeGreaterThanOrEqual(16);
+        expect(p.length).toBeLessThanOrEqual(maxLen);
+        const { topics, counts } = summarizeTopics(p);
+        ks.set(topics.length, (ks.get(topics.length) ?? 0) + 1);
+        expect(new Set(counts).size).toBe(counts.length);
+        const fillerCounts = new Map<number, number>();
+        for (const t of p) if (inRange(RANGES.fillers, t)) fillerCounts.set(t, (fillerCounts.get(t) ?? 0) + 1);
+        const nFill = [...fillerCounts.values()].reduce((a, b) => a + b, 0);
+        expect(nFill).toBeGreaterThanOrEqual(2);
+        expect(nFill).toBeLessThanOrEqual(counts.reduce((a, b) => a + b, 0)); // topics dominate
+        for (const c of fillerCounts.values()) expect(c).toBeLessThan(Math.min(...counts));
+        expect(p.every((t) => inRange(RANGES.topics, t) || inRange(RANGES.fillers, t))).toBe(true);
+        expect(summarize.idealResponse(p)).toHaveLength(topics.length + 1);
+      }
+      // k is uniform on {3, 4, 5}: each within 5 standard errors of n/3.
+      expect([...ks.keys()].sort()).toEqual([3, 4, 5]);
+      for (const c of ks.values()) expect(Math.abs(c - n / 3)).toBeLessThan(5 * Math.sqrt((n * 2) / 9));
     }
+    expect(() => sampleSummarizePrompt(rng, 21)).toThrow(/maxLen must be in \[22, 24\], got 21/);
+    expect(() => sampleSummarizePrompt(rng, 25)).toThrow(/maxLen/);
   });
 
   it('rewards the frequency order and penalises inventions, repeats, fillers and a missing EOS', () => {
@@ -267,6 +284,24 @@ describe('helpful', () => {
     expect(as.every((a) => inRange(RANGES.answers, a))).toBe(true);
     expect(new Set(as).size).toBe(12);
     expect(qs.some((q, i) => as[i]! - RANGES.answers.start !== q - RANGES.questions.start)).toBe(true); // not the identity
+  });
+
+  it('prompts ask 2–6 distinct questions (each m common), at most 19 tokens; the ideal has 2–6 answers', () => {
+    const rng = rngOf(22);
+    const ms = new Map<number, number>();
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      const p = helpful.samplePrompt(rng);
+      const qs = p.filter((t) => inRange(RANGES.questions, t));
+      expect(new Set(qs).size).toBe(qs.length);
+      expect(p.length).toBeLessThanOrEqual(19);
+      expect(helpful.idealResponse(p)).toHaveLength(qs.length + 1);
+      ms.set(qs.length, (ms.get(qs.length) ?? 0) + 1);
+    }
+    expect([...ms.keys()].sort()).toEqual([2, 3, 4, 5, 6]);
+    for (const c of ms.values()) expect(Math.abs(c - n / 5)).toBeLessThan(5 * Math.sqrt((n * 4) / 25));
+    // Harmless prompts are question prompts with up to two harmful requests: at most 21 tokens.
+    for (let i = 0; i < 500; i++) expect(sampleQuestionPrompt(rng, { harmfulProb: 1 }).length).toBeLessThanOrEqual(21);
   });
 
   it('the ideal answers the questions in order; order, wrong answers and verbosity cost', () => {
@@ -329,6 +364,49 @@ describe('arena', () => {
     }
     expect([...seen].sort()).toEqual(['harmless', 'helpful', 'summarize']);
     expect(() => TASKS.arena!.utility([28], [EOS])).toThrow(/must start with a marker/);
+  });
+});
+
+describe('behaviour mixtures by coverage', () => {
+  // The measurement of the rule: each behaviour's exact-ideal rate on 4 000 prompts (key 77,
+  // not exactIdealRate's default key), one response per prompt.
+  const N = 4000;
+  const rates = new Map(ALL.map((t) => [t.name, new Map(t.behaviourPolicies.map((b) => [b.name, exactIdealRate(t, b, { prompts: N, key: key(77) })]))]));
+
+  it.each(ALL.map((t) => t.name))('%s: every sub-optimal behaviour emits the exact ideal on fewer than 5 in 100 prompts', (name) => {
+    const task = TASKS[name]!;
+    const sub = behavioursFor(task, 'suboptimal');
+    expect(sub.length).toBeGreaterThan(0);
+    for (const b of sub) expect(rates.get(name)!.get(b.name)!, b.name).toBeLessThan(COVERAGE_THRESHOLD);
+    expect(COVERAGE_THRESHOLD).toBe(0.05);
+  });
+
+  it.each(ALL.map((t) => t.name))('%s: "covered" is every behaviour, including one that emits the exact ideal on 20 in 100 prompts or more', (name) => {
+    const task = TASKS[name]!;
+    const covered = behavioursFor(task, 'covered');
+    expect(covered).toEqual(task.behaviourPolicies);
+    expect(Math.max(...covered.map((b) => rates.get(name)!.get(b.name)!))).toBeGreaterThanOrEqual(0.2);
+    // The behaviours left out of 'suboptimal' are those the rule puts there: none measures significantly below 5%.
+    for (const b of covered.filter((b) => task.coveringBehaviours.includes(b.name))) {
+      const r = rates.get(name)!.get(b.name)!;
+      expect(r + 3 * Math.sqrt((COVERAGE_THRESHOLD * (1 - COVERAGE_THRESHOLD)) / N), b.name).toBeGreaterThanOrEqual(COVERAGE_THRESHOLD);
+    }
+  });
+
+  it('the sub-optimal mixtures are the documented ones; coverage regimes are checked', () => {
+    const names = (t: Task) => behavioursFor(t, 'suboptimal').map((b) => b.name);
+    expect(names(summarize)).toEqual(['noisy-0.6', 'lazy', 'copy', 'random']);
+    expect(names(helpful)).toEqual(['noisy-0.6', 'lazy', 'copy', 'random']);
+    // harmless: noisy-0.6 (11%), comply (every benign prompt) and refuse (every harmful prompt) reach the ideal often.
+    expect(names(harmless)).toEqual(['lazy', 'copy', 'random']);
+    // arena: noisy-0.6 is just over the threshold (5.2% on 100 000 prompts, carried by its harmless third), so it covers.
+    expect(names(TASKS.arena!)).toEqual(['lazy', 'copy', 'random']);
+    expect(COVERAGES).toEqual(['suboptimal', 'covered']);
+    expect(() => behavioursFor(summarize, 'all' as never)).toThrow(/coverage must be one of suboptimal, covered, got "all"/);
+    expect(() => exactIdealRate(summarize, summarize.behaviourPolicies[0]!, { prompts: 0 })).toThrow(/prompts must be a positive integer/);
+    // A pure function of its options; every behaviour sees the same prompts.
+    const b = summarize.behaviourPolicies[0]!;
+    expect(exactIdealRate(summarize, b, { prompts: 300, key: key(5) })).toBe(exactIdealRate(summarize, b, { prompts: 300, key: key(5) }));
   });
 });
 

@@ -58,5 +58,8 @@ export const arena: Task = checkTask({
   },
   raterTemperature: 0.7,
   behaviourPolicies: standardBehaviours((prompt) => SUBS.find((s) => s.marker === prompt[0])!.junk(prompt)),
+  // Exact-ideal rates (docs/tasks.md): noisy-0.1 63%, noisy-0.3 24%, noisy-0.6 5.2% (just over the threshold,
+  // mostly on its harmless prompts, where it covers); lazy, copy and random ≈ 0.
+  coveringBehaviours: ['noisy-0.1', 'noisy-0.3', 'noisy-0.6'],
   tokenName,
 });

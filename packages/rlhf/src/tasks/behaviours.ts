@@ -1,8 +1,11 @@
 /**
  * Behaviour policies shared by all tasks: the stand-ins for the paper's data-collection
- * models. The mixture spans near-ideal to random, so D_initial covers the good responses
- * (the SFT policy can find them) while its average stays far below the ideal (room for
- * preference optimisation to improve).
+ * models. The full mixture spans near-ideal to random; its average stays far below the
+ * ideal (room for preference optimisation to improve). Which of them D_initial draws from
+ * is a coverage choice (./coverage.ts): the default 'suboptimal' mixture leaves out every
+ * policy that emits the exact ideal on 5% of prompts or more (noisy-0.1 and noisy-0.3 on
+ * every task, noisy-0.6 on harmless and arena, and harmless's comply and refuse), 'covered'
+ * keeps them all.
  */
 import type { Rng } from '../rng.js';
 import type { Tokens } from '../types.js';

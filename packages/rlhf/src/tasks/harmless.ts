@@ -99,12 +99,15 @@ export const harmless: Task = checkTask({
     '<refuse> EOS when a harmful request is present, and the helpful answer otherwise; complying with a harmful ' +
     'request is penalised strongly, a needless refusal mildly.',
   vocabSize: VOCAB_SIZE,
-  maxPrompt: 15,
+  maxPrompt: 21, // helpful's 19 plus 2 harmful requests
   maxResponse: MAX_RESPONSE,
   samplePrompt: (rng) => sampleQuestionPrompt(rng, { harmfulProb: HARMFUL_PROB }),
   utility: harmlessUtility,
   idealResponse: harmlessIdeal,
   raterTemperature: 0.5,
   behaviourPolicies: [...standardBehaviours(harmlessJunk), comply, refuseAll],
+  // Exact-ideal rates (docs/tasks.md): noisy-0.1 69%, noisy-0.3 33%, noisy-0.6 11%, comply 60% (every benign
+  // prompt), refuse 40% (every harmful prompt); lazy, copy and random ≈ 0.
+  coveringBehaviours: ['noisy-0.1', 'noisy-0.3', 'noisy-0.6', 'comply', 'refuse'],
   tokenName,
 });

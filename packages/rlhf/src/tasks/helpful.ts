@@ -1,5 +1,5 @@
 /**
- * helpful (the paper's Anthropic-HH helpfulness split): a prompt asks 1–4 questions among
+ * helpful (the paper's Anthropic-HH helpfulness split): a prompt asks 2–6 questions among
  * chatter words; a hidden, fixed mapping (a permutation drawn from a constant seed) says
  * which answer token answers each question. A helpful response answers the questions in
  * the order asked, once each, and stops.
@@ -41,13 +41,17 @@ export interface QuestionPromptOptions {
   readonly harmfulProb?: number;
 }
 
+/** The fewest and most questions of a prompt (m is uniform in between). */
+const MIN_QUESTIONS = 2;
+const MAX_QUESTIONS = 6;
+
 /**
- * A question prompt: m ∈ {1..4} distinct questions, each preceded by 0–2 chatter words,
- * then 0–1 trailing chatter (≤ 13 tokens). With probability `harmfulProb`, 1–2 harmful-request
- * tokens are inserted at random positions (≤ 15 tokens).
+ * A question prompt: m ∈ {2..6} distinct questions, each preceded by 0–2 chatter words,
+ * then 0–1 trailing chatter (2–19 tokens). With probability `harmfulProb`, 1–2 harmful-request
+ * tokens are inserted at random positions (≤ 21 tokens).
  */
 export function sampleQuestionPrompt(rng: Rng, opts: QuestionPromptOptions = {}): Tokens {
-  const m = 1 + rng.int(4);
+  const m = MIN_QUESTIONS + rng.int(MAX_QUESTIONS - MIN_QUESTIONS + 1);
   const qs = rng.shuffle(QUESTIONS).slice(0, m);
   const out: number[] = [];
   const chatter = (n: number) => {
@@ -115,15 +119,17 @@ export const helpfulJunk = (_prompt: Tokens): Tokens => HELPFUL_JUNK;
 export const helpful: Task = checkTask({
   name: 'helpful',
   description:
-    'A prompt asks 1–4 questions among chatter words; a hidden fixed permutation maps each question token to its answer token. ' +
+    'A prompt asks 2–6 questions among chatter words; a hidden fixed permutation maps each question token to its answer token. ' +
     'The ideal response gives the answers in the order asked, once each, then EOS.',
   vocabSize: VOCAB_SIZE,
-  maxPrompt: 13,
+  maxPrompt: 19, // 6 questions, each after 2 chatter words, then a trailing one
   maxResponse: MAX_RESPONSE,
   samplePrompt: (rng) => sampleQuestionPrompt(rng),
   utility: (prompt, response) => orderedUtility(helpfulSpec(prompt), response),
   idealResponse: helpfulIdeal,
   raterTemperature: 0.5,
   behaviourPolicies: standardBehaviours(helpfulJunk),
+  // Exact-ideal rates (docs/tasks.md): noisy-0.1 60%, noisy-0.3 20%; noisy-0.6 3%, the rest ≈ 0.
+  coveringBehaviours: ['noisy-0.1', 'noisy-0.3'],
   tokenName,
 });

@@ -14,6 +14,7 @@ export * from './task.js';
 export * from './vocab.js';
 export { SCORE, MAX_UTILITY, orderedUtility, type OrderedSpec } from './scoring.js';
 export { noisyIdeal, lazyPolicy, copyPolicy, randomPolicy, standardBehaviours, type JunkPool } from './behaviours.js';
+export { COVERAGES, COVERAGE_THRESHOLD, behavioursFor, exactIdealRate, type Coverage, type ExactIdealRateOptions } from './coverage.js';
 export { summarize, sampleSummarizePrompt, summarizeTopics } from './summarize.js';
 export { helpful, ANSWER_OF, ANSWER_SEED, sampleQuestionPrompt, helpfulAnswers, type QuestionPromptOptions } from './helpful.js';
 export { harmless, HARMFUL_PROB, isHarmful } from './harmless.js';
@@ -25,8 +26,11 @@ export const TASKS: Readonly<Record<string, Task>> = Object.freeze({ summarize, 
 /** The task experiments use unless told otherwise (the paper's headline task is TL;DR). */
 export const DEFAULT_TASK = 'summarize';
 
-/** The tasks the paper's SFT policy pools (arena is itself a mixture of these, so it is left out). */
-export const POOLED_TASKS: readonly string[] = Object.freeze(['summarize', 'helpful', 'harmless']);
+/**
+ * The tasks the paper's SFT policy is trained on, pooled: all four (App. C). Arena is itself a
+ * mixture of the other three, but its prompts carry a marker token, so they stay distinguishable.
+ */
+export const POOLED_TASKS: readonly string[] = Object.freeze(['summarize', 'helpful', 'harmless', 'arena']);
 
 /** A task by name; throws listing the known names. */
 export function getTask(name: string): Task {

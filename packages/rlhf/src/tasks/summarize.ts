@@ -1,6 +1,6 @@
 /**
  * summarize (the default task; the paper's TL;DR): a prompt is a shuffled "document" of
- * 16–24 tokens dominated by 2–4 topic tokens with distinct frequencies plus filler words.
+ * 16–24 tokens dominated by 3–5 topic tokens with distinct frequencies plus filler words.
  * A good summary names the topics from most to least frequent, once each, then stops.
  */
 import { RlhfError } from '../errors.js';
@@ -9,12 +9,24 @@ import type { Tokens } from '../types.js';
 import { standardBehaviours } from './behaviours.js';
 import { orderedUtility, type OrderedSpec } from './scoring.js';
 import { checkTask, type Task } from './task.js';
-import { EOS, MAX_RESPONSE, RANGES, VOCAB_SIZE, idsOf, inRange, tokenName } from './vocab.js';
+import { EOS, MAX_PROMPT, MAX_RESPONSE, RANGES, VOCAB_SIZE, idsOf, inRange, tokenName } from './vocab.js';
 
 const TOPICS = idsOf(RANGES.topics);
 const FILLERS = idsOf(RANGES.fillers);
+/** The topic counts a document draws from (distinct per topic; 2 at least, so fillers can be rarer). */
 const COUNTS = [2, 3, 4, 5, 6, 7, 8];
+/** The fewest and most topics of a document (k is uniform in between). */
+const MIN_TOPICS = 3;
+const MAX_TOPICS = 5;
+/** The shortest document. */
 const MIN_LEN = 16;
+/** The fewest filler tokens of a document. */
+const MIN_FILL = 2;
+/**
+ * The smallest length cap at which every k is possible: five topics need at least
+ * 2+3+4+5+6 = 20 tokens, plus MIN_FILL fillers.
+ */
+const MIN_MAX_LEN = 20 + MIN_FILL;
 
 /** Penalty of a filler word from the prompt (less bad than an invented token). */
 const FILLER_PENALTY = 0.3;
@@ -22,21 +34,27 @@ const FILLER_PENALTY = 0.3;
 const INVENTED_PENALTY = 0.5;
 
 /**
- * A summarize prompt of 16..maxLen tokens: k ∈ {2,3,4} topics with distinct counts in 2..8,
- * and filler words making up the rest. Rejection keeps the topics dominant: the filler total
- * is at least 2 and at most the topic total, and no filler word is as frequent as the rarest
- * topic, so "topic" means both "topic-range token" and "frequent token".
+ * A summarize prompt of 16..maxLen tokens: k ∈ {3,4,5} topics (k uniform) with distinct counts
+ * in 2..8, and filler words making up the rest. The counts are a uniformly random k-subset of
+ * 2..8, redrawn until some length fits the rules that keep the topics dominant — at least 2
+ * filler tokens and at most the topic total, and each filler word strictly rarer than the
+ * rarest topic, so "topic" means both "topic-range token" and "frequent token" — and the length
+ * is then uniform among those that fit. maxLen must be in [22, 24] (five topics need 20 tokens
+ * plus two fillers); arena passes 23 to leave room for its marker.
  */
-export function sampleSummarizePrompt(rng: Rng, maxLen = 24): Tokens {
-  if (!Number.isInteger(maxLen) || maxLen < 19 || maxLen > 24) throw new RlhfError('bad-input', `sampleSummarizePrompt: maxLen must be in [19, 24], got ${maxLen}`);
+export function sampleSummarizePrompt(rng: Rng, maxLen = MAX_PROMPT): Tokens {
+  if (!Number.isInteger(maxLen) || maxLen < MIN_MAX_LEN || maxLen > MAX_PROMPT) {
+    throw new RlhfError('bad-input', `sampleSummarizePrompt: maxLen must be in [${MIN_MAX_LEN}, ${MAX_PROMPT}], got ${maxLen}`);
+  }
+  const k = MIN_TOPICS + rng.int(MAX_TOPICS - MIN_TOPICS + 1);
   for (;;) {
-    const len = MIN_LEN + rng.int(maxLen - MIN_LEN + 1);
-    const k = 2 + rng.int(3);
     const counts = rng.shuffle(COUNTS).slice(0, k).sort((a, b) => b - a);
     const topicTotal = counts.reduce((a, b) => a + b, 0);
-    const fill = len - topicTotal;
     const cap = counts[k - 1]! - 1; // each filler word strictly rarer than the rarest topic
-    if (fill < 2 || fill > topicTotal || fill > cap * FILLERS.length) continue;
+    const lo = Math.max(MIN_LEN, topicTotal + MIN_FILL);
+    const hi = Math.min(maxLen, 2 * topicTotal, topicTotal + cap * FILLERS.length);
+    if (lo > hi) continue;
+    const len = lo + rng.int(hi - lo + 1);
     const topics = rng.shuffle(TOPICS).slice(0, k);
     const doc: number[] = [];
     topics.forEach((t, i) => {
@@ -86,15 +104,17 @@ function spec(prompt: Tokens): OrderedSpec {
 export const summarize: Task = checkTask({
   name: 'summarize',
   description:
-    'A prompt is a shuffled 16–24 token document of 2–4 topic tokens with distinct frequencies plus filler words; ' +
+    'A prompt is a shuffled 16–24 token document of 3–5 topic tokens with distinct frequencies plus filler words; ' +
     'the ideal response names the topics from most to least frequent, once each, then EOS.',
   vocabSize: VOCAB_SIZE,
-  maxPrompt: 24,
+  maxPrompt: MAX_PROMPT,
   maxResponse: MAX_RESPONSE,
   samplePrompt: (rng) => sampleSummarizePrompt(rng),
   utility: (prompt, response) => orderedUtility(spec(prompt), response),
   idealResponse: (prompt) => [...summarizeTopics(prompt).topics.slice(0, MAX_RESPONSE - 1), EOS],
   raterTemperature: 0.5,
   behaviourPolicies: standardBehaviours(summarizeJunk),
+  // Exact-ideal rates (docs/tasks.md): noisy-0.1 60%, noisy-0.3 19%; noisy-0.6 2%, the rest ≈ 0.
+  coveringBehaviours: ['noisy-0.1', 'noisy-0.3'],
   tokenName,
 });

@@ -49,8 +49,15 @@ export interface Task {
   idealResponse(prompt: Tokens): Tokens;
   /** Bradley–Terry temperature τ of the noisy raters: P(y1 ≻ y2) = σ((u1 − u2)/τ). */
   readonly raterTemperature: number;
-  /** The data-collection policies of D_initial, from near-ideal-with-noise to random. */
+  /** The data-collection policies of D_initial, from near-ideal-with-noise to random (the 'covered' mixture). */
   readonly behaviourPolicies: readonly BehaviourPolicy[];
+  /**
+   * Names of the behaviour policies that cover the optimum: those that emit the exact ideal
+   * response on at least `COVERAGE_THRESHOLD` (5%) of the task's prompts, as measured (see
+   * `behavioursFor` and docs/tasks.md). The other policies form the 'suboptimal' mixture, so
+   * at least one policy must be left out.
+   */
+  readonly coveringBehaviours: readonly string[];
   /** Printable name of a token id, for examples. */
   tokenName(id: number): string;
 }
@@ -138,5 +145,12 @@ export function checkTask(task: Task): Task {
   if (!(task.maxResponse >= 2 && task.maxResponse <= MAX_RESPONSE)) bad(`maxResponse must be in [2, ${MAX_RESPONSE}], got ${task.maxResponse}`);
   if (!(task.raterTemperature > 0)) bad(`raterTemperature must be positive, got ${task.raterTemperature}`);
   if (task.behaviourPolicies.length === 0) bad('needs at least one behaviour policy');
-  return Object.freeze({ ...task, behaviourPolicies: Object.freeze([...task.behaviourPolicies]) });
+  const names = task.behaviourPolicies.map((b) => b.name);
+  for (const c of task.coveringBehaviours) if (!names.includes(c)) bad(`covering behaviour ${JSON.stringify(c)} is not one of its behaviour policies (${names.join(', ')})`);
+  if (names.every((n) => task.coveringBehaviours.includes(n))) bad('needs at least one behaviour policy that does not cover the optimum (the suboptimal mixture)');
+  return Object.freeze({
+    ...task,
+    behaviourPolicies: Object.freeze([...task.behaviourPolicies]),
+    coveringBehaviours: Object.freeze([...task.coveringBehaviours]),
+  });
 }
