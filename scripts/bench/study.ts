@@ -30,7 +30,8 @@ import { QUICK } from '../../packages/experiments/src/presets.js';
 import type { StudyConfig } from '../../packages/experiments/src/config.js';
 import { nodeEnv } from '../../packages/experiments/src/env.js';
 import { runOrThrow, type Env } from '../../packages/experiments/src/program.js';
-import { ensureRun, offlineOf, onlineOf, prerequisites } from '../../packages/experiments/src/study.js';
+import { ensureRun, offlineOf, onlineOf } from '../../packages/experiments/src/study.js';
+import { jobGraph, runJobsInOrder } from '../../packages/experiments/src/jobs.js';
 import { idOf } from '../../packages/experiments/src/runs/cache.js';
 import { loadDataDatasets, loadGolden, loadSetup, policySpecOf } from '../../packages/experiments/src/runs/setup.js';
 import { loadParams, saveCheckpointBlob } from '../../packages/experiments/src/runs/artifacts.js';
@@ -48,7 +49,7 @@ const real = !argv.includes('--no-real');
 const STEPS = quick ? 50 : 150;
 const S: StudyConfig = {
   ...QUICK,
-  data: { ...QUICK.data, golden: { mode: 'model', size: 'base', fit: { steps: 20, batchSize: 32, lr: 1e-3, warmup: 2 } } },
+  data: { ...QUICK.data, golden: { mode: 'model', size: 'base', fit: { steps: 20, batchSize: 32, lr: 1e-3, warmup: 2, validateEvery: 20, patience: 1 } } },
   setup: { ...QUICK.setup, proxy: { ...QUICK.setup.proxy, steps: 10, warmup: 2 }, sft: { ...QUICK.setup.sft, steps: 20, warmup: 2 } },
   baseline: { ...QUICK.baseline, steps: 4, checkpointEvery: 4 },
   train: { ...QUICK.train, steps: STEPS },
@@ -244,8 +245,9 @@ async function main(): Promise<void> {
     const on = onlineOf(S);
     const off = offlineOf(S);
     const t = performance.now();
-    for (const p of prerequisites(on)) await runOrThrow(p, env);
-    for (const p of prerequisites(off)) await runOrThrow(p, env);
+    // Everything the two runs depend on (data, SFT, proxy, baseline), without the runs themselves.
+    const g = jobGraph([on, off]);
+    await runOrThrow(runJobsInOrder({ jobs: g.jobs.filter((j) => j.config !== on && j.config !== off), deps: [] }), env);
     report({ bench: 'study', case: 'prerequisites', backend: backend.name, wall_s: (performance.now() - t) / 1000, note: 'data, golden, proxy, SFT, baseline with shortened fits; not part of the workload' });
     let realTotal = 0;
     if (real) {

@@ -32,7 +32,7 @@ import { exportMain } from './export.js';
 
 const USAGE = `usage:
   experiment list
-  experiment <name> [--preset quick|full|smoke] [--config file.json] [--backend cpu|webgpu|auto] [--out dir] [--resume | --fresh] [--results-md file]
+  experiment <name> [--preset paper|quick|full|smoke] [--config file.json] [--backend cpu|webgpu|auto] [--out dir] [--resume | --fresh] [--results-md file] [--workers N]
   experiment sweep <offline|shuffle|losses|sizes> [--workers N | --queue redis://host:port] [same options]
   experiment verify [--out dir] [--repair]
   experiment export <name> [--preset p] [--config file.json] [--out dir] [--format csv|jsonl] [--file path]`;
@@ -91,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
   const workers = o.workers === undefined ? (isSweep ? cpus().length : 1) : Number(o.workers);
   if (!Number.isInteger(workers) || workers < 1) fail(`--workers must be a positive integer, got '${o.workers}'`);
   if (o.queue && o.workers) fail('--workers and --queue are alternatives: give one');
-  if ((o.workers || o.queue) && !isSweep) fail('--workers and --queue apply to `experiment sweep <name>`');
+  if (o.queue && !isSweep) fail('--queue applies to `experiment sweep <name>`; an experiment runs on this machine (--workers N for a local pool)');
   if (o.queue) {
     try {
       parseRedisUrl(o.queue);
@@ -159,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`\nsweep ${sweepName}: ${sr.right.length} runs in ${((Date.now() - t0) / 1000).toFixed(1)} s (${o.queue ? `queue ${o.queue}` : `${workers} worker${workers > 1 ? 's' : ''}`})\n`);
     return 0;
   }
-  const r = await run(runExperiment(exp, study, o.preset!), env);
+  const r = await run(runExperiment(exp, study, o.preset!, workers > 1 ? poolExecutor({ workers, root, backend: backend.name }) : sequentialExecutor), env);
   env.dispose();
   await shutdownWebGPU();
   if (E.isLeft(r)) {

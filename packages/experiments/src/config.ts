@@ -31,15 +31,33 @@ export const TaskName = t.keyof({ summarize: null, helpful: null, harmless: null
 /** Codec of a preference loss name: 'ipo', 'dpo', 'slic' or 'bo2'. */
 export const LossName = t.keyof({ ipo: null, dpo: null, slic: null, bo2: null }, "a loss ('ipo' | 'dpo' | 'slic' | 'bo2')");
 
-/** Adam fitting of a supervised model (preference models, SFT): `steps` of `batchSize` items, peak learning rate `lr` after `warmup` steps of linear warm-up. */
+/** Adam fitting of a supervised model (the SFT policy): `steps` of `batchSize` items, peak learning rate `lr` after `warmup` steps of linear warm-up. */
 export const Fit = t.exact(t.type({ steps: PosInt, batchSize: PosInt, lr: PosNum, warmup: NonNegInt }), 'Fit');
+
+/**
+ * Adam fitting of a preference model to a plateau (App. A.3): at most `steps` steps; every
+ * `validateEvery` steps the held-out validation accuracy is measured, the best params are
+ * kept, and the fit stops after `patience` evaluations without a strict improvement.
+ */
+export const PrefFit = t.exact(t.type({ steps: PosInt, batchSize: PosInt, lr: PosNum, warmup: NonNegInt, validateEvery: PosInt, patience: PosInt }), 'PrefFit');
+
+/**
+ * Which behaviour policies write D_initial: 'suboptimal' (the paper's regime: only
+ * behaviours that rarely emit the ideal response, so D_initial does not cover the optimum)
+ * or 'covered' (the "optimum covered" ablation: near-ideal behaviours mixed in).
+ */
+export const Coverage = t.keyof({ suboptimal: null, covered: null }, "a coverage ('suboptimal' | 'covered')");
 
 /** D_initial and the golden labeller. */
 export const DataConfig = t.exact(t.type({
   /** The synthetic task. */
   task: TaskName,
-  /** Seed from which D_initial, its split, the golden model and the setup runs built on it derive. */
+  /** Seed from which D_initial and its held-out split derive. */
   seed: NonNegInt,
+  /** The behaviour mixture that writes D_initial. */
+  coverage: Coverage,
+  /** Replicate: re-draws everything downstream of D_initial (golden model, D_golden's labels, proxy, SFT, baseline, runs) while D_initial stays fixed. */
+  replicate: NonNegInt,
   /** Number of pairs drawn for D_initial (before the held-out split). */
   initialPairs: PosInt,
   /** Fraction of the initial pairs held out from training, for accuracies. */
@@ -47,12 +65,12 @@ export const DataConfig = t.exact(t.type({
   /** The golden labeller: the task's noise-free rater used directly, or a preference model of `size` fitted to D_initial. */
   golden: t.union([
     t.exact(t.type({ mode: t.literal('rater') })),
-    t.exact(t.type({ mode: t.literal('model'), size: SizeName, fit: Fit })),
+    t.exact(t.type({ mode: t.literal('model'), size: SizeName, fit: PrefFit })),
   ], "golden: { mode: 'rater' } or { mode: 'model', size, fit }"),
 }), 'DataConfig');
 
-/** Proxy model and SFT policy, both of the policy's size. */
-export const SetupConfig = t.exact(t.type({ size: SizeName, proxy: Fit, sft: Fit }), 'SetupConfig');
+/** Proxy model and SFT policy, both of the policy's size; the SFT policy learns from all four tasks' D_initial pooled (App. C). */
+export const SetupConfig = t.exact(t.type({ size: SizeName, proxy: PrefFit, sft: Fit }), 'SetupConfig');
 
 /** Preference optimisation hyper-parameters: `steps` of `batchSize` pairs, Adam learning rate `lr`, regularisation strength `beta`, and a checkpoint every `checkpointEvery` steps. */
 export const TrainConfig = t.exact(t.type({
@@ -80,16 +98,27 @@ export const StudyConfigFields = t.exact(t.type({
   /** Evaluation during training. */
   eval: EvalConfig,
   /** The offline grid of Fig. 1: every combination of learning rate, β and step count. */
-  offlineSweep: t.exact(t.type({ lrs: t.array(PosNum), betas: t.array(PosNum), steps: t.array(PosInt) })),
+  offlineSweep: t.exact(t.type({
+    lrs: t.array(PosNum), betas: t.array(PosNum), steps: t.array(PosInt),
+    /** The β values run at the longer lengths (every entry of `steps` after the first); the first length runs every β. The paper runs every β at every length; CPU presets may run fewer at 5× to fit the budget. */
+    longBetas: t.array(PosNum),
+  })),
   /** Shuffle windows of the replay runs of Fig. 13. */
   shuffleWindows: t.array(ShuffleWindow),
   /** Online-run steps whose policies build D_{a vs b} (the paper's 800 and 4k). */
   datasetCheckpoints: t.exact(t.type({ early: PosInt, late: PosInt })),
   /** Policy sizes of the scaling study (Fig. 10). */
   sizes: t.array(SizeName),
+  /** Replicates of the headline comparisons (fig1, fig4, fig13 and the coverage ablation) on the default task: replicate r re-draws everything downstream of D_initial. */
+  seeds: PosInt,
+  /** Tasks of Fig. 1 (the paper shows all four); the default task is `data.task`. */
+  tasks: t.array(TaskName),
 }), 'StudyConfig');
 
 export type Fit = t.TypeOf<typeof Fit>;
+export type PrefFit = t.TypeOf<typeof PrefFit>;
+export type Coverage = t.TypeOf<typeof Coverage>;
+export type TaskName = t.TypeOf<typeof TaskName>;
 export type DataConfig = t.TypeOf<typeof DataConfig>;
 export type SetupConfig = t.TypeOf<typeof SetupConfig>;
 export type TrainConfig = t.TypeOf<typeof TrainConfig>;
@@ -216,8 +245,9 @@ class Rules {
     const seed = this.get(`${path}.seed`);
     const n = this.int(`${path}.initialPairs`);
     const f = this.get(`${path}.heldOutFraction`);
-    if (!TaskName.is(task) || !NonNegInt.is(seed) || n === undefined || n > LIMITS.initialPairs || !Fraction.is(f)) return undefined;
-    return dataCapacity({ task, seed, initialPairs: n, heldOutFraction: f });
+    const coverage = this.get(`${path}.coverage`);
+    if (!TaskName.is(task) || !NonNegInt.is(seed) || n === undefined || n > LIMITS.initialPairs || !Fraction.is(f) || !Coverage.is(coverage)) return undefined;
+    return dataCapacity({ task, seed, initialPairs: n, heldOutFraction: f, coverage });
   }
 
   /** A model size name that the codec accepts but rlhf's MODEL_SIZES lacks (the two lists must agree). */
@@ -264,6 +294,8 @@ class Rules {
     const steps = this.int(`${path}.steps`);
     const warmup = this.get(`${path}.warmup`);
     if (steps !== undefined && NonNegInt.is(warmup) && warmup > steps) this.add(`${path}.warmup`, `%v warm-up steps exceed the fit's ${steps} steps (the peak learning rate is never reached); expected ≤ ${steps}`);
+    const every = this.int(`${path}.validateEvery`);
+    if (steps !== undefined && every !== undefined && every > steps) this.add(`${path}.validateEvery`, `%v exceeds the fit's ${steps} steps (the plateau is never checked); expected ≤ ${steps}`);
   }
 
   /** The proxy and SFT fits of a setup on the data's training pairs. */
@@ -292,6 +324,9 @@ class Rules {
     this.within(`${path}.klPrompts`, prompts);
     this.within(`${path}.winRatePrompts`, prompts);
     this.within(`${path}.classifierPairs`, goldenPairsBound(cap));
+    const kl = this.int(`${path}.klPrompts`);
+    const win = this.int(`${path}.winRatePrompts`);
+    if (kl !== undefined && win !== undefined && kl > win) this.add(`${path}.klPrompts`, `%v exceeds eval.winRatePrompts (${win}): KL and self-classification use the first klPrompts of the win-rate prompts' samples; expected ≤ ${win}`);
   }
 }
 
@@ -316,6 +351,10 @@ export function studyIssues(u: unknown): ConfigIssue[] {
   r.list('offlineSweep.lrs', 'learning rate');
   r.list('offlineSweep.betas', 'β');
   r.list('offlineSweep.steps', 'step count');
+  r.list('offlineSweep.longBetas', 'β');
+  const betas = r.get('offlineSweep.betas');
+  const longBetas = r.get('offlineSweep.longBetas');
+  if (Array.isArray(betas) && Array.isArray(longBetas)) longBetas.forEach((b, i) => (betas.includes(b) ? undefined : r.add(`offlineSweep.longBetas.${i}`, `%v is not one of offlineSweep.betas (${JSON.stringify(betas)}); the longer runs use a subset of the grid's β values`)));
   const sweepSteps = r.get('offlineSweep.steps');
   if (Array.isArray(sweepSteps)) sweepSteps.forEach((_, i) => r.within(`offlineSweep.steps.${i}`, STEPS_BOUND));
   const steps = r.int('train.steps');
@@ -333,6 +372,10 @@ export function studyIssues(u: unknown): ConfigIssue[] {
   r.list('sizes', 'model size');
   const sizes = r.get('sizes');
   if (Array.isArray(sizes)) sizes.forEach((_, i) => r.size(`sizes.${i}`));
+  r.list('tasks', 'task');
+  const tasks = r.get('tasks');
+  const task = r.get('data.task');
+  if (Array.isArray(tasks) && TaskName.is(task) && !tasks.includes(task)) r.add('tasks', `%v does not include the default task data.task (${JSON.stringify(task)}); Fig. 1 shows it first`);
   return r.issues;
 }
 

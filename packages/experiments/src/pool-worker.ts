@@ -1,5 +1,5 @@
 /**
- * A local-pool worker process: runs the training runs it is sent, reporting progress
+ * A local-pool worker process: runs the jobs (cached runs of any kind) it is sent, reporting progress
  * over IPC. It stops its running job at the next checkpoint (releasing the run's lock)
  * when the pool asks (`stop`, the parent's Ctrl-C or SIGTERM), on its own SIGINT or
  * SIGTERM (a terminal's Ctrl-C reaches the whole process group), or when the parent
@@ -10,7 +10,7 @@ import { interruption } from './pool-signals.js';
 import { initBackend, shutdownWebGPU, type BackendName } from '@tandem/tensor';
 import { describeError, run, type Env } from './program.js';
 import type { FromWorker, ToWorker } from './pool.js';
-import { trainRun } from './runs/train.js';
+import { jobProgram } from './jobs.js';
 import { fsStore } from './store/fs.js';
 import { CODE_VERSION } from './version.js';
 
@@ -40,7 +40,7 @@ process.on('message', async (m: ToWorker) => {
       stop: () => undefined,
     }),
   };
-  const r = await run(trainRun(m.config), env);
+  const r = await run(jobProgram(m.job), env);
   if (r._tag === 'Left') send({ type: 'error', index: m.index, message: describeError(r.left), code: r.left.code });
   else send({ type: 'done', index: m.index });
   if (!process.connected) process.exit(r._tag === 'Left' ? 1 : 0);

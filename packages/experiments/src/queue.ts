@@ -13,10 +13,11 @@ import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
 import type { Backend } from '@tandem/tensor';
 import { decodeWith } from './config.js';
-import { describeError, fromAsync, run, type Env } from './program.js';
+import { chain, describeError, fromAsync, pipe, run, type Env, type Program } from './program.js';
+import { runJobsInOrder } from './jobs.js';
 import { TrainRunConfigCodec } from './run-config.js';
 import { idOf } from './runs/cache.js';
-import { describeRun, trainRun } from './runs/train.js';
+import { describeRun, trainRun, type TrainRunConfig } from './runs/train.js';
 import { fsStore } from './store/fs.js';
 import type { Executor } from './sweep.js';
 import { CODE_VERSION } from './version.js';
@@ -135,7 +136,12 @@ export interface QueueOptions {
 
 /** An executor that enqueues the runs and waits until every one has completed. */
 export function queueExecutor(o: QueueOptions): Executor {
-  return (runs) => fromAsync(async (env) => {
+  // The graph's other jobs (data, setup, baselines…) run here first; the queue serves the targets.
+  return (g, targets) => pipe(runJobsInOrder({ jobs: g.jobs.filter((_, i) => !targets.includes(i)), deps: [] }), chain(() => queueRuns(o, targets.map((i) => g.jobs[i]!.config as TrainRunConfig))));
+}
+
+function queueRuns(o: QueueOptions, runs: readonly TrainRunConfig[]): Program<void> {
+  return fromAsync(async (env) => {
     const connection = redisConnection(o.url);
     await checkRedis(o.url);
     const queue = new Queue(QUEUE_NAME, { connection });

@@ -3,28 +3,44 @@
  * (the online IPO run appears in fig1, fig4, fig6…); since runs are content-
  * addressed, a shared run is computed once and then read from the store.
  */
-import type { LossName, ShuffleWindow, SizeName, StudyConfig } from './config.js';
+import type { Coverage, LossName, ShuffleWindow, SizeName, StudyConfig, TaskName } from './config.js';
 import { chain, pipe, type Program } from './program.js';
-import { datasetRun } from './runs/dataset.js';
-import { dataRun, setupRun, type SetupRunConfig } from './runs/setup.js';
+import { jobGraph, runJobsInOrder } from './jobs.js';
+import type { SetupRunConfig } from './runs/setup.js';
 import { trainRun, type DatasetRef, type TrainResult, type TrainRunConfig } from './runs/train.js';
 import type { RunOutcome } from './runs/cache.js';
 
-/** The setup run config of a study, at model size `size` (the study's own by default). */
-export function setupOf(s: StudyConfig, size: SizeName = s.setup.size): SetupRunConfig {
-  return { data: s.data, setup: { ...s.setup, size } };
+/** Where a run sits in the study: its task, D_initial's coverage and the replicate (defaults: the study's `data`). */
+export interface Cell {
+  /** The task (default: `data.task`). */
+  task?: TaskName;
+  /** D_initial's behaviour mixture (default: `data.coverage`); 'covered' is the "optimum covered" ablation. */
+  coverage?: Coverage;
+  /** The replicate, 0 … seeds − 1 (default: `data.replicate`): it re-draws everything downstream of D_initial. */
+  replicate?: number;
 }
 
-/** The golden policy baseline: online IPO labelled by the golden model (docs/paper.md §3.6). */
-export function baselineOf(s: StudyConfig, size: SizeName = s.setup.size): TrainRunConfig {
+/** The setup run config of a study, at model size `size` (the study's own by default) in `cell`. */
+export function setupOf(s: StudyConfig, size: SizeName = s.setup.size, cell: Cell = {}): SetupRunConfig {
   return {
-    setup: setupOf(s, size), method: { kind: 'online', labeller: 'golden' }, loss: 'ipo', hyper: s.baseline, seed: 1000,
+    data: { ...s.data, task: cell.task ?? s.data.task, coverage: cell.coverage ?? s.data.coverage, replicate: cell.replicate ?? s.data.replicate },
+    setup: { ...s.setup, size },
+  };
+}
+
+/** Run seeds of replicate r: base + 10·r, so replicates never share a run key. */
+const seedOf = (base: number, cell: Cell, s: StudyConfig) => base + 10 * (cell.replicate ?? s.data.replicate);
+
+/** The golden policy baseline: online IPO labelled by the golden model (docs/paper.md §3.6). */
+export function baselineOf(s: StudyConfig, size: SizeName = s.setup.size, cell: Cell = {}): TrainRunConfig {
+  return {
+    setup: setupOf(s, size, cell), method: { kind: 'online', labeller: 'golden' }, loss: 'ipo', hyper: s.baseline, seed: seedOf(1000, cell, s),
     eval: s.eval, keepSteps: [],
   };
 }
 
 /** Per-run overrides of the study's defaults, for {@link onlineOf} and {@link offlineOf}. */
-export interface RunOptions {
+export interface RunOptions extends Cell {
   /** The preference loss (default 'ipo'). */
   loss?: LossName;
   /** Policy and proxy model size (default: the study's setup size). */
@@ -35,12 +51,24 @@ export interface RunOptions {
   beta?: number;
   /** Training steps (default: the study's `train.steps`). */
   steps?: number;
-  /** Run seed (default 1 for online runs, 2 for offline ones). */
+  /** Run seed (default 1 for online runs, 2 for offline ones, plus 10 per replicate). */
   seed?: number;
 }
 
+/**
+ * The run's hyper-parameters. A run k times the online length evaluates and checkpoints
+ * k times less often, so every run has the same number of evaluations.
+ */
 function hyper(s: StudyConfig, o: RunOptions) {
-  return { ...s.train, lr: o.lr ?? s.train.lr, beta: o.beta ?? s.train.beta, steps: o.steps ?? s.train.steps };
+  const steps = o.steps ?? s.train.steps;
+  const k = Math.max(1, Math.round(steps / s.train.steps));
+  return { ...s.train, lr: o.lr ?? s.train.lr, beta: o.beta ?? s.train.beta, steps, checkpointEvery: s.train.checkpointEvery * k };
+}
+
+/** The evaluation of a run of `steps` steps (see {@link hyper}) against the baseline of its size and cell. */
+function evalOf(s: StudyConfig, o: RunOptions, size: SizeName) {
+  const k = Math.max(1, Math.round((o.steps ?? s.train.steps) / s.train.steps));
+  return { ...s.eval, every: s.eval.every * k, baseline: baselineOf(s, size, o) };
 }
 
 /** Online preference optimisation labelled by the proxy model. */
@@ -48,8 +76,8 @@ export function onlineOf(s: StudyConfig, o: RunOptions = {}): TrainRunConfig {
   const size = o.size ?? s.setup.size;
   const keep = [s.datasetCheckpoints.early, s.datasetCheckpoints.late].filter((k) => k <= (o.steps ?? s.train.steps));
   return {
-    setup: setupOf(s, size), method: { kind: 'online', labeller: 'proxy' }, loss: o.loss ?? 'ipo', hyper: hyper(s, o), seed: o.seed ?? 1,
-    eval: { ...s.eval, baseline: baselineOf(s, size) }, keepSteps: keep,
+    setup: setupOf(s, size, o), method: { kind: 'online', labeller: 'proxy' }, loss: o.loss ?? 'ipo', hyper: hyper(s, o), seed: o.seed ?? seedOf(1, o, s),
+    eval: evalOf(s, o, size), keepSteps: keep,
   };
 }
 
@@ -57,15 +85,26 @@ export function onlineOf(s: StudyConfig, o: RunOptions = {}): TrainRunConfig {
 export function offlineOf(s: StudyConfig, o: RunOptions & { dataset?: DatasetRef } = {}): TrainRunConfig {
   const size = o.size ?? s.setup.size;
   return {
-    setup: setupOf(s, size), method: { kind: 'offline', dataset: o.dataset ?? { kind: 'golden' } }, loss: o.loss ?? 'ipo', hyper: hyper(s, o),
-    seed: o.seed ?? 2, eval: { ...s.eval, baseline: baselineOf(s, size) }, keepSteps: [],
+    setup: setupOf(s, size, o), method: { kind: 'offline', dataset: o.dataset ?? { kind: 'golden' } }, loss: o.loss ?? 'ipo', hyper: hyper(s, o),
+    seed: o.seed ?? seedOf(2, o, s), eval: evalOf(s, o, size), keepSteps: [],
   };
 }
 
-/** Offline training on a recorded online stream, in order (window 1) or shuffled within windows. */
-export function replayOf(s: StudyConfig, source: TrainRunConfig, window: ShuffleWindow): TrainRunConfig {
+/**
+ * The offline grid of a cell (Fig. 1's pooled sweep): every learning rate × β at the first
+ * length of `offlineSweep.steps` (the online length), and every learning rate × `longBetas`
+ * at the longer lengths.
+ */
+export function offlineGrid(s: StudyConfig, o: RunOptions = {}): TrainRunConfig[] {
+  const { lrs, betas, steps, longBetas } = s.offlineSweep;
+  return steps.flatMap((n, i) => lrs.flatMap((lr) => (i === 0 ? betas : longBetas).map((beta) => offlineOf(s, { ...o, lr, beta, steps: n }))));
+}
+
+/** Offline training on a recorded online stream, in order (window 1) or shuffled within windows; at the source's learning rate and β unless given (Fig. 4 pools the shuffled stream over the offline grid). */
+export function replayOf(s: StudyConfig, source: TrainRunConfig, window: ShuffleWindow, o: { lr?: number; beta?: number } = {}): TrainRunConfig {
   return {
-    setup: source.setup, method: { kind: 'replay', source, window, shuffleSeed: 7 }, loss: source.loss, hyper: source.hyper,
+    setup: source.setup, method: { kind: 'replay', source, window, shuffleSeed: 7 }, loss: source.loss,
+    hyper: { ...source.hyper, lr: o.lr ?? source.hyper.lr, beta: o.beta ?? source.hyper.beta },
     seed: source.seed, eval: source.eval, keepSteps: [],
   };
 }
@@ -82,23 +121,7 @@ export function versusDatasets(s: StudyConfig, online: TrainRunConfig): Extract<
   ];
 }
 
-/** Everything a training run needs first: data, setup, and (unless it is one) the baseline. */
-export function prerequisites(c: TrainRunConfig): Program<unknown>[] {
-  const ps: Program<unknown>[] = [dataRun(c.setup.data), setupRun(c.setup)];
-  if (c.eval.baseline) ps.push(...prerequisites(c.eval.baseline), trainRun(c.eval.baseline));
-  const m = c.method;
-  if (m.kind === 'replay') ps.push(...prerequisites(m.source), trainRun(m.source));
-  if (m.kind === 'offline' && m.dataset.kind === 'versus') {
-    for (const side of [m.dataset.a, m.dataset.b]) if (side.kind === 'checkpoint') ps.push(...prerequisites(side.run), trainRun(side.run));
-    ps.push(datasetRun(m.dataset, c.setup));
-  }
-  return ps;
-}
-
-/** A training run with everything it depends on (each a cache hit when already done). */
+/** A training run with everything it depends on, in graph order (each a cache hit when already done). */
 export function ensureRun(c: TrainRunConfig): Program<RunOutcome<TrainResult>> {
-  return prerequisites(c).reduceRight<Program<RunOutcome<TrainResult>>>(
-    (next, p) => pipe(p, chain(() => next)),
-    trainRun(c),
-  );
+  return pipe(runJobsInOrder(jobGraph([c])), chain(() => trainRun(c)));
 }

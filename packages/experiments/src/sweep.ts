@@ -5,11 +5,13 @@
  * by workers on many machines — with bit-identical results.
  */
 import type { StudyConfig } from './config.js';
-import { offlineSweep } from './figures/fig1.js';
-import { chain, fromAsync, map, pipe, sequence, storeError, type Program } from './program.js';
+
+import { jobGraph, runJobsInOrder, type JobGraph } from './jobs.js';
+import { chain, fromAsync, pipe, storeError, type Program } from './program.js';
+import { runId } from './hash.js';
 import { idOf, readResult } from './runs/cache.js';
-import { TrainResultCodec, trainRun, type TrainResult, type TrainRunConfig } from './runs/train.js';
-import { offlineOf, onlineOf, prerequisites, replayOf } from './study.js';
+import { TrainResultCodec, type TrainResult, type TrainRunConfig } from './runs/train.js';
+import { offlineGrid, offlineOf, onlineOf, replayOf } from './study.js';
 
 export interface Sweep {
   name: string;
@@ -18,30 +20,38 @@ export interface Sweep {
 
 /** The sweeps the CLI knows, built from a study config. */
 export const SWEEPS: Record<string, { description: string; build: (s: StudyConfig) => Sweep }> = {
-  offline: { description: 'offline IPO over the learning-rate × β × steps grid (Fig. 1)', build: (s) => ({ name: 'offline', runs: offlineSweep(s) }) },
+  offline: { description: 'offline IPO over the learning-rate × β × steps grid (Fig. 1)', build: (s) => ({ name: 'offline', runs: offlineGrid(s) }) },
   shuffle: { description: 'replays of D_online at every shuffle window (Fig. 13)', build: (s) => ({ name: 'shuffle', runs: s.shuffleWindows.map((w) => replayOf(s, onlineOf(s), w)) }) },
   losses: { description: 'online and offline runs of every loss (IPO, DPO, SLiC, Bo2)', build: (s) => ({ name: 'losses', runs: (['ipo', 'dpo', 'slic', 'bo2'] as const).flatMap((loss) => [onlineOf(s, { loss }), offlineOf(s, { loss })]) }) },
   sizes: { description: 'online and offline IPO at every policy size (Fig. 10)', build: (s) => ({ name: 'sizes', runs: s.sizes.flatMap((size) => [onlineOf(s, { size }), offlineOf(s, { size })]) }) },
 };
 
 /**
- * How a sweep's runs are executed once their prerequisites exist. The default runs
- * them one after another in this process; the pool and the queue distribute them.
+ * How a job graph (jobs.ts) is executed; `targets` are the indices of the jobs asked for
+ * (the rest are what they depend on). The default runs every job in graph order in this
+ * process; the local pool runs the graph on worker processes; the queue runs the
+ * dependencies here and distributes the targets.
  */
-export type Executor = (runs: readonly TrainRunConfig[]) => Program<void>;
+export type Executor = (g: JobGraph, targets: readonly number[]) => Program<void>;
 
-export const sequentialExecutor: Executor = (runs) => pipe(sequence(runs.map((c) => trainRun(c))), map(() => undefined));
+export const sequentialExecutor: Executor = (g) => runJobsInOrder(g);
+
+/** The graph of `runs` and the indices of the runs themselves in it. */
+export function graphOf(runs: readonly TrainRunConfig[]): { graph: JobGraph; targets: number[] } {
+  const graph = jobGraph(runs);
+  const keys = graph.jobs.map((j) => runId(j.kind, j.config, ''));
+  return { graph, targets: runs.map((c) => keys.indexOf(runId('train', c, ''))) };
+}
 
 /**
- * Runs a sweep: prerequisites first (data, setup, baselines, sources — shared and
- * cached), then the sweep's own runs with `executor`; returns each run's result,
+ * Runs a sweep: its job graph (data, SFT, setup, baselines, sources — shared and
+ * cached — and the sweep's own runs) with `executor`; returns each run's result,
  * read back from the store.
  */
 export function runSweep(sweep: Sweep, executor: Executor = sequentialExecutor): Program<{ id: string; config: TrainRunConfig; result: TrainResult }[]> {
-  const prereqs = sweep.runs.flatMap((c) => prerequisites(c));
+  const { graph, targets } = graphOf(sweep.runs);
   return pipe(
-    sequence(prereqs),
-    chain(() => executor(sweep.runs)),
+    executor(graph, targets),
     chain(() => fromAsync(async (env) => Promise.all(sweep.runs.map(async (config) => {
       const id = idOf(env, 'train', config);
       const result = await readResult(env, id, TrainResultCodec);

@@ -17,7 +17,7 @@ import { codeHash } from './code-hash.js';
  *    The numbers are those of version 2.
  * 2: the policy-as-classifier accuracy on the online stream (`accStream`).
  */
-export const RESULTS_VERSION = 4;
+export const RESULTS_VERSION = 5;
 /**
  * The code version that goes into every run id (see {@link runId}) and every run's
  * config.json (`codeVersion`): `tandem@r<RESULTS_VERSION>+code.<16 hex digits>`, the

@@ -16,7 +16,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ExperimentError, SMOKE, checkRun, cliMain, encodeStreamSegments, ensureRun, fsStore, idOf, loadStream, memoryEnv, memoryStore, onlineOf, prerequisites,
+  ExperimentError, SMOKE, checkRun, cliMain, encodeStreamSegments, ensureRun, fsStore, idOf, loadStream, memoryEnv, memoryStore, onlineOf, jobGraph, runJobsInOrder,
   readMetricRecords, removeOrphans, repairStore, replayOf, run, runOrThrow, scanStream, sequence, verifyStore, type Env, type MemoryStore, type RunStore,
   type TrainRunConfig,
 } from '../src/index.js';
@@ -143,7 +143,7 @@ const tear = (line: string) => line.slice(0, Math.floor(line.length / 2));
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'tandem-faults-'));
   base = memoryStore();
-  await runOrThrow(sequence(prerequisites(ONLINE)), envOf(base));
+  await runOrThrow(runJobsInOrder({ jobs: jobGraph([ONLINE]).jobs.filter((j) => j.config !== ONLINE), deps: [] }), envOf(base));
   straight = await clone(base);
   const env = envOf(straight);
   onlineId = idOf(env, 'train', ONLINE);

@@ -9,11 +9,11 @@ import { dispose, foldIn, key } from '@tandem/tensor';
 import { fromAsync, type Env, type Program } from '../program.js';
 import { loadParams, saveDataset } from './artifacts.js';
 import { cachedRun, idOf, type RunOutcome } from './cache.js';
-import { loadDataDatasets, loadGolden, policySpecOf } from './setup.js';
+import { loadDataDatasets, loadGolden, loadSft, policySpecOf, replicateKey } from './setup.js';
 import { trainingPrompts, type DatasetRef, type PolicyRef, type TrainRunConfig } from './train.js';
 
 async function loadPolicy(env: Env, ref: PolicyRef, setup: TrainRunConfig['setup']): Promise<TransformerParams> {
-  if (ref.kind === 'sft') return loadParams(env, idOf(env, 'setup', setup), 'sft.ckpt');
+  if (ref.kind === 'sft') return loadSft(env, setup);
   return loadParams(env, idOf(env, 'train', ref.run), `params@${ref.step}.ckpt`);
 }
 
@@ -25,7 +25,7 @@ export function datasetRun(ref: Extract<DatasetRef, { kind: 'versus' }>, setup: 
     const task = getTask(setup.data.task);
     const spec = policySpecOf(task, setup.setup.size);
     const prompts = trainingPrompts((await loadDataDatasets(env, setup.data)).initial).slice(0, ref.pairs);
-    const k = foldIn(key(setup.data.seed), 0x5eed);
+    const k = foldIn(replicateKey(setup.data), 0x5eed);
     const a = await loadPolicy(env, ref.a, setup);
     const b = await loadPolicy(env, ref.b, setup);
     const ya = await sampleResponses(a, spec, prompts, foldIn(k, 1), env.backend);

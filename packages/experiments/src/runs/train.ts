@@ -24,9 +24,9 @@ import * as RTE from 'fp-ts/lib/ReaderTaskEither.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { adam, decodeCheckpoint, type Checkpoint, type TransformerParams } from '@tandem/nn';
 import {
-  LOSSES, classifierEvaluator, combine, getTask, initTrainState, klEvaluator, memoJudge, offlineSampler, onlineSampler, proxyAccuracyEvaluator,
-  replaySampler, runTraining, selfClassificationEvaluator, shuffleStream, streamClassifierEvaluator, winRateEvaluator, winnerLogProbEvaluator,
-  type Evaluator, type Judge, type Labeller, type PairBatch, type PairDataset, type Sampler, type StepInfo, type TrainSetup, type TrainState,
+  LOSSES, classifierEvaluator, combine, estimate, getTask, initTrainState, meanSe, memoJudge, offlineSampler, onlineSampler, proxyAccuracyEvaluator,
+  replaySampler, runTraining, sampleResponses, sampledEvaluator, shuffleStream, streamClassifierEvaluator, winnerLogProbEvaluator,
+  type Evaluator, type Judge, type Labeller, type PairBatch, type PairDataset, type Sampler, type StepInfo, type Tokens, type TrainSetup, type TrainState,
 } from '@tandem/rlhf';
 import { dispose, foldIn, key, treeLeaves, type Key } from '@tandem/tensor';
 import { NonNegInt, formatErrors, type EvalConfig, type LossName, type ShuffleWindow, type TrainConfig } from '../config.js';
@@ -35,7 +35,7 @@ import { REPAIR_UNFINISHED as REPAIR, STREAM_FILE, encodeStreamSegments, loadDat
 import { cachedRun, idOf, type RunHandle, type RunOutcome } from './cache.js';
 import { METRICS_FILE, MetricRecordCodec, appendMetricRecords, metricValue, scanMetrics, type MetricRecord, type MetricsScan } from './metrics.js';
 import { sha256 } from '../hash.js';
-import { loadDataDatasets, loadGolden, loadSetup, policySpecOf, type SetupRunConfig } from './setup.js';
+import { loadDataDatasets, loadGolden, loadSetup, loadSft, policySpecOf, type SetupRunConfig } from './setup.js';
 
 /** Which policy a versus-dataset side samples from. */
 export type PolicyRef = { kind: 'sft' } | { kind: 'checkpoint'; run: TrainRunConfig; step: number };
@@ -80,13 +80,15 @@ export interface TrainResult {
   optHash: string;
   /** SHA-256 of the recorded stream (online runs). */
   streamHash: string | null;
+  /** Online runs: the fraction of D_online's pairs whose two responses are identical (no preference, zero gradient); null otherwise. */
+  identicalPairs: number | null;
   /** The last evaluation, as stored in metrics.jsonl. */
   final: MetricRecord;
 }
 
 /** Codec of a stored {@link TrainResult}. */
 export const TrainResultCodec: t.Decoder<unknown, TrainResult> = t.exact(t.type({
-  steps: NonNegInt, paramsHash: t.string, optHash: t.string, streamHash: t.union([t.string, t.null]), final: MetricRecordCodec,
+  steps: NonNegInt, paramsHash: t.string, optHash: t.string, streamHash: t.union([t.string, t.null]), identicalPairs: t.union([t.number, t.null]), final: MetricRecordCodec,
 }), 'TrainResult');
 
 /**
@@ -211,12 +213,12 @@ function openRun(cfg: TrainRunConfig, handle: RunHandle): Program<OpenRun> {
       const data = await loadDataDatasets(env, cfg.setup.data);
       const prompts = trainingPrompts(data.initial);
       const sampler = await buildSampler(env, cfg, { proxy: setup.proxy, golden: golden.labeller, prompts, dGolden: data.golden, taskName: task.name, spec });
-      const baseline = cfg.eval.baseline ? await loadParams<TransformerParams>(env, idOf(env, 'train', cfg.eval.baseline), 'final.ckpt') : undefined;
-      if (baseline) releases.push(() => dispose(baseline));
+      const winPrompts = prompts.slice(0, cfg.eval.winRatePrompts);
+      const baseline = cfg.eval.baseline ? await baselineResponses(env, cfg.eval.baseline, spec, winPrompts) : undefined;
       return {
         cfg, handle, sampler, key: runKey, evalKey: foldIn(runKey, 0x7fffffff), judge: golden.judge, release,
         setup: { spec, loss: LOSSES[cfg.loss]!, beta: cfg.hyper.beta, optimizer: adam({ lr: cfg.hyper.lr }), ref: setup.sft, backend: env.backend },
-        evaluators: buildEvaluators(cfg.eval, { judge: golden.judge, prompts, dGolden: data.golden, baseline }),
+        evaluators: buildEvaluators(cfg.eval, { judge: golden.judge, prompts: winPrompts, dGolden: data.golden, baseline }),
       };
     } catch (e) {
       release();
@@ -361,7 +363,7 @@ function fromSft(run: OpenRun): Program<Progress> {
     const { id } = run.handle;
     await env.store.removeFile(id, METRICS_FILE);
     await env.store.removeFile(id, STREAM_FILE);
-    const params = await loadParams<TransformerParams>(env, idOf(env, 'setup', run.cfg.setup), 'sft.ckpt');
+    const params = await loadSft(env, run.cfg.setup);
     return {
       state: initTrainState(run.setup, params), samplerState: run.sampler.init, stream: [], streamSaved: 0, streamBytes: 0,
       lossSum: 0, lossCount: 0, metrics: [], last: undefined,
@@ -377,7 +379,29 @@ function streamEvaluators(run: OpenRun, stream: readonly PairBatch[]): Evaluator
   const recent = stream.slice(Math.max(0, stream.length - run.cfg.eval.every));
   // Both evaluators judge the same recent pairs with the golden model: one judging pass serves both.
   const judge = memoJudge(run.judge);
-  return [...(m.labeller === 'proxy' ? [proxyAccuracyEvaluator(recent, judge)] : []), streamClassifierEvaluator(recent, judge)];
+  return [...(m.labeller === 'proxy' ? [proxyAccuracyEvaluator(recent, judge)] : []), streamClassifierEvaluator(recent, judge), identicalPairsEvaluator(recent)];
+}
+
+/** Two responses equal token for token. */
+const sameResponse = (a: Tokens, b: Tokens) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The fraction of the batches' pairs whose two responses are identical (`identicalStream`): on-policy pairs that carry no preference. */
+function identicalPairsEvaluator(batches: readonly PairBatch[]): Evaluator {
+  return async () => ({ identicalStream: estimate(meanSe(batches.flatMap((b) => b.pairs.map((p) => (sameResponse(p.y1, p.y2) ? 1 : 0))))) });
+}
+
+/**
+ * The golden policy baseline's responses on the win-rate prompts, sampled once from the
+ * baseline's own key: every evaluation of every run against this baseline is judged against
+ * the same responses (a paired comparison, and half the sampling).
+ */
+async function baselineResponses(env: Env, baseline: TrainRunConfig, spec: ReturnType<typeof policySpecOf>, prompts: readonly Tokens[]): Promise<Tokens[]> {
+  const params = await loadParams<TransformerParams>(env, idOf(env, 'train', baseline), 'final.ckpt');
+  try {
+    return await sampleResponses(params, spec, prompts, foldIn(key(baseline.seed), 0xba5e), env.backend);
+  } finally {
+    dispose(params);
+  }
 }
 
 /** Evaluates the current policy and appends the record to metrics.jsonl; the loss average restarts. */
@@ -497,6 +521,7 @@ function finish(run: OpenRun, start: Progress): (p: Progress) => Program<TrainRe
       paramsHash: await treeHash(final.params),
       optHash: await treeHash(final.opt),
       streamHash: run.cfg.method.kind === 'online' ? sha256(JSON.stringify(p.stream.map((b) => b.pairs.map((x) => [x.prompt, x.y1, x.y2, x.preference])))) : null,
+      identicalPairs: run.cfg.method.kind === 'online' ? meanSe(p.stream.flatMap((b) => b.pairs.map((x) => (sameResponse(x.y1, x.y2) ? 1 : 0))))[0] : null,
       final: last,
     };
     dispose([final.params, final.opt]);
@@ -532,17 +557,21 @@ async function buildSampler(env: Env, cfg: TrainRunConfig, d: SamplerDeps): Prom
 
 interface EvalDeps {
   judge: Judge;
-  prompts: number[][];
+  /** The win-rate prompts (KL and self-classification use the first `klPrompts` of them). */
+  prompts: readonly Tokens[];
   dGolden: PairDataset;
-  baseline: TransformerParams | undefined;
+  /** The baseline's fixed responses on `prompts` (absent for the baseline run itself). */
+  baseline: readonly Tokens[] | undefined;
 }
 
-/** KL, accuracy on D_golden, winners' log-probs, self-classification, and (with a baseline) the win rate. */
+/**
+ * One sampling pass for KL, self-classification, the identical-sample rate and (with a
+ * baseline) the win rate; and accuracy on D_golden and the winners' log-probs.
+ */
 function buildEvaluators(e: EvalConfig, d: EvalDeps): Evaluator[] {
-  const klPrompts = d.prompts.slice(0, e.klPrompts);
-  const winPrompts = d.prompts.slice(0, e.winRatePrompts);
   const pairs = d.dGolden.pairs.slice(0, e.classifierPairs);
-  const evs: Evaluator[] = [klEvaluator(klPrompts), classifierEvaluator(pairs, 'accGolden'), winnerLogProbEvaluator(pairs), selfClassificationEvaluator(klPrompts, d.judge)];
-  if (d.baseline) evs.push(winRateEvaluator(winPrompts, d.baseline, d.judge));
-  return evs;
+  return [
+    sampledEvaluator({ prompts: d.prompts, klPrompts: Math.min(e.klPrompts, d.prompts.length), judge: d.judge, ...(d.baseline ? { baseline: d.baseline } : {}) }),
+    classifierEvaluator(pairs, 'accGolden'), winnerLogProbEvaluator(pairs),
+  ];
 }

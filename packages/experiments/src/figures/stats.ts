@@ -1,0 +1,188 @@
+/**
+ * The statistics of the pre-registered protocol (docs/decisions/study-protocol.md §2): best
+ * performance as the 90% quantile, and a bootstrap over replicates and prompts that turns a
+ * statistic into a 95% interval and the interval into a verdict. Everything is seeded, so a
+ * report is the same bits every time it is built from the same runs.
+ */
+import { rngFromKey, type Rng } from '@tandem/rlhf';
+import { key } from '@tandem/tensor';
+import type { MetricRecord } from '../runs/metrics.js';
+
+/** A measured value and its standard error over prompts (0 or NaN when it has none). */
+export interface Estimate {
+  value: number;
+  se?: number | undefined;
+}
+
+/** The q-quantile of `xs` with linear interpolation between order statistics (R's type 7); NaN for no values. */
+export function quantile(xs: readonly number[], q: number): number {
+  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const h = (v.length - 1) * q;
+  const lo = Math.floor(h);
+  return v[lo]! + (h - lo) * ((v[Math.min(lo + 1, v.length - 1)] ?? v[lo]!) - v[lo]!);
+}
+
+/** Best performance (the paper's Fig. 10/11/14 statistic): the 90% quantile of win rates. */
+export const q90 = (xs: readonly number[]): number => quantile(xs, 0.9);
+
+/** Draws a value of an estimate: its value, or (inside a bootstrap resample) its value plus its SE times a standard normal. */
+export type Draw = (e: Estimate) => number;
+
+/** The 95% interval of a statistic, with its point estimate (the statistic on the data as measured). */
+export interface Interval {
+  estimate: number;
+  lo: number;
+  hi: number;
+  /** Resamples whose statistic was NaN (left out of the interval). */
+  undefinedResamples: number;
+}
+
+/** A standard normal from a uniform stream (Box–Muller; one draw per call). */
+function normal(rng: Rng): number {
+  const u = 1 - rng.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+}
+
+/** Default number of bootstrap resamples and seed (the protocol's). */
+export const BOOTSTRAP = { resamples: 2000, seed: 0x5eed } as const;
+
+/**
+ * A bootstrap over replicates and prompts: each resample draws `replicates` with
+ * replacement and evaluates `stat` with a `draw` that perturbs every estimate it reads by
+ * its standard error (a Gaussian parametric bootstrap over prompts, since per-prompt outcomes
+ * are not stored). The point estimate is `stat` on all replicates with `draw = value`.
+ * With one replicate it is a bootstrap over prompts only. `draw` returns a fresh value at
+ * every call: a statistic that reads one estimate twice must draw it once and reuse it.
+ * Resamples whose statistic is not finite (NaN, ±∞) are left out and counted.
+ */
+export function bootstrap<R>(replicates: readonly R[], stat: (sample: readonly R[], draw: Draw) => number, o: { resamples?: number; seed?: number } = {}): Interval {
+  return bootstrapGroups([replicates], (samples, draw) => stat(samples[0]!, draw), o);
+}
+
+/**
+ * {@link bootstrap} over several independent groups of replicates (e.g. the two coverage
+ * regimes of claim 8): each resample draws every group's replicates with replacement,
+ * independently, group by group. With one group it is exactly {@link bootstrap}.
+ */
+export function bootstrapGroups<R>(groups: readonly (readonly R[])[], stat: (samples: readonly (readonly R[])[], draw: Draw) => number, o: { resamples?: number; seed?: number } = {}): Interval {
+  const resamples = o.resamples ?? BOOTSTRAP.resamples;
+  const rng = rngFromKey(key(o.seed ?? BOOTSTRAP.seed));
+  const estimate = stat(groups, (e) => e.value);
+  const draw: Draw = (e) => e.value + (e.se !== undefined && Number.isFinite(e.se) ? e.se : 0) * normal(rng);
+  const values: number[] = [];
+  let undefinedResamples = 0;
+  for (let b = 0; b < resamples; b++) {
+    const samples = groups.map((g) => g.map(() => g[rng.int(g.length)]!));
+    const v = stat(samples, draw);
+    if (Number.isFinite(v)) values.push(v);
+    else undefinedResamples++;
+  }
+  return { estimate, lo: quantile(values, 0.025), hi: quantile(values, 0.975), undefinedResamples };
+}
+
+/**
+ * The protocol's verdict on a claim "Δ > threshold" (default 0): true when the whole 95%
+ * interval is above it, false when the whole interval is below it, null otherwise (or when
+ * the interval is undefined).
+ */
+export function above(ci: Interval, threshold = 0): boolean | null {
+  if (Number.isNaN(ci.lo) || Number.isNaN(ci.hi)) return null;
+  if (ci.lo > threshold) return true;
+  if (ci.hi < threshold) return false;
+  return null;
+}
+
+/** The verdict on "Δ < threshold": {@link above} with the sides swapped. */
+export function below(ci: Interval, threshold = 0): boolean | null {
+  const v = above(ci, threshold);
+  return v === null ? null : !v;
+}
+
+/**
+ * The verdict on "|Δ| is small" (claim 11): true when the whole 95% interval lies within
+ * [−margin, margin] (ends included), false when it lies entirely outside (above margin or
+ * below −margin), null otherwise (or when the interval is undefined).
+ */
+export function within(ci: Interval, margin: number): boolean | null {
+  if (Number.isNaN(ci.lo) || Number.isNaN(ci.hi)) return null;
+  if (ci.lo >= -margin && ci.hi <= margin) return true;
+  if (ci.lo > margin || ci.hi < -margin) return false;
+  return null;
+}
+
+/** The word of a verdict: 'yes', 'no' or 'inconclusive'. */
+export const verdictWord = (v: boolean | null): string => (v === true ? 'yes' : v === false ? 'no' : 'inconclusive');
+
+/** How an interval was computed, for a finding's detail: the replicates (prompts only for one), the resamples and what each draws. */
+export function bootstrapText(replicates: number, o: { resamples?: number; groups?: string } = {}): string {
+  const n = o.resamples ?? BOOTSTRAP.resamples;
+  const prompts = 'each stored win rate drawn from a normal around its value with its prompt-level SE';
+  if (o.groups) return `bootstrap over replicates (${o.groups}, resampled independently) and prompts: ${n} resamples, ${prompts}`;
+  return replicates === 1
+    ? `one replicate: bootstrap over prompts only, ${n} resamples, ${prompts}`
+    : `bootstrap over ${replicates} replicates and prompts: ${n} resamples, each drawing the replicates with replacement, ${prompts}`;
+}
+
+/** `Δ = 0.031 [0.012, 0.050]` — an interval for a finding's detail. */
+export function showInterval(ci: Interval, d = 3): string {
+  const f = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(d));
+  return `${f(ci.estimate)} [95% CI ${f(ci.lo)}, ${f(ci.hi)}]`;
+}
+
+/** The mean of numbers (NaN for none). */
+export const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+// ----------------------------------------------------------------------------- evaluations
+
+/** One evaluation that the protocol's statistics read: after step 0, with a measured win rate. */
+export interface EvalPoint {
+  /** The training step. */
+  step: number;
+  /** KL(π‖π_sft) at that step (NaN when not measured). */
+  kl: number;
+  /** The win rate against the golden baseline and its prompt-level SE. */
+  win: Estimate;
+}
+
+/** A run's evaluations after step 0 with a measured win rate, in step order (§2: step 0, the SFT policy itself, is left out). */
+export function evalPoints(records: readonly MetricRecord[]): EvalPoint[] {
+  return records.filter((r) => r.step > 0).flatMap((r) => {
+    const w = r.metrics.winRate;
+    return w && !Number.isNaN(w.value) ? [{ step: r.step, kl: r.metrics.kl?.value ?? NaN, win: { value: w.value, se: w.se } }] : [];
+  });
+}
+
+/** The win rates of points, each read once through `draw`. */
+export const drawWins = (points: readonly EvalPoint[], draw: Draw): number[] => points.map((p) => draw(p.win));
+
+/** The final minus the largest of a run's win rates (claims 4–5; ≤ 0 by construction); NaN for none. */
+export function finalMinusMax(wins: readonly number[]): number {
+  return wins.length ? wins[wins.length - 1]! - Math.max(...wins) : NaN;
+}
+
+/** The frontier at x: the best win rate among points with KL ≤ x; NaN when there is none. */
+export function frontierAt(kls: readonly number[], wins: readonly number[], x: number): number {
+  let best = NaN;
+  kls.forEach((k, i) => {
+    if (k < x && (Number.isNaN(best) || wins[i]! > best)) best = wins[i]!;
+  });
+  return best;
+}
+
+/** k evenly spaced KL values over the common range of two KL sets, [max of the minima, min of the maxima]; [] when they do not overlap. */
+export function commonKlGrid(a: readonly number[], b: readonly number[], k = 20): number[] {
+  const fa = a.filter(Number.isFinite);
+  const fb = b.filter(Number.isFinite);
+  if (!fa.length || !fb.length) return [];
+  const lo = Math.max(Math.min(...fa), Math.min(...fb));
+  const hi = Math.min(Math.max(...fa), Math.max(...fb));
+  if (hi < lo) return [];
+  return Array.from({ length: k }, (_, i) => (k === 1 ? lo : lo + ((hi - lo) * i) / (k - 1)));
+}
+
+/** Claim 2's statistic for one replicate: the mean over {@link commonKlGrid} of frontier(a) − frontier(b); NaN when the KL ranges do not overlap. */
+export function frontierGap(a: { kl: readonly number[]; win: readonly number[] }, b: { kl: readonly number[]; win: readonly number[] }, k = 20): number {
+  const xs = commonKlGrid(a.kl, b.kl, k);
+  return mean(xs.map((x) => frontierAt(a.kl, a.win, x) - frontierAt(b.kl, b.win, x)));
+}
