@@ -88,7 +88,8 @@ export async function main(argv: string[]): Promise<number> {
   if (isSweep && (!sweepName || !SWEEPS[sweepName])) fail(`experiment sweep needs one of: ${Object.keys(SWEEPS).join(', ')}`);
   const exp = isSweep ? { name: `sweep-${sweepName}`, description: SWEEPS[sweepName!]!.description, figures: [] } : experimentByName(name);
   if (!exp) fail(`unknown experiment '${name}'; \`experiment list\` shows them`);
-  const workers = o.workers === undefined ? (isSweep ? cpus().length : 1) : Number(o.workers);
+  // Runs are processes on a local pool, one per core by default (results do not depend on the number).
+  const workers = o.workers === undefined ? cpus().length : Number(o.workers);
   if (!Number.isInteger(workers) || workers < 1) fail(`--workers must be a positive integer, got '${o.workers}'`);
   if (o.queue && o.workers) fail('--workers and --queue are alternatives: give one');
   if (o.queue && !isSweep) fail('--queue applies to `experiment sweep <name>`; an experiment runs on this machine (--workers N for a local pool)');
