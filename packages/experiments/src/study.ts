@@ -93,11 +93,13 @@ export function offlineOf(s: StudyConfig, o: RunOptions & { dataset?: DatasetRef
 /**
  * The offline grid of a cell (Fig. 1's pooled sweep): every learning rate × β at the first
  * length of `offlineSweep.steps` (the online length), and every learning rate × `longBetas`
- * at the longer lengths.
+ * at the longer lengths (`onlineLengthOnly`: the first length only, as Fig. 10 pools it).
  */
-export function offlineGrid(s: StudyConfig, o: RunOptions = {}): TrainRunConfig[] {
+export function offlineGrid(s: StudyConfig, o: Omit<RunOptions, 'lr' | 'beta' | 'steps'> & { onlineLengthOnly?: boolean } = {}): TrainRunConfig[] {
   const { lrs, betas, steps, longBetas } = s.offlineSweep;
-  return steps.flatMap((n, i) => lrs.flatMap((lr) => (i === 0 ? betas : longBetas).map((beta) => offlineOf(s, { ...o, lr, beta, steps: n }))));
+  const { onlineLengthOnly, ...cell } = o;
+  return steps.slice(0, onlineLengthOnly ? 1 : steps.length)
+    .flatMap((n, i) => lrs.flatMap((lr) => (i === 0 ? betas : longBetas).map((beta) => offlineOf(s, { ...cell, lr, beta, steps: n }))));
 }
 
 /** Offline training on a recorded online stream, in order (window 1) or shuffled within windows; at the source's learning rate and β unless given (Fig. 4 pools the shuffled stream over the offline grid). */

@@ -170,7 +170,8 @@ describe('secondary figures on SMOKE', () => {
     const off = t.rows.filter((x) => x[col(t, 'method')] === 'offline');
     const on = t.rows.filter((x) => x[col(t, 'method')] === 'online');
     // The grid (lrs × βs × lengths; the online config is one of its points) and the three D_{a vs b} runs.
-    expect(off.length).toBe(s.offlineSweep.lrs.length * s.offlineSweep.betas.length * s.offlineSweep.steps.length + 3);
+    // The grid: every lr × β at the online length, every lr × longBetas at the longer lengths; plus the three D_{a vs b} runs.
+    expect(off.length).toBe(s.offlineSweep.lrs.length * (s.offlineSweep.betas.length + s.offlineSweep.longBetas.length * (s.offlineSweep.steps.length - 1)) + 3);
     expect(on.length).toBe(1);
     for (const row of t.rows) {
       const ms = await records(row[col(t, 'run id')] as string);

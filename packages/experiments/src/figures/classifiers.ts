@@ -22,9 +22,9 @@ import { idOf } from '../runs/cache.js';
 import { metricValue, type MetricRecord } from '../runs/metrics.js';
 import { loadGolden, loadSft, policySpecOf, prefSpecOf } from '../runs/setup.js';
 import { describeRun, type TrainRunConfig } from '../runs/train.js';
-import { offlineOf, onlineOf, replayOf } from '../study.js';
+import { offlineGrid, offlineOf, onlineOf, replayOf } from '../study.js';
 import { afterRuns, barChart, lineChart, longRows, metricsOf, PALETTE, runIds, type FigureDef, type FigureResult, type VegaLiteSpec } from './common.js';
-import { datasetRuns, estimateOf, bestOf, offlineGrid, uniqueRuns, verdictWord } from './datasets.js';
+import { datasetRuns, estimateOf, bestOf, uniqueRuns, verdictWord } from './datasets.js';
 import { above, BOOTSTRAP, bootstrap, showInterval, type Estimate, type Interval } from './stats.js';
 
 // ----------------------------------------------------------------------------- Fig. 6

@@ -41,12 +41,6 @@ export function estimateOf(r: MetricRecord | undefined, name: string): Estimate 
   return { value: m?.value ?? NaN, se: m?.se };
 }
 
-/** The offline grid (lrs × βs × lengths of `offlineSweep`), or at one length / size when given. */
-export function offlineGrid(s: StudyConfig, o: Pick<RunOptions, 'size' | 'steps'> = {}): TrainRunConfig[] {
-  const lengths = o.steps === undefined ? s.offlineSweep.steps : [o.steps];
-  return s.offlineSweep.lrs.flatMap((lr) => s.offlineSweep.betas.flatMap((beta) => lengths.map((steps) => offlineOf(s, { lr, beta, steps, ...(o.size ? { size: o.size } : {}) }))));
-}
-
 /** Configs without repeats (equal configs are one run), in first-appearance order. */
 export function uniqueRuns(cs: readonly TrainRunConfig[]): TrainRunConfig[] {
   const seen = new Set<string>();

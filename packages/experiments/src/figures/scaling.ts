@@ -9,9 +9,9 @@
 import type { SizeName, StudyConfig } from '../config.js';
 import { metricValue, type MetricRecord } from '../runs/metrics.js';
 import { describeRun, type TrainRunConfig } from '../runs/train.js';
-import { onlineOf, replayOf } from '../study.js';
+import { offlineGrid, onlineOf, replayOf } from '../study.js';
 import { afterRuns, klWinChart, metricsOf, runIds, type FigureDef, type FigureResult } from './common.js';
-import { bestOf, ciBarChart, offlineGrid, PROMPT_BOOTSTRAP, verdictWord } from './datasets.js';
+import { bestOf, ciBarChart, PROMPT_BOOTSTRAP, verdictWord } from './datasets.js';
 import { above, bootstrap, showInterval, type Draw, type Interval } from './stats.js';
 
 /** The runs of one size. */
@@ -28,7 +28,7 @@ export interface SizeRuns {
 export function scalingRuns(s: StudyConfig): SizeRuns[] {
   return s.sizes.map((size) => {
     const online = onlineOf(s, { size });
-    return { size, online, grid: offlineGrid(s, { size, steps: s.train.steps }), shuffled: replayOf(s, online, 'all') };
+    return { size, online, grid: offlineGrid(s, { size, onlineLengthOnly: true }), shuffled: replayOf(s, online, 'all') };
   });
 }
 
