@@ -70,7 +70,9 @@ describe('programs in memory', () => {
       expect(store.runs.get(id)!.result).toBeUndefined();
       env.interruption.requested = false;
       store.writeBlob = origWrite;
-      const resumed = await runOrThrow(ensureRun(c), env);
+      // The run's dependencies are done; trainRun resumes it (ensureRun would resume it through its
+      // job graph and then return the run's cache hit).
+      const resumed = await runOrThrow(trainRun(c), env);
       expect(resumed.cached).toBe(false);
       expect(resumed.result).toEqual(straight.result);
     });
@@ -80,6 +82,7 @@ describe('programs in memory', () => {
     const env = memoryEnv();
     const exp = experimentByName('study')!;
     expect(exp.figures).toEqual(FIGURES.map((f) => f.name));
+    expect(experimentByName('ablation')!.figures).toEqual(['coverage']);
     const report = await runOrThrow(runExperiment(exp, SMOKE, 'smoke'), env);
     expect(report.figures.map((f) => f.name)).toEqual(exp.figures);
     const files = env.store.runs.get(report.id)!;
@@ -92,9 +95,11 @@ describe('programs in memory', () => {
         expect(Buffer.from(png.slice(1, 4)).toString()).toBe('PNG');
       }
     }
-    // The tandem finding must hold exactly.
+    // The tandem findings (protocol claims 9 and 19) must hold exactly.
     const tandem = report.figures.find((f) => f.name === 'fig4')!.findings[0]!;
+    expect(tandem.protocolClaim).toBe(9);
     expect(tandem.holds).toBe(true);
+    expect(report.figures.find((f) => f.name === 'fig9')!.findings.find((f) => f.protocolClaim === 19)!.holds).toBe(true);
   }, 300_000);
 });
 

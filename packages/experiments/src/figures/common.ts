@@ -4,6 +4,7 @@ import type { StudyConfig } from '../config.js';
 import { chain, fromAsync, pipe, sequence, type Env, type Program } from '../program.js';
 import { ensureRun } from '../study.js';
 import { idOf } from '../runs/cache.js';
+import { runId } from '../hash.js';
 import { metricValue, readMetricRecords, type MetricRecord } from '../runs/metrics.js';
 import type { TrainResult, TrainRunConfig } from '../runs/train.js';
 
@@ -15,6 +16,10 @@ export interface Finding {
   holds: boolean | null;
   /** The numbers behind the verdict. */
   detail: string;
+  /** The number of the protocol's claim it checks (docs/decisions/study-protocol.md §3), when it is one. */
+  protocolClaim?: number;
+  /** The statistic Δ the verdict is read from: its estimate, 95% interval and the replicates behind it (findings.json carries it in full precision). */
+  statistic?: { estimate: number; lo: number; hi: number; replicates: number };
 }
 
 /** A table of a figure's numbers, rendered into the report. */
@@ -56,7 +61,9 @@ export interface FigureDef {
   title: string;
   /** What the paper's figure shows and what this program runs. */
   description: string;
-  /** The program that runs (or reuses) the figure's runs and builds its result. */
+  /** Every training run the figure reads; an experiment computes them all (with what they depend on) as one job graph before it builds its figures. */
+  runs(s: StudyConfig): TrainRunConfig[];
+  /** The program that builds the figure's result from its runs (cache hits once they are computed). */
   program(s: StudyConfig): Program<FigureResult>;
 }
 
@@ -201,10 +208,12 @@ function seriesOf(rows: readonly Record<string, unknown>[], field = 'series'): s
  * own colour and dash pattern, shown together in one legend whose swatches are the
  * lines themselves; `styles` overrides a series' dash or width (e.g. to keep a
  * series visible under another drawn exactly on top of it). With `facet`, a panel per
- * metric, titled with its human label (give `yTitle` null there). Interactive in the
- * report: tooltips, legend toggles, zoom and pan.
+ * metric, titled with its human label (give `yTitle` null there). With `detail` (a row
+ * field such as 'run'), a series draws one line per value of that field (a pooled method's
+ * runs, or the replicates of a run). Interactive in the report: tooltips, legend toggles,
+ * zoom and pan.
  */
-export function lineChart(title: string, rows: Record<string, unknown>[], yTitle: string | null, opts: { facet?: boolean; styles?: Record<string, SeriesStyle> } = {}): VegaLiteSpec {
+export function lineChart(title: string, rows: Record<string, unknown>[], yTitle: string | null, opts: { facet?: boolean; styles?: Record<string, SeriesStyle>; detail?: string } = {}): VegaLiteSpec {
   const series = seriesOf(rows);
   const style = (s: string, i: number): Required<SeriesStyle> => ({ dash: DASHES[i % DASHES.length]!, width: 2, ...opts.styles?.[s] });
   const styles = series.map(style);
@@ -212,6 +221,8 @@ export function lineChart(title: string, rows: Record<string, unknown>[], yTitle
   // swatches are drawn like the lines: colour, dash and width.
   const legend = { symbolType: 'stroke', symbolOpacity: 1, symbolSize: 500, labelLimit: 1000, title: null };
   const scale = <T>(range: T[]) => ({ domain: series, range });
+  // `detail`: one line (and band) per value of that field within a series, e.g. per run of a pooled series.
+  const detail = opts.detail ? { detail: { field: opts.detail, type: 'nominal' } } : {};
   const layer = {
     layer: [
       {
@@ -220,6 +231,7 @@ export function lineChart(title: string, rows: Record<string, unknown>[], yTitle
           y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' },
           color: { field: 'series', type: 'nominal', title: null, scale: scale(series.map((_, i) => PALETTE[i % PALETTE.length]!)), legend },
           opacity: picked(0.16, 0.03),
+          ...detail,
         },
       },
       {
@@ -232,6 +244,7 @@ export function lineChart(title: string, rows: Record<string, unknown>[], yTitle
           strokeWidth: { field: 'series', type: 'nominal', sort: series, title: null, scale: { type: 'ordinal', ...scale(styles.map((s) => s.width)) }, legend },
           opacity: picked(1, 0.12),
           tooltip: lineTooltip(rows, opts.facet === true),
+          ...detail,
         },
       },
     ],
@@ -247,28 +260,48 @@ export function lineChart(title: string, rows: Record<string, unknown>[], yTitle
   return { ...BASE, title, width: 560, height: 300, data: { values: rows }, ...layer };
 }
 
+/** Options of {@link klWinChart}. */
+export interface KlWinOptions {
+  /** A row field to facet by: one panel per value, side by side (e.g. 'task' or 'regime'). */
+  facet?: string;
+  /** Methods drawn as background: grey, smaller and fainter, listed last in the legend. */
+  background?: readonly string[];
+}
+
 /**
  * KL (x) vs win rate (y): a point per evaluation, lines joining each run's points in step
  * order. Rows: { method, run, step, kl, winRate } and optionally klSe, winRateSe and label
- * (a run description), all shown in the tooltip.
+ * (a run description), all shown in the tooltip. With `facet`, a panel per value of that
+ * field; `background` methods are drawn in grey behind the others.
  */
-export function klWinChart(title: string, rows: Record<string, unknown>[]): VegaLiteSpec {
-  const methods = seriesOf(rows, 'method');
+export function klWinChart(title: string, rows: Record<string, unknown>[], opts: KlWinOptions = {}): VegaLiteSpec {
+  const bg = new Set(opts.background ?? []);
+  const all = seriesOf(rows, 'method');
+  const methods = [...all.filter((m) => !bg.has(m)), ...all.filter((m) => bg.has(m))];
+  const GREYS = ['#bab0ac', '#8c8c8c', '#d4d4d4', '#6f6f6f'];
+  let fg = 0;
+  let g = 0;
+  const colours = methods.map((m) => (bg.has(m) ? GREYS[g++ % GREYS.length]! : PALETTE[fg++ % PALETTE.length]!));
   const has = (f: string) => rows.some((r) => typeof r[f] === 'number' || typeof r[f] === 'string');
-  const color = { field: 'method', type: 'nominal', title: null, scale: { domain: methods, range: methods.map((_, i) => PALETTE[i % PALETTE.length]!) }, legend: { symbolType: 'circle', symbolOpacity: 1, title: null } };
-  return {
-    ...BASE, title, width: 680, height: 420, data: { values: rows },
+  const color = { field: 'method', type: 'nominal', title: null, sort: methods, scale: { domain: methods, range: colours }, legend: { symbolType: 'circle', symbolOpacity: 1, title: null } };
+  const isBg = { field: 'method', oneOf: [...bg] };
+  const layers = {
     layer: [
-      { mark: { type: 'line', strokeWidth: 1.5 }, encoding: { detail: { field: 'run' }, order: { field: 'step' }, color, opacity: picked(0.45, 0.06) } },
+      {
+        mark: { type: 'line', strokeWidth: 1.5 },
+        encoding: { detail: { field: 'run' }, order: { field: 'step' }, color, opacity: bg.size ? { condition: [{ test: isBg, value: 0.2 }, { param: 'pick', value: 0.45 }], value: 0.06 } : picked(0.45, 0.06) },
+      },
       {
         params: [PICK('method'), ZOOM],
-        mark: { type: 'point', filled: true, size: 70 },
+        mark: { type: 'point', filled: true },
         encoding: {
           color,
-          shape: { field: 'method', type: 'nominal', title: null, legend: color.legend, scale: { domain: methods, range: methods.map((_, i) => ['circle', 'square', 'triangle-up', 'diamond'][i % 4]!) } },
+          size: bg.size ? { condition: { test: isBg, value: 30 }, value: 70 } : { value: 70 },
+          shape: { field: 'method', type: 'nominal', title: null, legend: color.legend, scale: { domain: methods, range: methods.map((_, i) => ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down'][i % 6]!) } },
           opacity: picked(0.95, 0.08),
           tooltip: [
-            tip('method', 'method', 'nominal'), ...(has('label') ? [tip('label', 'run', 'nominal')] : []), tip('run', 'run id', 'nominal'), tip('step', 'step'),
+            tip('method', 'method', 'nominal'), ...(opts.facet ? [tip(opts.facet, opts.facet, 'nominal')] : []), ...(has('label') ? [tip('label', 'run', 'nominal')] : []),
+            tip('run', 'run id', 'nominal'), tip('step', 'step'),
             tip('kl', 'KL(π‖π_sft)'), ...(has('klSe') ? [tip('klSe', 'KL standard error')] : []),
             tip('winRate', 'win rate'), ...(has('winRateSe') ? [tip('winRateSe', 'win rate standard error')] : []),
           ],
@@ -280,11 +313,24 @@ export function klWinChart(title: string, rows: Record<string, unknown>[]): Vega
       y: { field: 'winRate', type: 'quantitative', title: 'win rate vs golden baseline', scale: { domain: [0, 1] } },
     },
   };
+  if (opts.facet) {
+    return {
+      ...BASE, title, data: { values: rows },
+      facet: { column: { field: opts.facet, type: 'nominal', title: null, sort: seriesOf(rows, opts.facet) } },
+      spec: { width: 420, height: 320, ...layers },
+    };
+  }
+  return { ...BASE, title, width: 680, height: 420, data: { values: rows }, ...layers };
 }
 
-/** A bar per category with ±1 SE error bars; a legend (with toggles) only when `group` sets colours apart from the labels. */
-export function barChart(title: string, rows: { label: string; value: number; se: number; group?: string }[], yTitle: string): VegaLiteSpec {
-  const data = rows.map((r) => ({ ...r, lo: r.value - r.se, hi: r.value + r.se, group: r.group ?? r.label }));
+/**
+ * A bar per category with ±1 SE error bars, or with the interval `lo`–`hi` when every row
+ * gives one (e.g. a 95% bootstrap interval; the tooltip then shows it); a legend (with
+ * toggles) only when `group` sets colours apart from the labels.
+ */
+export function barChart(title: string, rows: { label: string; value: number; se?: number; lo?: number; hi?: number; group?: string }[], yTitle: string): VegaLiteSpec {
+  const ci = rows.length > 0 && rows.every((r) => r.lo !== undefined && r.hi !== undefined);
+  const data = rows.map((r) => ({ ...r, se: r.se ?? null, lo: ci ? r.lo! : r.value - (r.se ?? 0), hi: ci ? r.hi! : r.value + (r.se ?? 0), group: r.group ?? r.label }));
   const groups = seriesOf(data, 'group');
   const grouped = data.some((r) => r.group !== r.label);
   const color = { field: 'group', type: 'nominal', title: null, scale: { domain: groups, range: groups.map((_, i) => PALETTE[i % PALETTE.length]!) }, legend: grouped ? { title: null } : null };
@@ -296,13 +342,37 @@ export function barChart(title: string, rows: { label: string; value: number; se
         mark: 'bar',
         encoding: {
           y: { field: 'value', type: 'quantitative', title: yTitle }, color, opacity: grouped ? picked(1, 0.2) : { value: 1 },
-          tooltip: [tip('label', 'bar', 'nominal'), tip('value', yTitle), tip('se', 'standard error')],
+          tooltip: [tip('label', 'bar', 'nominal'), tip('value', yTitle), ...(ci ? [tip('lo', '95% CI low'), tip('hi', '95% CI high')] : [tip('se', 'standard error')])],
         },
       },
       { mark: { type: 'errorbar' }, encoding: { y: { field: 'lo', type: 'quantitative', title: yTitle }, y2: { field: 'hi' } } },
     ],
     encoding: { x: { field: 'label', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0, labelLimit: 160 } } },
   };
+}
+
+/** Configs without repeats (equal configs are one run, whatever the code version), in first-appearance order. */
+export function distinctRuns(cs: readonly TrainRunConfig[]): TrainRunConfig[] {
+  const seen = new Set<string>();
+  return cs.filter((c) => {
+    const k = runId('train', c, '');
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * The rows of a KL–win-rate chart ({@link klWinChart}) for one run: every stored evaluation
+ * with a measured KL and win rate, step 0 included, each with `extra` fields (e.g. task, replicate).
+ */
+export function klWinRows(method: string, id: string, label: string, records: readonly MetricRecord[], extra: Record<string, unknown> = {}): Record<string, unknown>[] {
+  return records.flatMap((r) => {
+    const kl = r.metrics.kl;
+    const w = r.metrics.winRate;
+    if (!kl || !w || Number.isNaN(kl.value) || Number.isNaN(w.value)) return [];
+    return [{ ...extra, method, run: id, label, step: r.step, kl: kl.value, klSe: num(kl.se), winRate: w.value, winRateSe: num(w.se) }];
+  });
 }
 
 /** The run ids of train configs (for a figure's provenance list). */

@@ -165,7 +165,7 @@ export function finalMinusMax(wins: readonly number[]): number {
 export function frontierAt(kls: readonly number[], wins: readonly number[], x: number): number {
   let best = NaN;
   kls.forEach((k, i) => {
-    if (k < x && (Number.isNaN(best) || wins[i]! > best)) best = wins[i]!;
+    if (k <= x && (Number.isNaN(best) || wins[i]! > best)) best = wins[i]!;
   });
   return best;
 }
