@@ -88,7 +88,10 @@ describe('the tidy table', () => {
     expect(table.rows.find((r) => r.run === runs[0])!.figures).toBe('fig1 fig4');
     const replays = table.rows.filter((r) => r['config.method.kind'] === 'replay');
     expect(replays.length).toBeGreaterThan(0);
-    for (const r of replays) expect(r['config.method.source']).toBe(runs[0]);
+    // Each replay's source is one of the online (proxy-labelled) runs of the table, named by its id.
+    const onlineRuns = new Set(table.rows.filter((r) => r['config.method.kind'] === 'online' && r['config.method.labeller'] === 'proxy').map((r) => r.run));
+    expect(onlineRuns.size).toBe(SMOKE.seeds + SMOKE.tasks.length - 1); // the default task's replicates, and replicate 0 of each other task
+    for (const r of replays) expect(onlineRuns.has(String(r['config.method.source']))).toBe(true);
     expect(table.columns.some((c) => c.startsWith('config.method.source.'))).toBe(false);
     expect(table.rows.every((r) => typeof r['config.eval.baseline'] === 'string' && String(r['config.eval.baseline']).startsWith('train-'))).toBe(true);
   }, 120_000);

@@ -13,7 +13,8 @@ const ROOT = resolve(__dirname, '../../..');
 const CLI = ['--conditions=tandem-source', '--import', 'tsx', join(ROOT, 'packages/experiments/src/cli.ts')];
 
 function cliArgs(out: string, config: string): string[] {
-  return [...CLI, 'fig4', '--preset', 'smoke', '--config', config, '--out', out, '--backend', 'cpu'];
+  // One process (no pool): the SIGKILL below must take the run's only writer down with it.
+  return [...CLI, 'fig4', '--preset', 'smoke', '--config', config, '--out', out, '--backend', 'cpu', '--workers', '1'];
 }
 
 function runDirs(out: string): string[] {
