@@ -10,7 +10,8 @@
  * bytes. Absolute paths, timestamps and the machine do not enter, so the CLI, its
  * pool workers and queue workers on other machines with the same code agree.
  * Presentation-only files of `@tandem/experiments` (the CLI and worker entry points,
- * figures, reports, rendering, the tidy-table export) are left out: they compute no stored number, so
+ * figures, reports, rendering, the tidy-table export, and the scheduling of runs: job graph,
+ * sweeps, pool and queue) are left out: they compute no stored number, so
  * editing them keeps the cache.
  */
 import { createHash } from 'node:crypto';
@@ -27,7 +28,11 @@ export const CODE_PACKAGES = ['tensor', 'autodiff', 'nn', 'rlhf', 'experiments']
  * names a folder) that only present results or start processes: no stored number
  * depends on them, so they are not part of the code hash.
  */
-export const PRESENTATION_ONLY: readonly string[] = ['cli', 'worker', 'report', 'render', 'export', 'tidy', 'figures/'];
+export const PRESENTATION_ONLY: readonly string[] = [
+  'cli', 'worker', 'report', 'render', 'export', 'tidy', 'figures/',
+  // Scheduling: which runs an experiment asks for and where they execute; each run's numbers depend on its config and the run code only.
+  'experiments', 'jobs', 'sweep', 'pool', 'pool-worker', 'pool-signals', 'queue',
+];
 
 /** One package's code folder: `name` (e.g. 'rlhf') and the absolute `dir` of its `src/` or `dist/`. */
 export interface CodeRoot {
