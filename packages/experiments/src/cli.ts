@@ -28,6 +28,7 @@ import { removeOrphans, repairStore, verifyStore, verifyTable } from './verify.j
 import { SWEEPS, runSweep, sequentialExecutor } from './sweep.js';
 import { cpus } from 'node:os';
 import { findingsMarkdown, verdict, type Report } from './report.js';
+import { CODE_VERSION } from './version.js';
 import { exportMain } from './export.js';
 
 const USAGE = `usage:
@@ -173,7 +174,7 @@ export async function main(argv: string[]): Promise<number> {
   const mins = ((Date.now() - t0) / 60000).toFixed(1);
   process.stdout.write(`\nFindings:\n${report.figures.flatMap((f) => f.findings.map((x) => `  [${verdict(x).padEnd(12)}] ${f.name}: ${x.claim}\n      ${x.detail}`)).join('\n')}\n`);
   process.stdout.write(`\nReport: ${report.index}\n(${mins} min)\n`);
-  if (o['results-md']) await writeResultsMd(o['results-md'], report, exp.name, o.preset!, backend.name, mins);
+  if (o['results-md']) await writeResultsMd(o['results-md'], report, exp.name, o.preset!, backend.name, mins, workers);
   return 0;
 }
 
@@ -205,7 +206,7 @@ async function verifyMain(root: string, repair: boolean): Promise<number> {
 }
 
 /** docs/results.md: the figures (PNG copies beside it) and the findings table, with the commit and machine. */
-async function writeResultsMd(path: string, report: Report, exp: string, preset: string, backend: string, mins: string): Promise<void> {
+async function writeResultsMd(path: string, report: Report, exp: string, preset: string, backend: string, mins: string, workers: number): Promise<void> {
   const { execSync } = await import('node:child_process');
   const os = await import('node:os');
   const dir = resolve(path, '..', 'results');
@@ -214,7 +215,13 @@ async function writeResultsMd(path: string, report: Report, exp: string, preset:
   try {
     commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
   } catch { /* not a git checkout */ }
-  const lines = [`# Results of the ${preset} study`, '', `Experiment \`${exp}\`, preset \`${preset}\`, backend \`${backend}\`, commit \`${commit}\`, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; ${mins} minutes.`, '', 'Regenerate with `pnpm experiment study --preset quick --results-md docs/results.md`.', '', '## Findings', '', findingsMarkdown(report.figures), ''];
+  const rel = relative(process.cwd(), resolve(path));
+  const lines = [
+    `# Results of the ${preset} study`, '',
+    `Experiment \`${exp}\`, preset \`${preset}\`, backend \`${backend}\`, commit \`${commit}\`, code version \`${CODE_VERSION}\`, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${workers} worker${workers > 1 ? 's' : ''}; this invocation took ${mins} minutes (runs already in the store are read, not recomputed).`, '',
+    `Regenerate with \`pnpm experiment ${exp} --preset ${preset} --workers ${workers} --results-md ${rel}\` (resumable; finished runs are cache hits). The protocol, and the rule behind every verdict, is docs/decisions/study-protocol.md.`, '',
+    '## Findings', '', findingsMarkdown(report.figures), '',
+  ];
   for (const f of report.figures) {
     lines.push(`## ${f.title}`, '', f.description, '');
     for (const png of (report.pngs[f.name] ?? []) as string[]) {

@@ -88,7 +88,9 @@ describe('programs in memory', () => {
     const files = env.store.runs.get(report.id)!;
     expect(files.texts.get('index.html')).toMatch(/<h2>Findings<\/h2>/);
     for (const f of report.figures) {
-      expect(f.findings.length).toBeGreaterThan(0);
+      // Every figure decides protocol claims, except the setup's measurements (a table).
+      if (f.name === 'setup') expect(f.tables[0]!.rows.length).toBe(SMOKE.seeds * 2 + SMOKE.tasks.length - 1);
+      else expect(f.findings.length).toBeGreaterThan(0);
       for (const c of f.charts) {
         expect(files.texts.get(`${c.name}.svg`)).toMatch(/^<svg/);
         const png = files.blobs.get(`${c.name}.png`)!;
