@@ -3,29 +3,59 @@
  * docs/decisions/study-protocol.md §3), each figure computing what it shows:
  *  - Fig. 6: the proxy model and the FINAL online and offline policies as classifiers of
  *    the online stream — the same distinct, golden-labelled stream pairs for all three —
- *    and the proxy's accuracy over training (claim 16);
+ *    and the proxy's accuracy over training (claim 16, a paired bootstrap over those pairs);
  *  - Fig. 7: best performance against final accuracy on D_golden across the offline runs
  *    (the grid and Fig. 5's D_{a vs b} runs), with Pearson's r and its Fisher-z interval
  *    (claim 17);
  *  - Fig. 8: accuracy on D_golden over training (online, offline, and the tandem in-order
- *    replay of D_online) and the log-probability of D_golden's winners (claims 15 and 18).
+ *    replay of D_online) and the log-probability of D_golden's winners (claims 15 and 18,
+ *    each a paired bootstrap over the D_golden pairs the evaluators read, with per-pair
+ *    values recomputed from the stored final params and π_sft).
+ * Claims 15, 16 and 18 compare sides measured on the same items, so their intervals come
+ * from {@link pairedBootstrap} (protocol §2, "Paired items").
  */
 import type { TransformerParams } from '@tandem/nn';
 import {
-  accuracyOf, accuracyScores, classifierAccuracy, distinctPairs, getTask, modelJudge, type Accuracy, type PreferenceModelParams, type Verdict,
+  accuracyOf, accuracyScores, classifierMargin, distinctPairs, getTask, logProbs, modelJudge,
+  type Accuracy, type Comparison, type EvalContext, type PreferenceModelParams, type Verdict,
 } from '@tandem/rlhf';
-import { dispose } from '@tandem/tensor';
+import { dispose, tidy, type Tensor } from '@tandem/tensor';
 import type { StudyConfig } from '../config.js';
 import type { Env } from '../program.js';
 import { loadParams, loadStream } from '../runs/artifacts.js';
 import { idOf } from '../runs/cache.js';
 import { metricValue, type MetricRecord } from '../runs/metrics.js';
-import { loadGolden, loadSft, policySpecOf, prefSpecOf } from '../runs/setup.js';
+import { loadDataDatasets, loadGolden, loadSft, policySpecOf, prefSpecOf } from '../runs/setup.js';
 import { describeRun, type TrainRunConfig } from '../runs/train.js';
 import { offlineGrid, offlineOf, onlineOf, replayOf } from '../study.js';
-import { afterRuns, barChart, lineChart, longRows, metricsOf, PALETTE, runIds, type FigureDef, type FigureResult, type VegaLiteSpec } from './common.js';
-import { datasetRuns, estimateOf, bestOf, uniqueRuns, verdictWord } from './datasets.js';
-import { above, BOOTSTRAP, bootstrap, showInterval, type Estimate, type Interval } from './stats.js';
+import { afterRuns, barChart, distinctRuns, fmt, lineChart, longRows, metricsOf, PALETTE, pm, runIds, type FigureDef, type FigureResult, type VegaLiteSpec } from './common.js';
+import { datasetRuns } from './datasets.js';
+import {
+  above, bestOf, fisherInterval, mean, meanAt, pairedBootstrap, pairedBootstrapText, pearson, showInterval, statisticOf, verdictWord, type Interval,
+} from './stats.js';
+
+// ----------------------------------------------------------------------------- per-item values
+
+/** The host values of a tensor computed in `f` (the tensor is disposed). */
+async function hostValues(f: () => Tensor): Promise<number[]> {
+  const t = tidy(f);
+  try {
+    return Array.from(await t.data());
+  } finally {
+    t.dispose();
+  }
+}
+
+/**
+ * Per-pair scores (1, 0 or ½) of a policy as a classifier (App. E: the sign of
+ * {@link classifierMargin} against π_sft, a margin of exactly 0 a predicted tie) under
+ * accuracyScores' rule — one score per counted pair, in order; their mean is exactly
+ * classifierAccuracy's value.
+ */
+export function policyScores(policy: TransformerParams, ctx: Pick<EvalContext, 'spec' | 'sft' | 'backend'>, items: readonly Comparison[], truth: readonly Verdict[]): Promise<number[]> {
+  return accuracyScores(items, truth, async (counted) =>
+    (await hostValues(() => classifierMargin(policy, ctx, counted))).map((x): Verdict => (x > 0 ? 1 : x < 0 ? 0 : 0.5)));
+}
 
 // ----------------------------------------------------------------------------- Fig. 6
 
@@ -35,6 +65,8 @@ export interface StreamClassifiers {
   recorded: number;
   /** Of those, the pairs whose two responses differ. */
   distinct: number;
+  /** Per counted pair (distinct, not a golden tie; the same pairs in the same order for all three), each classifier's score: 1, 0 or ½. */
+  scores: { proxy: number[]; online: number[]; offline: number[] };
   /** The proxy model (the debiased sign rule; an exact tie predicted ½). */
   proxy: Accuracy;
   /** The final online policy as a classifier (App. E). */
@@ -62,32 +94,34 @@ export async function streamClassifiers(env: Env, online: TrainRunConfig, offlin
     const proxyParams = await loadParams<PreferenceModelParams>(env, idOf(env, 'setup', setup), 'proxy.ckpt');
     held.push(proxyParams);
     const proxy = modelJudge(proxyParams, prefSpecOf(task, setup.setup.size), env.backend);
-    const proxyAcc = accuracyOf(await accuracyScores(items, truth, (counted) => proxy(counted)));
+    const proxyScores = await accuracyScores(items, truth, (counted) => proxy(counted));
     const sft = await loadSft(env, setup);
     held.push(sft);
     const ctx = { spec: policySpecOf(task, setup.setup.size), sft, backend: env.backend };
     const policy = async (c: TrainRunConfig) => {
       const p = await loadParams<TransformerParams>(env, idOf(env, 'train', c), 'final.ckpt');
       held.push(p);
-      return classifierAccuracy(p, ctx, items, truth as Verdict[]);
+      return policyScores(p, ctx, items, truth);
     };
-    return { recorded: all.length, distinct: items.length, proxy: proxyAcc, online: await policy(online), offline: await policy(offline) };
+    const scores = { proxy: proxyScores, online: await policy(online), offline: await policy(offline) };
+    return { recorded: all.length, distinct: items.length, scores, proxy: accuracyOf(scores.proxy), online: accuracyOf(scores.online), offline: accuracyOf(scores.offline) };
   } finally {
     golden.release();
     dispose(held as never);
   }
 }
 
-/** Claim 16's Δ = proxy − max(online, offline) accuracy, each accuracy drawn with its SE over pairs (one replicate). */
-export function claim16(c: StreamClassifiers): Interval {
-  const est = (a: Accuracy): Estimate => ({ value: a.value, se: a.se });
-  return bootstrap([null], (_, d) => {
-    const p = d(est(c.proxy));
-    return p - Math.max(d(est(c.online)), d(est(c.offline)));
-  });
+/**
+ * Claim 16's Δ = acc(proxy) − max(acc(final online), acc(final offline)) on the same counted
+ * stream pairs, with a paired bootstrap over those pairs: each resample draws the pairs once
+ * and all three accuracies are the means of their scores on that draw.
+ */
+export function claim16(c: Pick<StreamClassifiers, 'scores'>): Interval {
+  const { proxy, online, offline } = c.scores;
+  return pairedBootstrap(proxy.length, (ix) => meanAt(proxy, ix) - Math.max(meanAt(online, ix), meanAt(offline, ix)));
 }
 
-const accText = (a: Accuracy) => `${a.value.toFixed(3)} ± ${Number.isNaN(a.se) ? 'n/a' : a.se.toFixed(3)}`;
+const accText = (a: Accuracy) => `${fmt(a.value)} ± ${fmt(a.se)}`;
 
 /** Fig. 6's runs: the online run (its stream) and the offline run at the online config. */
 export const fig6Runs = (s: StudyConfig) => ({ online: onlineOf(s), offline: offlineOf(s) });
@@ -98,7 +132,7 @@ export const fig6: FigureDef = {
   description:
     'Every pair the online IPO run trained on (D_online, labelled by the proxy), judged by the golden model. Three classifiers score the same distinct, ' +
     'golden-labelled pairs: the proxy model, the final online policy and the final offline policy (offline IPO on D_golden at the online config), the policies ' +
-    'as classifiers by App. E. Identical pairs and golden ties are excluded, a predicted tie counts ½. Also the proxy\'s accuracy on the recent stream over training.',
+    'as classifiers by App. E. Identical pairs and golden ties are excluded, a predicted tie counts ½; claim 16 is decided with a paired bootstrap over those pairs. Also the proxy\'s accuracy on the recent stream over training.',
   runs: (s) => Object.values(fig6Runs(s)),
   program: (s) => {
     const { online, offline } = fig6Runs(s);
@@ -123,9 +157,11 @@ export const fig6: FigureDef = {
         findings: [{
           claim: 'Claim 16 — the proxy classifies the online stream better than the final online and offline policies do',
           holds: v,
-          detail: `on the same ${c.proxy.pairs} pairs (${c.recorded} recorded, ${c.distinct} distinct, golden ties excluded, predicted ties ½): proxy ${accText(c.proxy)}, final online policy ${accText(c.online)}, ` +
-            `final offline policy ${accText(c.offline)}; Δ = proxy − max(online, offline) = ${showInterval(ci)}; bootstrap over pairs only (one replicate): ${BOOTSTRAP.resamples} resamples, ` +
-            `each accuracy drawn from a normal with its pair-level SE, independently; yes when the CI is above 0, no when below: ${verdictWord(v)}`,
+          protocolClaim: 16,
+          statistic: statisticOf(ci, 1),
+          detail: `on the same ${c.proxy.pairs} stream pairs (${c.recorded} recorded, ${c.distinct} distinct, golden ties excluded, predicted ties ½): proxy ${accText(c.proxy)}, final online policy ${accText(c.online)}, ` +
+            `final offline policy ${accText(c.offline)} (± SE over pairs); Δ = acc(proxy) − max(acc(online), acc(offline)), each accuracy the mean of its per-pair scores (1, 0 or ½) = ${showInterval(ci)}; ` +
+            `${pairedBootstrapText(c.proxy.pairs)}${ci.undefinedResamples ? ` (${ci.undefinedResamples} undefined, left out)` : ''}; yes when the CI is above 0, no when below: ${verdictWord(v)}`,
         }],
         runs: runIds(env, [online, offline]),
       };
@@ -135,29 +171,6 @@ export const fig6: FigureDef = {
 };
 
 // ----------------------------------------------------------------------------- Fig. 7
-
-/** Pearson's r of paired values (NaN with fewer than 2 points or no spread). */
-export function pearson(xs: readonly number[], ys: readonly number[]): number {
-  const n = xs.length;
-  if (n < 2 || ys.length !== n) return NaN;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0, sxx = 0, syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (xs[i]! - mx) * (ys[i]! - my);
-    sxx += (xs[i]! - mx) ** 2;
-    syy += (ys[i]! - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
-}
-
-/** The 95% interval of a correlation r over n points by Fisher's z: tanh(atanh r ± 1.96/√(n − 3)); NaN for n < 4 or an undefined r. */
-export function fisherInterval(r: number, n: number): { lo: number; hi: number } {
-  if (n < 4 || Number.isNaN(r)) return { lo: NaN, hi: NaN };
-  const z = Math.atanh(r);
-  const h = 1.959963984540054 / Math.sqrt(n - 3);
-  return { lo: Math.tanh(z - h), hi: Math.tanh(z + h) };
-}
 
 /**
  * Claim 17's verdict from r's interval: yes (accuracy is not predictive) when the interval
@@ -172,7 +185,7 @@ export function claim17(ci: { lo: number; hi: number }): boolean | null {
 export function fig7Runs(s: StudyConfig): { offline: { label: string; run: TrainRunConfig }[]; online: TrainRunConfig } {
   const grid = offlineGrid(s).map((run) => ({ label: `D_golden lr=${run.hyper.lr} β=${run.hyper.beta} ${run.hyper.steps} steps`, run }));
   const versus = datasetRuns(s).sets.slice(1).map((d) => ({ label: `${d.label} lr=${d.run.hyper.lr} β=${d.run.hyper.beta} ${d.run.hyper.steps} steps`, run: d.run }));
-  const runs = uniqueRuns([...grid, ...versus].map((x) => x.run));
+  const runs = distinctRuns([...grid, ...versus].map((x) => x.run));
   return { offline: runs.map((r) => [...grid, ...versus].find((x) => x.run === r)!), online: onlineOf(s) };
 }
 
@@ -236,7 +249,6 @@ export const fig7: FigureDef = {
       const c = accuracyCorrelation(points);
       const v = claim17(c);
       const gridN = offline.filter((x) => x.run.method.kind === 'offline' && x.run.method.dataset.kind === 'golden').length;
-      const fmt = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(3));
       const out: FigureResult = {
         name: 'fig7', title: fig7.title, description: fig7.description,
         charts: [{ name: 'fig7-accuracy-vs-winrate', title: `q90 win rate against final accuracy on D_golden; r = ${fmt(c.r)} over ${c.n} offline runs`, spec: scatterChart('best performance vs final accuracy on D_golden', points) }],
@@ -252,6 +264,8 @@ export const fig7: FigureDef = {
         findings: [{
           claim: 'Claim 17 — classification accuracy is not predictive of win rate (across offline experiments)',
           holds: v,
+          protocolClaim: 17,
+          statistic: { estimate: c.r, lo: c.lo, hi: c.hi, replicates: 1 },
           detail: `Pearson r between final accuracy on D_golden and q90 win rate over ${c.n} offline runs (${gridN} of the D_golden grid, ${offline.length - gridN} D_{a vs b}; the online run excluded) = ${fmt(c.r)}, ` +
             `Fisher-z 95% CI [${fmt(c.lo)}, ${fmt(c.hi)}]; yes when the CI includes 0 or lies below it, no when it lies above 0: ${verdictWord(v)}`,
         }],
@@ -270,23 +284,71 @@ export function fig8Runs(s: StudyConfig): { online: TrainRunConfig; offline: Tra
   return { online, offline: offlineOf(s), tandem: replayOf(s, online, 1) };
 }
 
-/** Claim 15: Δ = accGolden(offline final) − accGolden(online final), each drawn with its SE (one replicate). */
-export function claim15(mo: readonly MetricRecord[], mf: readonly MetricRecord[]): Interval {
-  const on = estimateOf(mo[mo.length - 1], 'accGolden');
-  const off = estimateOf(mf[mf.length - 1], 'accGolden');
-  return bootstrap([null], (_, d) => d(off) - d(on));
+/** The per-pair values of claims 15 and 18, recomputed from the stored final params of the online and offline runs and π_sft. */
+export interface GoldenItems {
+  /** The D_golden pairs the evaluators read: the first `eval.classifierPairs` (accGolden and winnerLogProb of every evaluation). */
+  pairs: number;
+  /** Claim 15: per pair counted for accuracy (the pairs with distinct responses, in order), each final policy's score as a classifier: 1, 0 or ½ (a predicted tie). */
+  score: { online: number[]; offline: number[] };
+  /** Claim 18: per pair (all `pairs`, in order), drop_i = log π_sft(y_w,i | x_i) − log π_final(y_w,i | x_i), y_w = y1 when the golden preference is 1, else y2. */
+  drop: { online: number[]; offline: number[] };
 }
 
-/** Claim 18: drop = winnerLogProb at step 0 − at the last evaluation; Δ = drop(offline) − drop(online), and drop(offline); every stored value drawn with its SE (one replicate). */
-export function claim18(mo: readonly MetricRecord[], mf: readonly MetricRecord[]): { delta: Interval; dropOffline: Interval; dropOnline: Interval } {
-  const e = (rs: readonly MetricRecord[]) => ({ first: estimateOf(rs.find((r) => r.step === 0), 'winnerLogProb'), last: estimateOf(rs[rs.length - 1], 'winnerLogProb') });
-  const on = e(mo);
-  const off = e(mf);
-  const drop = (x: { first: Estimate; last: Estimate }, d: (e: Estimate) => number) => d(x.first) - d(x.last);
+/**
+ * Claims 15 and 18's per-pair values on the D_golden pairs the evaluators read
+ * (train.ts buildEvaluators: `dGolden.pairs.slice(0, classifierPairs)`): each final policy as a
+ * classifier of them against π_sft (accuracyScores' rule: identical responses not counted, a
+ * predicted tie ½), and the fall of each winner's log-probability from π_sft to the final
+ * policy. The two runs must share their setup and D_golden pairs.
+ */
+export async function goldenItems(env: Env, online: TrainRunConfig, offline: TrainRunConfig): Promise<GoldenItems> {
+  if (idOf(env, 'setup', online.setup) !== idOf(env, 'setup', offline.setup) || online.eval.classifierPairs !== offline.eval.classifierPairs) {
+    throw new Error(`internal: ${describeRun(online)} and ${describeRun(offline)} do not read the same D_golden pairs`);
+  }
+  const setup = online.setup;
+  const spec = policySpecOf(getTask(setup.data.task), setup.setup.size);
+  const pairs = (await loadDataDatasets(env, setup.data)).golden.pairs.slice(0, online.eval.classifierPairs);
+  const prompts = pairs.map((p) => p.prompt);
+  const winners = pairs.map((p) => (p.preference === 1 ? p.y1 : p.y2));
+  const held: TransformerParams[] = [];
+  try {
+    const sft = await loadSft(env, setup);
+    held.push(sft);
+    const ctx = { spec, sft, backend: env.backend };
+    const winnerLp = (p: TransformerParams) => hostValues(() => logProbs(p, spec, prompts, winners, env.backend));
+    const sftLp = await winnerLp(sft);
+    const final = async (c: TrainRunConfig) => {
+      const p = await loadParams<TransformerParams>(env, idOf(env, 'train', c), 'final.ckpt');
+      held.push(p);
+      const lp = await winnerLp(p);
+      return { score: await policyScores(p, ctx, pairs, pairs.map((x) => x.preference)), drop: sftLp.map((v, i) => v - lp[i]!) };
+    };
+    const on = await final(online);
+    const off = await final(offline);
+    return { pairs: pairs.length, score: { online: on.score, offline: off.score }, drop: { online: on.drop, offline: off.drop } };
+  } finally {
+    dispose(held as never);
+  }
+}
+
+/** Claim 15: Δ = accGolden(final offline) − accGolden(final online) = mean over the counted pairs of score(offline) − score(online), with a paired bootstrap over those pairs. */
+export function claim15(g: Pick<GoldenItems, 'score'>): Interval {
+  const { online, offline } = g.score;
+  return pairedBootstrap(online.length, (ix) => meanAt(offline, ix) - meanAt(online, ix));
+}
+
+/**
+ * Claim 18 with a paired bootstrap over the pairs (one draw of pairs per resample, shared by
+ * all three intervals): Δ = mean_i(drop_off,i − drop_on,i), and mean_i drop_off,i and
+ * mean_i drop_on,i.
+ */
+export function claim18(g: Pick<GoldenItems, 'drop'>): { delta: Interval; dropOffline: Interval; dropOnline: Interval } {
+  const { online, offline } = g.drop;
+  const n = online.length;
   return {
-    delta: bootstrap([null], (_, d) => drop(off, d) - drop(on, d)),
-    dropOffline: bootstrap([null], (_, d) => drop(off, d)),
-    dropOnline: bootstrap([null], (_, d) => drop(on, d)),
+    delta: pairedBootstrap(n, (ix) => meanAt(offline, ix) - meanAt(online, ix)),
+    dropOffline: pairedBootstrap(n, (ix) => meanAt(offline, ix)),
+    dropOnline: pairedBootstrap(n, (ix) => meanAt(online, ix)),
   };
 }
 
@@ -304,7 +366,8 @@ export const fig8: FigureDef = {
   title: 'Fig. 8 — accuracy on D_golden and the log-probability of its winners over training',
   description:
     'Top: the policy-as-classifier accuracy (App. E) on D_golden pairs over training for online IPO, offline IPO on D_golden at the online config, and the tandem run ' +
-    '(offline on D_online in the recorded order). Bottom: the mean log-probability of D_golden\'s winning responses for online and offline IPO.',
+    '(offline on D_online in the recorded order). Bottom: the mean log-probability of D_golden\'s winning responses for online and offline IPO. ' +
+    'Claims 15 and 18 are decided on per-pair values recomputed from the final params and π_sft, with a paired bootstrap over the pairs.',
   runs: (s) => Object.values(fig8Runs(s)),
   program: (s) => {
     const { online, offline, tandem } = fig8Runs(s);
@@ -314,12 +377,14 @@ export const fig8: FigureDef = {
       const tandemLabel = 'tandem: offline on D_online in order';
       const acc = [...longRows('online', mo, ['accGolden'], io), ...longRows('offline', mf, ['accGolden'], iff), ...longRows(tandemLabel, mt, ['accGolden'], it)];
       const lp = [...longRows('online', mo, ['winnerLogProb'], io), ...longRows('offline', mf, ['winnerLogProb'], iff)];
-      const c15 = claim15(mo, mf);
+      const g = await goldenItems(env, online, offline);
+      const c15 = claim15(g);
       const v15 = above(c15);
-      const c18 = claim18(mo, mf);
+      const c18 = claim18(g);
       const v18 = claim18Verdict(c18);
-      const last = (rs: readonly MetricRecord[], k: string) => estimateOf(rs[rs.length - 1], k);
-      const e = (x: Estimate) => `${x.value.toFixed(3)} ± ${x.se === undefined || Number.isNaN(x.se) ? 'n/a' : x.se.toFixed(3)}`;
+      const counted = g.score.online.length;
+      const last = (rs: readonly MetricRecord[]) => rs[rs.length - 1];
+      const undef = (ci: Interval) => (ci.undefinedResamples ? ` (${ci.undefinedResamples} undefined, left out)` : '');
       const out: FigureResult = {
         name: 'fig8', title: fig8.title, description: fig8.description,
         charts: [
@@ -329,24 +394,30 @@ export const fig8: FigureDef = {
         tables: [{
           title: 'Final values (± SE over pairs)',
           columns: ['run', 'final accuracy on D_golden', 'winner log-prob at step 0', 'final winner log-prob'],
-          rows: [['online', mo, io], ['offline', mf, iff], [tandemLabel, mt, it]].map(([n, rs]) => {
-            const r = rs as MetricRecord[];
-            return [n as string, e(last(r, 'accGolden')), e(estimateOf(r.find((x) => x.step === 0), 'winnerLogProb')), e(last(r, 'winnerLogProb'))];
-          }),
+          rows: ([['online', mo], ['offline', mf], [tandemLabel, mt]] as const).map(([n, r]) => [n, pm(last(r), 'accGolden'), pm(r.find((x) => x.step === 0), 'winnerLogProb'), pm(last(r), 'winnerLogProb')]),
+        }, {
+          title: `Per-pair values recomputed from the final params and π_sft (the first ${g.pairs} D_golden pairs; ${counted} with distinct responses counted for accuracy)`,
+          columns: ['run', 'accuracy on D_golden (final params)', 'mean winner log-prob drop (π_sft − final)', 'drop 95% CI low', 'drop 95% CI high'],
+          rows: [['online', c18.dropOnline, g.score.online] as const, ['offline', c18.dropOffline, g.score.offline] as const].map(([n, d, sc]) => [n, mean(sc), d.estimate, d.lo, d.hi]),
         }],
         findings: [
           {
             claim: 'Claim 15 — the final offline policy classifies D_golden better than the final online policy',
             holds: v15,
-            detail: `final accuracy on D_golden: offline ${e(last(mf, 'accGolden'))}, online ${e(last(mo, 'accGolden'))}; Δ = offline − online = ${showInterval(c15)}; ` +
-              `bootstrap over pairs only (one replicate): ${BOOTSTRAP.resamples} resamples, each accuracy drawn from a normal with its pair-level SE, independently; yes when the CI is above 0, no when below: ${verdictWord(v15)}`,
+            protocolClaim: 15,
+            statistic: statisticOf(c15, 1),
+            detail: `per-pair correctness (1, 0 or ½ for a predicted tie) of each final policy as a classifier against π_sft on the first ${g.pairs} D_golden pairs, ${counted} counted (identical responses excluded): ` +
+              `offline ${fmt(mean(g.score.offline))}, online ${fmt(mean(g.score.online))} (stored final accGolden: offline ${pm(last(mf), 'accGolden')}, online ${pm(last(mo), 'accGolden')}); ` +
+              `Δ = mean over the pairs of score(offline) − score(online) = ${showInterval(c15)}; ${pairedBootstrapText(counted)}${undef(c15)}; yes when the CI is above 0, no when below: ${verdictWord(v15)}`,
           },
           {
             claim: "Claim 18 — the winners' log-probabilities fall, most for offline",
             holds: v18,
-            detail: `drop = mean log π(y_w|x) over D_golden winners at step 0 − at the last evaluation: offline ${showInterval(c18.dropOffline)}, online ${showInterval(c18.dropOnline)}; ` +
-              `Δ = drop(offline) − drop(online) = ${showInterval(c18.delta)}; bootstrap over pairs only (one replicate): ${BOOTSTRAP.resamples} resamples, each of the four stored values drawn from a normal with its pair-level SE, independently; ` +
-              `yes when the CIs of Δ and of drop(offline) are both above 0, no when either is below 0: ${verdictWord(v18)}`,
+            protocolClaim: 18,
+            statistic: statisticOf(c18.delta, 1),
+            detail: `drop_i = log π_sft(y_w,i|x_i) − log π_final(y_w,i|x_i) on each of the first ${g.pairs} D_golden pairs (y_w = y1 when the golden preference is 1, else y2), from the stored final params: ` +
+              `mean drop offline ${showInterval(c18.dropOffline)}, online ${showInterval(c18.dropOnline)}; Δ = mean_i(drop_off,i − drop_on,i) = ${showInterval(c18.delta)}; ` +
+              `${pairedBootstrapText(g.pairs)}${undef(c18.delta)}; yes when the CIs of Δ and of the mean offline drop are both above 0, no when either is below 0: ${verdictWord(v18)}`,
           },
         ],
         runs: runIds(env, [online, offline, tandem]),

@@ -94,6 +94,8 @@ export function seOrZero(m: Metric | undefined): number {
 
 /** A number with `d` decimals, or 'n/a' for null, undefined or NaN. */
 export const fmt = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
+/** `n replicate(s)`, for captions and details. */
+export const repsText = (n: number): string => `${n} replicate${n === 1 ? '' : 's'}`;
 /** `value ± se` of a record's metric `name`, or 'n/a' without a record. */
 export const pm = (r: MetricRecord | undefined, name: string): string => (r ? `${fmt(r.metrics[name]?.value)} ± ${fmt(r.metrics[name]?.se)}` : 'n/a');
 

@@ -10,10 +10,10 @@ import type { Coverage, StudyConfig } from '../config.js';
 import { idOf } from '../runs/cache.js';
 import { fmt, klWinChart, type Finding, type FigureDef, type FigureResult, type Table } from './common.js';
 import {
-  afterDistinct, claim1Finding, delta1, headlineConfigs, headlineReplicates, headlineRows, loadHeadline, pointsOf, protocolFinding, replicateTable, RULE_ABOVE,
+  claim1Finding, delta1, headlineFigure, headlineReplicates, headlineRows, pointsOf, protocolFinding, replicateTable, RULE_ABOVE,
   type HeadlinePoints,
 } from './fig1.js';
-import { above, bootstrapGroups, drawWins, mean, q90, type Draw } from './stats.js';
+import { above, bootstrapGroups, mean, q90Of, storedValue, type Draw } from './stats.js';
 
 const REGIMES: readonly Coverage[] = ['suboptimal', 'covered'];
 const REGIME_LABEL: Record<Coverage, string> = { suboptimal: 'sub-optimal (optimum not covered)', covered: 'optimum covered' };
@@ -30,8 +30,7 @@ export const delta8 = (sub: readonly HeadlinePoints[], cov: readonly HeadlinePoi
 /** Claim 8's finding from both regimes' replicates (resampled independently). */
 export function claim8Finding(sub: readonly HeadlinePoints[], cov: readonly HeadlinePoints[]): Finding {
   const ci = bootstrapGroups([sub, cov], ([a, b], d) => delta8(a!, b!, d));
-  const value: Draw = (e) => e.value;
-  const d1 = (cs: readonly HeadlinePoints[]) => fmt(mean(cs.map((c) => delta1(c, value))));
+  const d1 = (cs: readonly HeadlinePoints[]) => fmt(mean(cs.map((c) => delta1(c, storedValue))));
   const n = sub.length;
   const m = cov.length;
   return protocolFinding(8, 'The online advantage is larger when D_initial does not cover the optimum', ci, above(ci), n,
@@ -67,51 +66,43 @@ export const coverage: FigureDef = {
     'The headline comparison of Fig. 1 (online IPO vs offline IPO pooled over the grid, on every replicate) in two regimes: D_initial written only by behaviour policies that ' +
     'rarely emit the ideal response (sub-optimal, the paper\'s), and by every behaviour including the near-ideal ones (optimum covered). The paper\'s coverage explanation predicts a ' +
     'smaller online advantage when the optimum is covered.',
-  runs: (s) => {
+  ...headlineFigure((s) => {
     const p = coveragePlan(s);
-    return headlineConfigs([...p.suboptimal, ...p.covered]);
-  },
-  program: (s) => {
-    const plan = coveragePlan(s);
-    const configs = coverage.runs(s);
-    return afterDistinct(configs, async (env, resultOf) => {
-      const sub = await Promise.all(plan.suboptimal.map((h) => loadHeadline(env, h, resultOf)));
-      const cov = await Promise.all(plan.covered.map((h) => loadHeadline(env, h, resultOf)));
-      const subP = sub.map(pointsOf);
-      const covP = cov.map(pointsOf);
-      const value: Draw = (e) => e.value;
-      const rows = headlineRows(env, [...sub, ...cov], (d) => ({ regime: REGIME_LABEL[d.runs.cell.coverage] }));
-      const stats = REGIMES.map((r) => ({ regime: r, ...coverageStats(s, r) }));
-      const q90Table: Table = {
-        title: 'Best performance (q90 of win rates after step 0) per regime, replicate and method',
-        columns: ['regime', 'replicate', 'q90 online IPO', 'q90 offline IPO (pooled grid)', 'Δ₁'],
-        rows: [...subP.map((c, r) => ['sub-optimal', r, c] as const), ...covP.map((c, r) => ['covered', r, c] as const)].map(([regime, r, c]) =>
-          [regime, r, fmt(q90(drawWins(c.online, value))), fmt(q90(drawWins(c.grid.flat(), value))), fmt(delta1(c, value))]),
-      };
-      const n = sub.length;
-      const out: FigureResult = {
-        name: 'coverage', title: coverage.title, description: coverage.description,
-        charts: [{
-          name: 'coverage-kl-winrate',
-          title: `KL vs win rate in both regimes: every evaluation of every run, ${n} replicate${n === 1 ? '' : 's'} each`,
-          spec: klWinChart('KL vs win rate: sub-optimal D_initial vs optimum covered', rows, { facet: 'regime' }),
-        }],
-        tables: [
-          q90Table,
-          {
-            title: `D_initial of ${s.data.task} (training pairs): how often it contains the exact ideal response`,
-            columns: ['regime', 'training pairs', 'pairs with an ideal response', 'responses that are ideal'],
-            rows: stats.map((x) => [REGIME_LABEL[x.regime], x.pairs, fmt(x.pairsWithIdeal), fmt(x.idealResponses)]),
-          },
-          replicateTable('Headline statistics per regime and replicate (evaluations after step 0)', [...sub, ...cov]),
-        ],
-        findings: [
-          claim1Finding(7, 'Claim 1 in the "optimum covered" regime: online IPO\'s best performance exceeds offline IPO\'s (pooled grid)', cov),
-          claim8Finding(subP, covP),
-        ],
-        runs: configs.map((c) => idOf(env, 'train', c)),
-      };
-      return out;
-    });
-  },
+    return [p.suboptimal, p.covered];
+  }, async (env, s, sub, cov, configs) => {
+    const subP = sub.map(pointsOf);
+    const covP = cov.map(pointsOf);
+    const rows = headlineRows(env, [...sub, ...cov], (d) => ({ regime: REGIME_LABEL[d.runs.cell.coverage] }));
+    const stats = REGIMES.map((r) => ({ regime: r, ...coverageStats(s, r) }));
+    const q90Table: Table = {
+      title: 'Best performance (q90 of win rates after step 0) per regime, replicate and method',
+      columns: ['regime', 'replicate', 'q90 online IPO', 'q90 offline IPO (pooled grid)', 'Δ₁'],
+      rows: [...subP.map((c, r) => ['sub-optimal', r, c] as const), ...covP.map((c, r) => ['covered', r, c] as const)].map(([regime, r, c]) =>
+        [regime, r, fmt(q90Of(c.online)), fmt(q90Of(c.grid.flat())), fmt(delta1(c, storedValue))]),
+    };
+    const n = sub.length;
+    const out: FigureResult = {
+      name: 'coverage', title: coverage.title, description: coverage.description,
+      charts: [{
+        name: 'coverage-kl-winrate',
+        title: `KL vs win rate in both regimes: every evaluation of every run, ${n} replicate${n === 1 ? '' : 's'} each`,
+        spec: klWinChart('KL vs win rate: sub-optimal D_initial vs optimum covered', rows, { facet: 'regime' }),
+      }],
+      tables: [
+        q90Table,
+        {
+          title: `D_initial of ${s.data.task} (training pairs): how often it contains the exact ideal response`,
+          columns: ['regime', 'training pairs', 'pairs with an ideal response', 'responses that are ideal'],
+          rows: stats.map((x) => [REGIME_LABEL[x.regime], x.pairs, fmt(x.pairsWithIdeal), fmt(x.idealResponses)]),
+        },
+        replicateTable('Headline statistics per regime and replicate (evaluations after step 0)', [...sub, ...cov]),
+      ],
+      findings: [
+        claim1Finding(7, 'Claim 1 in the "optimum covered" regime: online IPO\'s best performance exceeds offline IPO\'s (pooled grid)', cov),
+        claim8Finding(subP, covP),
+      ],
+      runs: configs.map((c) => idOf(env, 'train', c)),
+    };
+    return out;
+  }),
 };

@@ -11,9 +11,9 @@ import type { Env } from '../program.js';
 import { idOf } from '../runs/cache.js';
 import type { MetricRecord } from '../runs/metrics.js';
 import { describeRun, type TrainResult, type TrainRunConfig } from '../runs/train.js';
-import { afterRuns, distinctRuns, fmt, klWinChart, klWinRows, metricsOf, type Finding, type FigureDef, type FigureResult, type Table } from './common.js';
+import { afterRuns, distinctRuns, fmt, klWinChart, klWinRows, metricsOf, repsText, type Finding, type FigureDef, type FigureResult, type Table } from './common.js';
 import {
-  above, below, bootstrap, bootstrapText, drawWins, evalPoints, finalMinusMax, frontierGap, commonKlGrid, mean, q90, showInterval, verdictWord,
+  above, below, bootstrap, bootstrapText, drawWins, evalPoints, finalMinusMax, frontierGap, commonKlGrid, mean, q90Of, showInterval, statisticOf, storedValue, verdictWord,
   type Draw, type EvalPoint, type Interval,
 } from './stats.js';
 
@@ -93,19 +93,42 @@ export function afterDistinct(configs: readonly TrainRunConfig[], build: (env: E
   });
 }
 
+/**
+ * The runs and program of a figure over two groups of headline comparisons (Fig. 1: the default
+ * task's replicates and the other tasks; the coverage ablation: the two regimes): its runs are
+ * every comparison's configs without repeats; its program reads both groups' records, then builds.
+ */
+export function headlineFigure(
+  plan: (s: StudyConfig) => readonly [HeadlineRuns[], HeadlineRuns[]],
+  build: (env: Env, s: StudyConfig, a: HeadlineData[], b: HeadlineData[], configs: TrainRunConfig[]) => Promise<FigureResult>,
+): Pick<FigureDef, 'runs' | 'program'> {
+  const runs = (s: StudyConfig) => headlineConfigs(plan(s).flat());
+  return {
+    runs,
+    program: (s) => {
+      const [a, b] = plan(s);
+      const configs = runs(s);
+      return afterDistinct(configs, async (env, resultOf) => {
+        const load = (hs: readonly HeadlineRuns[]) => Promise.all(hs.map((h) => loadHeadline(env, h, resultOf)));
+        return build(env, s, await load(a), await load(b), configs);
+      });
+    },
+  };
+}
+
 // ----------------------------------------------------------------------------- statistics (§2, claims 1–5)
 
 const pooled = (grid: readonly EvalPoint[][]): EvalPoint[] => grid.flat();
 
 /** Claim 1 for one replicate: q90(online) − q90(offline pooled over the grid). */
-export const delta1 = (c: HeadlinePoints, d: Draw): number => q90(drawWins(c.online, d)) - q90(drawWins(pooled(c.grid), d));
+export const delta1 = (c: HeadlinePoints, d: Draw): number => q90Of(c.online, d) - q90Of(pooled(c.grid), d);
 /** Claim 2 for one replicate: mean over 20 KL values in the common range of online frontier − offline (pooled) frontier. */
 export const delta2 = (c: HeadlinePoints, d: Draw): number => {
   const off = pooled(c.grid);
   return frontierGap({ kl: c.online.map((p) => p.kl), win: drawWins(c.online, d) }, { kl: off.map((p) => p.kl), win: drawWins(off, d) });
 };
 /** Claim 3 for one replicate: q90(online) − q90(offline at the online lr, β and steps). */
-export const delta3 = (c: HeadlinePoints, d: Draw): number => q90(drawWins(c.online, d)) - q90(drawWins(c.matched, d));
+export const delta3 = (c: HeadlinePoints, d: Draw): number => q90Of(c.online, d) - q90Of(c.matched, d);
 /** Claim 4 for one replicate: final − max win rate of the online run. */
 export const delta4 = (c: HeadlinePoints, d: Draw): number => finalMinusMax(drawWins(c.online, d));
 /** Claim 5 for one replicate: final − max win rate, mean over the grid's runs. */
@@ -127,25 +150,23 @@ export function protocolFinding(no: number, claim: string, ci: Interval, holds: 
     holds,
     detail: `${what} = ${showInterval(ci)}${extra ? `; ${extra}` : ''}; ${bootstrapText(replicates)}${undef}; ${rule}: ${verdictWord(holds)}`,
     protocolClaim: no,
-    statistic: { estimate: ci.estimate, lo: ci.lo, hi: ci.hi, replicates },
+    statistic: statisticOf(ci, replicates),
   };
 }
 
 export const RULE_ABOVE = 'yes when the CI lies above 0, no when below 0';
 export const RULE_BELOW = 'yes when the CI lies below 0, no when above 0';
-const reps = (n: number) => `${n} replicate${n === 1 ? '' : 's'}`;
 const perReplicate = (cells: readonly HeadlinePoints[], stat: (c: HeadlinePoints, d: Draw) => number) =>
-  `per replicate: ${cells.map((c, r) => `r${r} ${fmt(stat(c, (e) => e.value))}`).join(', ')}`;
-const value: Draw = (e) => e.value;
+  `per replicate: ${cells.map((c, r) => `r${r} ${fmt(stat(c, storedValue))}`).join(', ')}`;
 
 /** Claim 1's finding on the replicates of a cell (numbered `no`: 1, 6 or 7). */
 export function claim1Finding(no: number, claim: string, data: readonly HeadlineData[]): Finding {
   const cells = data.map(pointsOf);
   const ci = intervalOf(cells, delta1);
   const runs = data[0]!.grid.length;
-  const q = cells.map((c, r) => `r${r} online ${fmt(q90(drawWins(c.online, value)))} vs offline ${fmt(q90(drawWins(pooled(c.grid), value)))}`).join(', ');
+  const q = cells.map((c, r) => `r${r} online ${fmt(q90Of(c.online))} vs offline ${fmt(q90Of(pooled(c.grid)))}`).join(', ');
   return protocolFinding(no, claim, ci, above(ci), cells.length,
-    `Δ = q90(online) − q90(offline pooled over the ${runs}-run grid), win rates of evaluations after step 0, mean over ${reps(cells.length)}`, RULE_ABOVE, q);
+    `Δ = q90(online) − q90(offline pooled over the ${runs}-run grid), win rates of evaluations after step 0, mean over ${repsText(cells.length)}`, RULE_ABOVE, q);
 }
 
 /** Claims 1–5 of the headline comparison on its replicates. */
@@ -163,14 +184,14 @@ export function headlineFindings(data: readonly HeadlineData[], s: StudyConfig):
   return [
     claim1Finding(1, "Online IPO's best performance exceeds offline IPO's (pooled grid)", data),
     protocolFinding(2, 'At equal KL online is better', c2, above(c2), n,
-      `Δ = mean over 20 evenly spaced KL values x in the common KL range of [online frontier(x) − offline pooled frontier(x)], frontier(x) = best win rate among evaluations after step 0 with KL ≤ x, mean over ${reps(n)}`,
+      `Δ = mean over 20 evenly spaced KL values x in the common KL range of [online frontier(x) − offline pooled frontier(x)], frontier(x) = best win rate among evaluations after step 0 with KL ≤ x, mean over ${repsText(n)}`,
       RULE_ABOVE, `common KL ranges: ${ranges}; ${perReplicate(cells, delta2)}`),
     protocolFinding(3, 'Matched config: online beats offline at the same lr, β and steps', c3, above(c3), n,
-      `Δ = q90(online) − q90(offline at lr ${s.train.lr}, β ${s.train.beta}, ${s.train.steps} steps), mean over ${reps(n)}`, RULE_ABOVE, perReplicate(cells, delta3)),
+      `Δ = q90(online) − q90(offline at lr ${s.train.lr}, β ${s.train.beta}, ${s.train.steps} steps), mean over ${repsText(n)}`, RULE_ABOVE, perReplicate(cells, delta3)),
     protocolFinding(4, 'Over-optimisation (online): the win rate turns down', c4, below(c4), n,
-      `Δ = final − max win rate of the online run (evaluations after step 0), mean over ${reps(n)}`, RULE_BELOW, perReplicate(cells, delta4)),
+      `Δ = final − max win rate of the online run (evaluations after step 0), mean over ${repsText(n)}`, RULE_BELOW, perReplicate(cells, delta4)),
     protocolFinding(5, 'Over-optimisation (offline): runs turn down', c5, below(c5), n,
-      `Δ = final − max win rate (evaluations after step 0), mean over the ${data[0]!.grid.length} offline grid runs and ${reps(n)}`, RULE_BELOW, perReplicate(cells, delta5)),
+      `Δ = final − max win rate (evaluations after step 0), mean over the ${data[0]!.grid.length} offline grid runs and ${repsText(n)}`, RULE_BELOW, perReplicate(cells, delta5)),
   ];
 }
 
@@ -181,7 +202,7 @@ export function runSummary(records: readonly MetricRecord[]): { q90: number; max
   const ps = evalPoints(records);
   let best: EvalPoint | undefined;
   for (const p of ps) if (!best || p.win.value > best.win.value) best = p;
-  return { q90: q90(ps.map((p) => p.win.value)), max: best?.win.value ?? NaN, klAtMax: best?.kl ?? NaN, final: ps[ps.length - 1]?.win.value ?? NaN };
+  return { q90: q90Of(ps), max: best?.win.value ?? NaN, klAtMax: best?.kl ?? NaN, final: ps[ps.length - 1]?.win.value ?? NaN };
 }
 
 export const RUN_COLUMNS = ['task', 'coverage', 'replicate', 'method', 'lr', 'β', 'steps', 'q90 win rate', 'max win rate', 'KL at max', 'final win rate', 'identical pairs in D_online', 'run'];
@@ -208,8 +229,8 @@ export function replicateTable(title: string, data: readonly HeadlineData[]): Ta
     columns: ['task', 'coverage', 'replicate', 'q90 online', 'q90 offline pooled', 'Δ₁ (q90 gap)', 'Δ₂ (frontier gap)', 'q90 offline matched', 'Δ₃ (matched gap)', 'Δ₄ online final − max', 'Δ₅ offline final − max (mean)'],
     rows: data.map((d) => {
       const c = pointsOf(d);
-      return [d.runs.cell.task, d.runs.cell.coverage, d.runs.cell.replicate, fmt(q90(drawWins(c.online, value))), fmt(q90(drawWins(pooled(c.grid), value))),
-        fmt(delta1(c, value)), fmt(delta2(c, value)), fmt(q90(drawWins(c.matched, value))), fmt(delta3(c, value)), fmt(delta4(c, value)), fmt(delta5(c, value))];
+      return [d.runs.cell.task, d.runs.cell.coverage, d.runs.cell.replicate, fmt(q90Of(c.online)), fmt(q90Of(pooled(c.grid))),
+        fmt(delta1(c, storedValue)), fmt(delta2(c, storedValue)), fmt(q90Of(c.matched)), fmt(delta3(c, storedValue)), fmt(delta4(c, storedValue)), fmt(delta5(c, storedValue))];
     }),
   };
 }
@@ -239,37 +260,30 @@ export const fig1: FigureDef = {
     'Online IPO samples its pairs from the current policy and labels them with the proxy model; offline IPO trains on D_golden, pooled over the grid of learning rates, β and lengths. ' +
     'The default task runs on every replicate, the other tasks on replicate 0. Best performance is the 90% quantile of a run\'s (or a pooled method\'s) win rates after step 0; ' +
     'intervals come from the protocol\'s bootstrap over replicates and prompts (docs/decisions/study-protocol.md §2).',
-  runs: (s) => {
+  ...headlineFigure((s) => {
     const p = fig1Plan(s);
-    return headlineConfigs([...p.main, ...p.others]);
-  },
-  program: (s) => {
-    const plan = fig1Plan(s);
-    const configs = fig1.runs(s);
-    return afterDistinct(configs, async (env, resultOf) => {
-      const main = await Promise.all(plan.main.map((h) => loadHeadline(env, h, resultOf)));
-      const others = await Promise.all(plan.others.map((h) => loadHeadline(env, h, resultOf)));
-      const all = [...main, ...others];
-      const rows = headlineRows(env, all);
-      const faceted = new Set(all.map((d) => d.runs.cell.task)).size > 1;
-      const result: FigureResult = {
-        name: 'fig1', title: fig1.title, description: fig1.description,
-        charts: [{
-          name: 'fig1-kl-winrate',
-          title: `KL vs win rate: every evaluation of every run${faceted ? ', a panel per task' : ''} (${s.data.task}: ${reps(main.length)}; other tasks: replicate 0)`,
-          spec: klWinChart('KL vs win rate (every evaluation of every run)', rows, faceted ? { facet: 'task' } : {}),
-        }],
-        tables: [
-          replicateTable('Headline statistics per replicate and task (evaluations after step 0)', all),
-          { title: 'Runs (q90, max, KL at max and final over evaluations after step 0)', columns: RUN_COLUMNS, rows: all.flatMap((d) => runRows(env, d)) },
-        ],
-        findings: [
-          ...headlineFindings(main, s),
-          ...others.map((d) => claim1Finding(6, `Claim 1 on ${d.runs.cell.task}: online IPO's best performance exceeds offline IPO's (pooled grid)`, [d])),
-        ],
-        runs: configs.map((c) => idOf(env, 'train', c)),
-      };
-      return result;
-    });
-  },
+    return [p.main, p.others];
+  }, async (env, s, main, others, configs) => {
+    const all = [...main, ...others];
+    const rows = headlineRows(env, all);
+    const faceted = new Set(all.map((d) => d.runs.cell.task)).size > 1;
+    const result: FigureResult = {
+      name: 'fig1', title: fig1.title, description: fig1.description,
+      charts: [{
+        name: 'fig1-kl-winrate',
+        title: `KL vs win rate: every evaluation of every run${faceted ? ', a panel per task' : ''} (${s.data.task}: ${repsText(main.length)}; other tasks: replicate 0)`,
+        spec: klWinChart('KL vs win rate (every evaluation of every run)', rows, faceted ? { facet: 'task' } : {}),
+      }],
+      tables: [
+        replicateTable('Headline statistics per replicate and task (evaluations after step 0)', all),
+        { title: 'Runs (q90, max, KL at max and final over evaluations after step 0)', columns: RUN_COLUMNS, rows: all.flatMap((d) => runRows(env, d)) },
+      ],
+      findings: [
+        ...headlineFindings(main, s),
+        ...others.map((d) => claim1Finding(6, `Claim 1 on ${d.runs.cell.task}: online IPO's best performance exceeds offline IPO's (pooled grid)`, [d])),
+      ],
+      runs: configs.map((c) => idOf(env, 'train', c)),
+    };
+    return result;
+  }),
 };

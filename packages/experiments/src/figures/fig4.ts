@@ -10,9 +10,9 @@ import { idOf } from '../runs/cache.js';
 import type { MetricRecord } from '../runs/metrics.js';
 import { describeRun, type TrainResult, type TrainRunConfig } from '../runs/train.js';
 import { offlineGrid, offlineOf, onlineOf, replayOf } from '../study.js';
-import { barChart, distinctRuns, fmt, klWinChart, klWinRows, lineChart, longRows, metricsOf, type Finding, type FigureDef, type FigureResult } from './common.js';
+import { barChart, distinctRuns, fmt, klWinChart, klWinRows, lineChart, longRows, metricsOf, repsText, type Finding, type FigureDef, type FigureResult } from './common.js';
 import { afterDistinct, protocolFinding, replicatesOf, RULE_ABOVE, runSummary } from './fig1.js';
-import { above, bootstrap, bootstrapText, drawWins, evalPoints, mean, q90, within, type Draw, type EvalPoint } from './stats.js';
+import { above, bootstrap, bootstrapText, evalPoints, mean, q90Of, storedValue, within, type Draw, type EvalPoint } from './stats.js';
 
 /**
  * Largest absolute difference between two runs' metric records: steps, losses, and the
@@ -34,9 +34,6 @@ export function maxMetricDiff(a: readonly MetricRecord[], b: readonly MetricReco
   return d;
 }
 
-const value: Draw = (e) => e.value;
-const q90Of = (ps: readonly EvalPoint[], d: Draw) => q90(drawWins(ps, d));
-const reps = (n: number) => `${n} replicate${n === 1 ? '' : 's'}`;
 const short = (h: string) => `${h.slice(0, 12)}…`;
 
 /** Claims 9 and 19: equal params and optimiser hashes of the online run and its in-order replay in every replicate. */
@@ -47,7 +44,7 @@ export function hashFinding(no: number, claim: string, pairs: readonly { replica
   return {
     claim: `Claim ${no} — ${claim}`,
     holds,
-    detail: `online vs in-order replay, sha256 of the final params and optimiser state: ${list}; equal in ${equal} of ${reps(pairs.length)}; yes when equal in every replicate, no otherwise: ${holds ? 'yes' : 'no'}`,
+    detail: `online vs in-order replay, sha256 of the final params and optimiser state: ${list}; equal in ${equal} of ${repsText(pairs.length)}; yes when equal in every replicate, no otherwise: ${holds ? 'yes' : 'no'}`,
     protocolClaim: no,
   };
 }
@@ -90,8 +87,8 @@ export function claim10Finding(cells: readonly { online: EvalPoint[]; shuffled: 
   const ci = bootstrap(cells, (sample, dr) => mean(sample.map((c) => delta10(c, dr))));
   const n = cells.length;
   return protocolFinding(10, 'Offline on D_online uniformly shuffled does not recover online', ci, above(ci), n,
-    `Δ = q90(online) − q90(shuffled D_online pooled over the ${cells[0]?.shuffled.length ?? 0}-run lr × β grid), win rates after step 0, mean over ${reps(n)}`, RULE_ABOVE,
-    `per replicate: ${cells.map((c, r) => `r${r} ${fmt(delta10(c, value))} (online ${fmt(q90Of(c.online, value))}, shuffled ${fmt(q90Of(c.shuffled.flat(), value))})`).join(', ')}`);
+    `Δ = q90(online) − q90(shuffled D_online pooled over the ${cells[0]?.shuffled.length ?? 0}-run lr × β grid), win rates after step 0, mean over ${repsText(n)}`, RULE_ABOVE,
+    `per replicate: ${cells.map((c, r) => `r${r} ${fmt(delta10(c, storedValue))} (online ${fmt(q90Of(c.online))}, shuffled ${fmt(q90Of(c.shuffled.flat()))})`).join(', ')}`);
 }
 
 const SHUFFLED = 'offline on D_online shuffled (pooled lr × β grid)';
@@ -145,13 +142,13 @@ export const fig4: FigureDef = {
           {
             name: 'fig4-curves',
             title: identical
-              ? `Win rate and KL over training, ${reps(n)} (a line per run). The in-order replay is identical to the online run: its dashed line lies exactly on the (wider) online line.`
-              : `Win rate and KL over training, ${reps(n)} (a line per run)`,
+              ? `Win rate and KL over training, ${repsText(n)} (a line per run). The in-order replay is identical to the online run: its dashed line lies exactly on the (wider) online line.`
+              : `Win rate and KL over training, ${repsText(n)} (a line per run)`,
             spec: lineChart(identical ? 'online vs offline on D_online (in order: identical to online)' : 'online vs offline on D_online', curves, null, { facet: true, styles, detail: 'run' }),
           },
           {
             name: 'fig4-kl-winrate',
-            title: `KL vs win rate: online, the in-order replay and the shuffled D_online (pooled over the grid), with offline IPO on D_golden (pooled grid) as background; ${reps(n)}`,
+            title: `KL vs win rate: online, the in-order replay and the shuffled D_online (pooled over the grid), with offline IPO on D_golden (pooled grid) as background; ${repsText(n)}`,
             spec: klWinChart('KL vs win rate: online vs offline on D_online', trade, { background: [GOLDEN] }),
           },
         ],
@@ -200,7 +197,7 @@ export function shuffleFindings(s: StudyConfig, cells: readonly (readonly EvalPo
   const iSmall = small === undefined ? -1 : ws.indexOf(small);
   const iAll = ws.indexOf('all');
   const diff = (a: number, b: number) => (c: readonly EvalPoint[][], d: Draw) => q90Of(c[a]!, d) - q90Of(c[b]!, d);
-  const per = (a: number, b: number) => `per replicate: ${cells.map((c, r) => `r${r} ${fmt(diff(a, b)(c, value))}`).join(', ')}`;
+  const per = (a: number, b: number) => `per replicate: ${cells.map((c, r) => `r${r} ${fmt(diff(a, b)(c, storedValue))}`).join(', ')}`;
   const missing = (no: number, claim: string, why: string): Finding => ({ claim: `Claim ${no} — ${claim}`, holds: null, detail: `not computed: ${why}`, protocolClaim: no });
   const claim11 = 'Robust to a little shuffling';
   const claim12 = 'Degrades past a point: the uniform shuffle is below the in-order replay';
@@ -208,13 +205,13 @@ export function shuffleFindings(s: StudyConfig, cells: readonly (readonly EvalPo
   if (i1 < 0 || iSmall < 0) findings.push(missing(11, claim11, 'shuffleWindows needs 1 and a window above 1'));
   else {
     const ci = bootstrap(cells, (sample, d) => mean(sample.map((c) => diff(i1, iSmall)(c, d))));
-    findings.push(protocolFinding(11, claim11, ci, within(ci, ROBUST_MARGIN), n, `Δ = q90(w=1) − q90(w=${small}), win rates after step 0, mean over ${reps(n)}`,
+    findings.push(protocolFinding(11, claim11, ci, within(ci, ROBUST_MARGIN), n, `Δ = q90(w=1) − q90(w=${small}), win rates after step 0, mean over ${repsText(n)}`,
       `yes when the CI lies within ±${ROBUST_MARGIN}, no when it lies entirely outside ±${ROBUST_MARGIN}`, per(i1, iSmall)));
   }
   if (i1 < 0 || iAll < 0) findings.push(missing(12, claim12, "shuffleWindows needs 1 and 'all'"));
   else {
     const ci = bootstrap(cells, (sample, d) => mean(sample.map((c) => diff(i1, iAll)(c, d))));
-    findings.push(protocolFinding(12, claim12, ci, above(ci), n, `Δ = q90(w=1) − q90(w=all), win rates after step 0, mean over ${reps(n)}`, RULE_ABOVE, per(i1, iAll)));
+    findings.push(protocolFinding(12, claim12, ci, above(ci), n, `Δ = q90(w=1) − q90(w=all), win rates after step 0, mean over ${repsText(n)}`, RULE_ABOVE, per(i1, iAll)));
   }
   return findings;
 }
@@ -244,15 +241,15 @@ export const fig13: FigureDef = {
       const out: FigureResult = {
         name: 'fig13', title: fig13.title, description: fig13.description,
         charts: [
-          { name: 'fig13-peak', title: `Best performance (q90 of win rates after step 0) by shuffle window: mean over ${reps(n)}, 95% bootstrap interval`, spec: barChart('q90 win rate vs shuffle window', bars, 'q90 win rate') },
-          { name: 'fig13-kl-winrate', title: `KL vs win rate by shuffle window (every evaluation of every replay, ${reps(n)})`, spec: klWinChart('KL vs win rate by shuffle window', trade) },
-          { name: 'fig13-curves', title: `Win rate over training by shuffle window (a line per run, ${reps(n)})`, spec: lineChart('win rate by shuffle window', curves, 'win rate', { detail: 'run' }) },
+          { name: 'fig13-peak', title: `Best performance (q90 of win rates after step 0) by shuffle window: mean over ${repsText(n)}, 95% bootstrap interval`, spec: barChart('q90 win rate vs shuffle window', bars, 'q90 win rate') },
+          { name: 'fig13-kl-winrate', title: `KL vs win rate by shuffle window (every evaluation of every replay, ${repsText(n)})`, spec: klWinChart('KL vs win rate by shuffle window', trade) },
+          { name: 'fig13-curves', title: `Win rate over training by shuffle window (a line per run, ${repsText(n)})`, spec: lineChart('win rate by shuffle window', curves, 'win rate', { detail: 'run' }) },
         ],
         tables: [
           {
-            title: `q90 win rate by window (mean over ${reps(n)}; ${bootstrapText(n)})`,
+            title: `q90 win rate by window (mean over ${repsText(n)}; ${bootstrapText(n)})`,
             columns: ['window', 'q90 win rate', '95% CI', ...plan.map((p) => `r${p.replicate}`)],
-            rows: ws.map((_, i) => [label(i), fmt(perWindow[i]!.estimate), `[${fmt(perWindow[i]!.lo)}, ${fmt(perWindow[i]!.hi)}]`, ...cells.map((c) => fmt(q90Of(c[i]!, value)))]),
+            rows: ws.map((_, i) => [label(i), fmt(perWindow[i]!.estimate), `[${fmt(perWindow[i]!.lo)}, ${fmt(perWindow[i]!.hi)}]`, ...cells.map((c) => fmt(q90Of(c[i]!)))]),
           },
           { title: 'Runs', columns: ['replicate', 'window', 'run id'], rows: plan.flatMap((p) => p.replays.map((c, i) => [p.replicate, label(i), id(c)])) },
         ],
@@ -295,10 +292,10 @@ export function recovered(c: GapRuns, d: Draw): number {
 /** Claim 20: R(Bo2) − R(IPO), one replicate (bootstrap over prompts). */
 export function claim20Finding(bo2: GapRuns, ipo: GapRuns): Finding {
   const ci = bootstrap([null], (_, d) => recovered(bo2, d) - recovered(ipo, d));
-  const q = (c: GapRuns) => `q90 online ${fmt(q90Of(c.online, value))}, shuffled ${fmt(q90Of(c.shuffled, value))}, offline D_golden ${fmt(q90Of(c.offline, value))}`;
+  const q = (c: GapRuns) => `q90 online ${fmt(q90Of(c.online))}, shuffled ${fmt(q90Of(c.shuffled))}, offline D_golden ${fmt(q90Of(c.offline))}`;
   return protocolFinding(20, 'For Bo2 coverage explains more of the gap: the shuffled stream recovers a larger share of the online–offline gap than for IPO', ci, above(ci), 1,
     'Δ = R(Bo2) − R(IPO), R = (q90(shuffled) − q90(offline D_golden)) / (q90(online) − q90(offline D_golden)), win rates after step 0, runs at the online config', RULE_ABOVE,
-    `R(Bo2) ${fmt(recovered(bo2, value))} (${q(bo2)}); R(IPO) ${fmt(recovered(ipo, value))} (${q(ipo)})`);
+    `R(Bo2) ${fmt(recovered(bo2, storedValue))} (${q(bo2)}); R(IPO) ${fmt(recovered(ipo, storedValue))} (${q(ipo)})`);
 }
 
 export const fig9: FigureDef = {

@@ -7,12 +7,11 @@
  * Fig. 10 normalises it by the best online q90 of the same size.
  */
 import type { SizeName, StudyConfig } from '../config.js';
-import { metricValue, type MetricRecord } from '../runs/metrics.js';
+import type { MetricRecord } from '../runs/metrics.js';
 import { describeRun, type TrainRunConfig } from '../runs/train.js';
 import { offlineGrid, onlineOf, replayOf } from '../study.js';
-import { afterRuns, klWinChart, metricsOf, runIds, type FigureDef, type FigureResult } from './common.js';
-import { bestOf, ciBarChart, PROMPT_BOOTSTRAP, verdictWord } from './datasets.js';
-import { above, bootstrap, showInterval, type Draw, type Interval } from './stats.js';
+import { afterRuns, barChart, klWinChart, klWinRows, metricsOf, runIds, type FigureDef, type FigureResult } from './common.js';
+import { above, bestOf, bootstrap, bootstrapText, showInterval, statisticOf, verdictWord, type Draw, type Interval } from './stats.js';
 
 /** The runs of one size. */
 export interface SizeRuns {
@@ -131,18 +130,15 @@ export const fig10: FigureDef = {
       const idOfRun = new Map(all.map((c, i) => [c, ids[i]!]));
       const kwRows = (r: SizeRuns, i: number) => {
         const m = ms[i]!;
-        const pts = (method: string, c: TrainRunConfig, rs: readonly MetricRecord[]) => rs.filter((x) => !Number.isNaN(metricValue(x, 'winRate'))).map((x) => ({
-          method, run: idOfRun.get(c)!, label: `${describeRun(c)} ${c.hyper.steps} steps`, step: x.step,
-          kl: metricValue(x, 'kl'), klSe: x.metrics.kl?.se ?? null, winRate: metricValue(x, 'winRate'), winRateSe: x.metrics.winRate?.se ?? null,
-        }));
+        const pts = (method: string, c: TrainRunConfig, rs: readonly MetricRecord[]) => klWinRows(method, idOfRun.get(c)!, `${describeRun(c)} ${c.hyper.steps} steps`, rs);
         return [...pts(METHODS[0][1], r.online, m.online), ...r.grid.flatMap((c, j) => pts(METHODS[1][1], c, m.grid[j]!)), ...pts(METHODS[2][1], r.shuffled, m.shuffled)];
       };
       const f = (x: number) => x.toFixed(3);
       const out: FigureResult = {
         name: 'fig10', title: fig10.title, description: fig10.description,
         charts: [
-          { name: 'fig10-scaling', title: 'Best performance by size and method, normalised by the best online q90 of the size (95% bootstrap intervals)', spec: ciBarChart('q90 win rate / best online q90 (same size)', bars, 'normalised q90 win rate') },
-          { name: 'fig11-q90', title: 'Best performance by size and method (q90 win rate, not normalised; 95% bootstrap intervals)', spec: ciBarChart('q90 win rate by size and method', rawBars, 'q90 win rate') },
+          { name: 'fig10-scaling', title: 'Best performance by size and method, normalised by the best online q90 of the size (95% bootstrap intervals)', spec: barChart('q90 win rate / best online q90 (same size)', bars, 'normalised q90 win rate') },
+          { name: 'fig11-q90', title: 'Best performance by size and method (q90 win rate, not normalised; 95% bootstrap intervals)', spec: barChart('q90 win rate by size and method', rawBars, 'q90 win rate') },
           ...per.map((r, i) => ({ name: `fig14-kl-winrate-${r.size}`, title: `KL vs win rate, ${r.size} policies`, spec: klWinChart(`KL vs win rate (${r.size} policies; every evaluation of every run)`, kwRows(r, i)) })),
         ],
         tables: [{
@@ -157,17 +153,20 @@ export const fig10: FigureDef = {
           {
             claim: 'Claim 21 — online beats offline (pooled grid) at every size',
             holds: all21,
+            protocolClaim: 21,
             detail: per.map((r, i) => {
               const x = st.sizes[i]!;
               return `${r.size}: Δ = q90(online) − q90(offline grid pooled, ${r.grid.length} runs at length ${s.train.steps}) = ${showInterval(x.claim21)} (q90 ${f(x.raw.online)} vs ${f(x.raw.offline)}): ${verdictWord(v21[i]!)}`;
-            }).join('; ') + `; ${PROMPT_BOOTSTRAP}; per size yes when the CI is above 0, no when below; yes when yes at every size, no when no at any: ${verdictWord(all21)}`,
+            }).join('; ') + `; ${bootstrapText(1)}; per size yes when the CI is above 0, no when below; yes when yes at every size, no when no at any: ${verdictWord(all21)}`,
           },
           {
             claim: 'Claim 22 — scaling does not close the gap',
             holds: v22,
+            protocolClaim: 22,
+            ...(st.claim22 ? { statistic: statisticOf(st.claim22, 1) } : {}),
             detail: st.claim22
               ? `gap = (q90(online) − q90(offline grid pooled)) / best online q90 of the size; Δ = gap(${per[per.length - 1]!.size}) − gap(${per[0]!.size}) = ${showInterval(st.claim22)} ` +
-                `(gaps ${per.map((r, i) => `${r.size} ${f(normalisedGap(st.sizes[i]!.raw))}`).join(', ')}); ${PROMPT_BOOTSTRAP}; yes when the CI is above −0.05, no when below −0.05: ${verdictWord(v22)}`
+                `(gaps ${per.map((r, i) => `${r.size} ${f(normalisedGap(st.sizes[i]!.raw))}`).join(', ')}); ${bootstrapText(1)}; yes when the CI is above −0.05, no when below −0.05: ${verdictWord(v22)}`
               : `not decided: the preset has one size (${per.map((r) => r.size).join(', ')}); the claim compares the gap of the largest size with the smallest`,
           },
         ],

@@ -124,6 +124,10 @@ export function bootstrapText(replicates: number, o: { resamples?: number; group
     : `bootstrap over ${replicates} replicates and prompts: ${n} resamples, each drawing the replicates with replacement, ${prompts}`;
 }
 
+/** A finding's `statistic` (findings.json): an interval's estimate and ends, and the replicates behind it. */
+export const statisticOf = (ci: Interval, replicates: number): { estimate: number; lo: number; hi: number; replicates: number } =>
+  ({ estimate: ci.estimate, lo: ci.lo, hi: ci.hi, replicates });
+
 /** `Δ = 0.031 [0.012, 0.050]` — an interval for a finding's detail. */
 export function showInterval(ci: Interval, d = 3): string {
   const f = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(d));
@@ -132,6 +136,76 @@ export function showInterval(ci: Interval, d = 3): string {
 
 /** The mean of numbers (NaN for none). */
 export const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+/** The draw outside a bootstrap: every estimate read at its stored value. */
+export const storedValue: Draw = (e) => e.value;
+
+/** A metric of a record as an estimate (value and SE; NaN value when the record or metric is absent). */
+export function estimateOf(r: MetricRecord | undefined, name: string): Estimate {
+  const m = r?.metrics[name];
+  return { value: m?.value ?? NaN, se: m?.se };
+}
+
+// ----------------------------------------------------------------------------- paired items
+
+/**
+ * A paired bootstrap over items (protocol §2, "Paired items"; claims 15, 16 and 18): when
+ * every side of a claim is measured on the same n items (the same D_golden pairs, the same
+ * stream pairs), each resample draws n item indices with replacement ONCE and `stat` reads
+ * every side at those same indices — so what the sides share (their items, and for claim 18
+ * the π_sft log-probability) stays shared, instead of each side being perturbed independently.
+ * The point estimate is `stat` on the indices 0 … n − 1. Same resamples and seed as
+ * {@link bootstrap}; resamples whose statistic is not finite are left out and counted.
+ * With no items the interval is undefined (NaN).
+ */
+export function pairedBootstrap(n: number, stat: (items: readonly number[]) => number, o: { resamples?: number; seed?: number } = {}): Interval {
+  const resamples = o.resamples ?? BOOTSTRAP.resamples;
+  if (n < 1) return { estimate: NaN, lo: NaN, hi: NaN, undefinedResamples: resamples };
+  const rng = rngFromKey(key(o.seed ?? BOOTSTRAP.seed));
+  const estimate = stat(Array.from({ length: n }, (_, i) => i));
+  const values: number[] = [];
+  let undefinedResamples = 0;
+  for (let b = 0; b < resamples; b++) {
+    const items = Array.from({ length: n }, () => rng.int(n));
+    const v = stat(items);
+    if (Number.isFinite(v)) values.push(v);
+    else undefinedResamples++;
+  }
+  return { estimate, lo: quantile(values, 0.025), hi: quantile(values, 0.975), undefinedResamples };
+}
+
+/** The mean of per-item values `xs` over the items of a (resampled) index list. */
+export const meanAt = (xs: readonly number[], items: readonly number[]): number => mean(items.map((i) => xs[i]!));
+
+/** How a {@link pairedBootstrap} interval was computed, for a finding's detail. */
+export function pairedBootstrapText(n: number, o: { resamples?: number } = {}): string {
+  return `paired bootstrap over the ${n} pairs (one replicate): ${o.resamples ?? BOOTSTRAP.resamples} resamples, each drawing the ${n} pairs with replacement once and computing every side on that same draw`;
+}
+
+// ----------------------------------------------------------------------------- correlation
+
+/** Pearson's r of paired values (NaN with fewer than 2 points or no spread). */
+export function pearson(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  if (n < 2 || ys.length !== n) return NaN;
+  const mx = mean(xs);
+  const my = mean(ys);
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+    syy += (ys[i]! - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
+}
+
+/** The 95% interval of a correlation r over n points by Fisher's z: tanh(atanh r ± 1.96/√(n − 3)); NaN for n < 4 or an undefined r. */
+export function fisherInterval(r: number, n: number): { lo: number; hi: number } {
+  if (n < 4 || Number.isNaN(r)) return { lo: NaN, hi: NaN };
+  const z = Math.atanh(r);
+  const h = 1.959963984540054 / Math.sqrt(n - 3);
+  return { lo: Math.tanh(z - h), hi: Math.tanh(z + h) };
+}
 
 // ----------------------------------------------------------------------------- evaluations
 
@@ -155,6 +229,16 @@ export function evalPoints(records: readonly MetricRecord[]): EvalPoint[] {
 
 /** The win rates of points, each read once through `draw`. */
 export const drawWins = (points: readonly EvalPoint[], draw: Draw): number[] => points.map((p) => draw(p.win));
+
+/** Best performance of evaluation points (§2): the 90% quantile of their win rates, each read once through `draw`. */
+export const q90Of = (points: readonly EvalPoint[], draw: Draw = storedValue): number => q90(drawWins(points, draw));
+
+/**
+ * Best performance (§2) of stored runs — one run, or a pooled method's runs: the 90% quantile
+ * of the win rates of every evaluation after step 0 ({@link evalPoints}), each read through
+ * `draw` (its stored value by default; a perturbed value inside a bootstrap resample).
+ */
+export const bestOf = (runs: readonly (readonly MetricRecord[])[], draw: Draw = storedValue): number => q90Of(runs.flatMap(evalPoints), draw);
 
 /** The final minus the largest of a run's win rates (claims 4–5; ≤ 0 by construction); NaN for none. */
 export function finalMinusMax(wins: readonly number[]): number {
