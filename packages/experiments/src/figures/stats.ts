@@ -140,12 +140,6 @@ export const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a
 /** The draw outside a bootstrap: every estimate read at its stored value. */
 export const storedValue: Draw = (e) => e.value;
 
-/** A metric of a record as an estimate (value and SE; NaN value when the record or metric is absent). */
-export function estimateOf(r: MetricRecord | undefined, name: string): Estimate {
-  const m = r?.metrics[name];
-  return { value: m?.value ?? NaN, se: m?.se };
-}
-
 // ----------------------------------------------------------------------------- paired items
 
 /**
