@@ -7,7 +7,7 @@
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  SMOKE, above, below, bootstrap, bootstrapGroups, commonKlGrid, finalMinusMax, frontierAt, frontierGap, idOf, memoryEnv, offlineOf, onlineOf, quantile,
+  SMOKE, above, below, bootstrap, bootstrapGroups, commonKlGrid, endMinusEarlierPeak, frontierAt, frontierGap, idOf, memoryEnv, offlineOf, onlineOf, quantile,
   readMetricRecords, replayOf, runOrThrow, showInterval, within, type FigureDef, type FigureResult, type Finding, type Interval, type MetricRecord, type TrainRunConfig,
 } from '../src/index.js';
 import { jobGraph, runJobsInOrder } from '../src/jobs.js';
@@ -77,8 +77,14 @@ function claim(fig: string, no: number, i = 0): Finding & { statistic: NonNullab
 
 /** The finding's statistic is `expected`, its detail shows the interval and the replicates, and its verdict is the rule applied to the interval. */
 function checkFinding(f: Finding & { statistic: NonNullable<Finding['statistic']> }, expected: number, replicates: number, rule: (ci: Interval) => boolean | null) {
-  expect(f.statistic.estimate).toBeCloseTo(expected, 12);
   expect(f.statistic.replicates).toBe(replicates);
+  if (Number.isNaN(expected)) {
+    // Undefined on these runs (e.g. claims 4–5 need three evaluations after step 0; SMOKE's runs have two): no verdict.
+    expect(f.statistic.estimate).toBeNaN();
+    expect(f.holds).toBe(null);
+    return;
+  }
+  expect(f.statistic.estimate).toBeCloseTo(expected, 12);
   const ci: Interval = { ...f.statistic, undefinedResamples: 0 };
   expect(f.detail).toContain(showInterval(ci));
   expect(f.detail).toContain(replicates === 1 ? 'one replicate: bootstrap over prompts only' : `bootstrap over ${replicates} replicates and prompts`);
@@ -219,7 +225,11 @@ describe('fig1 against the stored records', () => {
     });
     checkFinding(claim('fig1', 2), avg(gap2), s.seeds, (ci) => above(ci));
     checkFinding(claim('fig1', 3), avg(data.map((d) => q90h([d.online]) - q90h([d.matched]))), s.seeds, (ci) => above(ci));
-    const fm = (rs: MetricRecord[]) => wins(rs)[wins(rs).length - 1]! - Math.max(...wins(rs));
+    // The amended claims 4–5 statistic by hand: mean of the last two win rates − the largest before them.
+    const fm = (rs: MetricRecord[]) => {
+      const w = wins(rs);
+      return w.length < 3 ? NaN : (w[w.length - 1]! + w[w.length - 2]!) / 2 - Math.max(...w.slice(0, -2));
+    };
     checkFinding(claim('fig1', 4), avg(data.map((d) => fm(d.online))), s.seeds, (ci) => below(ci));
     checkFinding(claim('fig1', 5), avg(data.flatMap((d) => d.grid.map(fm))), s.seeds, (ci) => below(ci));
     expect(claim('fig1', 3).detail).toContain(`lr ${s.train.lr}, β ${s.train.beta}, ${s.train.steps} steps`);
@@ -386,7 +396,7 @@ describe('stats: quantile, bootstrap, verdicts, frontier', () => {
     expect(within(ci(NaN, 0), 0.03)).toBe(null);
   });
 
-  it('frontier, common KL grid and final − max against hand-computed values', () => {
+  it('frontier, common KL grid and end − earlier peak against hand-computed values', () => {
     const a = { kl: [0.1, 0.5, 1.0], win: [0.5, 0.7, 0.6] };
     const b = { kl: [0.2, 0.8, 1.5], win: [0.4, 0.5, 0.65] };
     expect(frontierAt(a.kl, a.win, 0.05)).toBeNaN();
@@ -402,9 +412,11 @@ describe('stats: quantile, bootstrap, verdicts, frontier', () => {
     expect(frontierGap(a, b, 20)).toBeCloseTo(expected, 12);
     expect(commonKlGrid([0, 0.1], [0.2, 0.3])).toEqual([]);
     expect(frontierGap({ kl: [0, 0.1], win: [1, 1] }, { kl: [0.2, 0.3], win: [0, 0] })).toBeNaN();
-    expect(finalMinusMax([0.5, 0.7, 0.6])).toBeCloseTo(-0.1, 12);
-    expect(finalMinusMax([0.5, 0.7])).toBe(0);
-    expect(finalMinusMax([])).toBeNaN();
+    // (0.6 + 0.5)/2 − max(0.5, 0.7) = −0.15: turned down; a curve still rising ends above its earlier peak.
+    expect(endMinusEarlierPeak([0.5, 0.7, 0.6, 0.5])).toBeCloseTo(-0.15, 12);
+    expect(endMinusEarlierPeak([0.3, 0.4, 0.5, 0.6])).toBeCloseTo(0.15, 12);
+    expect(endMinusEarlierPeak([0.5, 0.7])).toBeNaN();
+    expect(endMinusEarlierPeak([])).toBeNaN();
   });
 });
 
@@ -422,16 +434,20 @@ describe('each claim\'s verdict follows its rule (synthetic records, SE 0: the i
   };
   const verdicts = (fs: Finding[]) => Object.fromEntries(fs.map((f) => [f.protocolClaim, f.holds]));
 
-  it('claims 1–5 (and 8): online ahead and turning down → yes; offline ahead, flat → no / inconclusive', () => {
-    // q90 online [0.6 0.9 0.7] = 0.86, pooled grid [0.4 0.45 0.5 0.3] = 0.485, matched [0.4 0.45] = 0.445.
-    const a = [0, 1].map((r) => headline([[0.6, 0.1], [0.9, 0.2], [0.7, 0.3]], [[[0.4, 0.05], [0.45, 0.15]], [[0.5, 0.1], [0.3, 0.25]]], r));
+  it('claims 1–5 (and 8): online ahead and turning down → yes; offline ahead and still rising → no', () => {
+    // q90 online [0.6 0.9 0.7 0.6] = 0.84, pooled grid [0.4 0.45 0.35 0.5 0.3 0.3] = 0.475, matched [0.4 0.45 0.35] = 0.44.
+    // End − earlier peak: online (0.7 + 0.6)/2 − 0.9 = −0.25; grid (0.4 − 0.4 + 0.3 − 0.5)/2 = −0.1.
+    const a = [0, 1].map((r) => headline([[0.6, 0.1], [0.9, 0.2], [0.7, 0.3], [0.6, 0.4]], [[[0.4, 0.05], [0.45, 0.15], [0.35, 0.2]], [[0.5, 0.1], [0.3, 0.25], [0.3, 0.3]]], r));
     const fa = headlineFindings(a, s);
     expect(verdicts(fa)).toEqual({ 1: true, 2: true, 3: true, 4: true, 5: true });
-    expect(fa.map((f) => f.statistic!.estimate)).toEqual([0.86 - 0.485, expect.any(Number), 0.86 - 0.445, 0.7 - 0.9, (0 + (0.3 - 0.5)) / 2].map((x) => (typeof x === 'number' ? expect.closeTo(x, 12) : x)));
+    expect(fa.map((f) => f.statistic!.estimate)).toEqual([0.84 - 0.475, expect.any(Number), 0.84 - 0.44, -0.25, -0.1].map((x) => (typeof x === 'number' ? expect.closeTo(x, 12) : x)));
     for (const f of fa) expect([f.statistic!.lo, f.statistic!.hi]).toEqual([expect.closeTo(f.statistic!.estimate, 12), expect.closeTo(f.statistic!.estimate, 12)]);
-    // q90 online [0.2 0.2 0.3] = 0.28 < pooled [0.5 0.6 0.5 0.55] = 0.585; nothing turns down (final = max: Δ = 0, inconclusive).
-    const b = [0, 1].map((r) => headline([[0.2, 0.1], [0.2, 0.2], [0.3, 0.3]], [[[0.5, 0.1], [0.6, 0.2]], [[0.5, 0.15], [0.55, 0.3]]], r));
-    expect(verdicts(headlineFindings(b, s))).toEqual({ 1: false, 2: false, 3: false, 4: null, 5: null });
+    // q90 online [0.2 0.2 0.3] = 0.28 < pooled 0.6; everything still rising at the end: online (0.2 + 0.3)/2 − 0.2 = 0.05,
+    // grid ((0.6 + 0.6)/2 − 0.5 + (0.55 + 0.6)/2 − 0.5)/2 = 0.0875 → claims 4 and 5 "no".
+    const b = [0, 1].map((r) => headline([[0.2, 0.1], [0.2, 0.2], [0.3, 0.3]], [[[0.5, 0.1], [0.6, 0.2], [0.6, 0.25]], [[0.5, 0.15], [0.55, 0.3], [0.6, 0.35]]], r));
+    const fb = headlineFindings(b, s);
+    expect(verdicts(fb)).toEqual({ 1: false, 2: false, 3: false, 4: false, 5: false });
+    expect(fb.slice(3).map((f) => f.statistic!.estimate)).toEqual([expect.closeTo(0.05, 12), expect.closeTo(0.0875, 12)]);
     expect(claim8Finding(a.map(pointsOf), b.map(pointsOf)).holds).toBe(true);
     expect(claim8Finding(b.map(pointsOf), a.map(pointsOf)).holds).toBe(false);
     expect(claim8Finding(a.map(pointsOf), a.map(pointsOf)).holds).toBe(null);

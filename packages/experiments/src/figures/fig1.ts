@@ -13,7 +13,7 @@ import type { MetricRecord } from '../runs/metrics.js';
 import { describeRun, type TrainResult, type TrainRunConfig } from '../runs/train.js';
 import { afterRuns, distinctRuns, fmt, klWinChart, klWinRows, metricsOf, repsText, type Finding, type FigureDef, type FigureResult, type Table } from './common.js';
 import {
-  above, below, bootstrap, bootstrapText, drawWins, evalPoints, finalMinusMax, frontierGap, commonKlGrid, mean, q90Of, showInterval, statisticOf, storedValue, verdictWord,
+  above, below, bootstrap, bootstrapText, drawWins, evalPoints, endMinusEarlierPeak, frontierGap, commonKlGrid, mean, q90Of, showInterval, statisticOf, storedValue, verdictWord,
   type Draw, type EvalPoint, type Interval,
 } from './stats.js';
 
@@ -129,10 +129,10 @@ export const delta2 = (c: HeadlinePoints, d: Draw): number => {
 };
 /** Claim 3 for one replicate: q90(online) − q90(offline at the online lr, β and steps). */
 export const delta3 = (c: HeadlinePoints, d: Draw): number => q90Of(c.online, d) - q90Of(c.matched, d);
-/** Claim 4 for one replicate: final − max win rate of the online run. */
-export const delta4 = (c: HeadlinePoints, d: Draw): number => finalMinusMax(drawWins(c.online, d));
-/** Claim 5 for one replicate: final − max win rate, mean over the grid's runs. */
-export const delta5 = (c: HeadlinePoints, d: Draw): number => mean(c.grid.map((g) => finalMinusMax(drawWins(g, d))));
+/** Claim 4 for one replicate: the online run's last two win rates (mean) minus the largest before them. */
+export const delta4 = (c: HeadlinePoints, d: Draw): number => endMinusEarlierPeak(drawWins(c.online, d));
+/** Claim 5 for one replicate: the same for each grid run, mean over the grid's runs. */
+export const delta5 = (c: HeadlinePoints, d: Draw): number => mean(c.grid.map((g) => endMinusEarlierPeak(drawWins(g, d))));
 
 /** A per-replicate statistic averaged over a (resampled) list of replicates. */
 export const meanOver = (stat: (c: HeadlinePoints, d: Draw) => number) => (sample: readonly HeadlinePoints[], d: Draw): number => mean(sample.map((c) => stat(c, d)));
@@ -189,9 +189,9 @@ export function headlineFindings(data: readonly HeadlineData[], s: StudyConfig):
     protocolFinding(3, 'Matched config: online beats offline at the same lr, β and steps', c3, above(c3), n,
       `Δ = q90(online) − q90(offline at lr ${s.train.lr}, β ${s.train.beta}, ${s.train.steps} steps), mean over ${repsText(n)}`, RULE_ABOVE, perReplicate(cells, delta3)),
     protocolFinding(4, 'Over-optimisation (online): the win rate turns down', c4, below(c4), n,
-      `Δ = final − max win rate of the online run (evaluations after step 0), mean over ${repsText(n)}`, RULE_BELOW, perReplicate(cells, delta4)),
+      `Δ = mean of the online run's last two win rates − the largest win rate before them (evaluations after step 0; the protocol's amended statistic), mean over ${repsText(n)}`, RULE_BELOW, perReplicate(cells, delta4)),
     protocolFinding(5, 'Over-optimisation (offline): runs turn down', c5, below(c5), n,
-      `Δ = final − max win rate (evaluations after step 0), mean over the ${data[0]!.grid.length} offline grid runs and ${repsText(n)}`, RULE_BELOW, perReplicate(cells, delta5)),
+      `Δ = mean of a run's last two win rates − the largest before them (evaluations after step 0; the protocol's amended statistic), mean over the ${data[0]!.grid.length} offline grid runs and ${repsText(n)}`, RULE_BELOW, perReplicate(cells, delta5)),
   ];
 }
 
@@ -226,7 +226,7 @@ export function runRows(env: Env, d: HeadlineData): (string | number | null)[][]
 export function replicateTable(title: string, data: readonly HeadlineData[]): Table {
   return {
     title,
-    columns: ['task', 'coverage', 'replicate', 'q90 online', 'q90 offline pooled', 'Δ₁ (q90 gap)', 'Δ₂ (frontier gap)', 'q90 offline matched', 'Δ₃ (matched gap)', 'Δ₄ online final − max', 'Δ₅ offline final − max (mean)'],
+    columns: ['task', 'coverage', 'replicate', 'q90 online', 'q90 offline pooled', 'Δ₁ (q90 gap)', 'Δ₂ (frontier gap)', 'q90 offline matched', 'Δ₃ (matched gap)', 'Δ₄ online end − earlier peak', 'Δ₅ offline end − earlier peak (mean)'],
     rows: data.map((d) => {
       const c = pointsOf(d);
       return [d.runs.cell.task, d.runs.cell.coverage, d.runs.cell.replicate, fmt(q90Of(c.online)), fmt(q90Of(pooled(c.grid))),

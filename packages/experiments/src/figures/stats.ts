@@ -234,9 +234,15 @@ export const q90Of = (points: readonly EvalPoint[], draw: Draw = storedValue): n
  */
 export const bestOf = (runs: readonly (readonly MetricRecord[])[], draw: Draw = storedValue): number => q90Of(runs.flatMap(evalPoints), draw);
 
-/** The final minus the largest of a run's win rates (claims 4–5; ≤ 0 by construction); NaN for none. */
-export function finalMinusMax(wins: readonly number[]): number {
-  return wins.length ? wins[wins.length - 1]! - Math.max(...wins) : NaN;
+/**
+ * Whether a curve turns down (claims 4–5, as amended in the protocol): the mean of its last two
+ * win rates minus the largest of the ones before them. Negative when the curve ends below an
+ * earlier peak, positive when it is still rising; NaN with fewer than three values.
+ */
+export function endMinusEarlierPeak(wins: readonly number[]): number {
+  if (wins.length < 3) return NaN;
+  const n = wins.length;
+  return (wins[n - 1]! + wins[n - 2]!) / 2 - Math.max(...wins.slice(0, n - 2));
 }
 
 /** The frontier at x: the best win rate among points with KL ≤ x; NaN when there is none. */
