@@ -116,12 +116,12 @@ export const verdictWord = (v: boolean | null): string => (v === true ? 'yes' : 
 
 /** How an interval was computed, for a finding's detail: the replicates (prompts only for one), the resamples and what each draws. */
 export function bootstrapText(replicates: number, o: { resamples?: number; groups?: string } = {}): string {
+  // The procedure itself is spelled out once, in the protocol (§2); a finding names which variant it used.
   const n = o.resamples ?? BOOTSTRAP.resamples;
-  const prompts = 'each stored win rate drawn from a normal around its value with its prompt-level SE';
-  if (o.groups) return `bootstrap over replicates (${o.groups}, resampled independently) and prompts: ${n} resamples, ${prompts}`;
+  if (o.groups) return `bootstrap over replicates (${o.groups}, resampled independently) and prompts, ${n} resamples (protocol §2)`;
   return replicates === 1
-    ? `one replicate: bootstrap over prompts only, ${n} resamples, ${prompts}`
-    : `bootstrap over ${replicates} replicates and prompts: ${n} resamples, each drawing the replicates with replacement, ${prompts}`;
+    ? `one replicate: bootstrap over prompts only, ${n} resamples (protocol §2)`
+    : `bootstrap over ${replicates} replicates and prompts, ${n} resamples (protocol §2)`;
 }
 
 /** A finding's `statistic` (findings.json): an interval's estimate and ends, and the replicates behind it. */
@@ -173,7 +173,7 @@ export const meanAt = (xs: readonly number[], items: readonly number[]): number 
 
 /** How a {@link pairedBootstrap} interval was computed, for a finding's detail. */
 export function pairedBootstrapText(n: number, o: { resamples?: number } = {}): string {
-  return `paired bootstrap over the ${n} pairs (one replicate): ${o.resamples ?? BOOTSTRAP.resamples} resamples, each drawing the ${n} pairs with replacement once and computing every side on that same draw`;
+  return `paired bootstrap over the ${n} pairs (one replicate), ${o.resamples ?? BOOTSTRAP.resamples} resamples (protocol §2, paired items)`;
 }
 
 // ----------------------------------------------------------------------------- correlation
