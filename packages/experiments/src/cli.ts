@@ -209,7 +209,8 @@ async function verifyMain(root: string, repair: boolean): Promise<number> {
 async function writeResultsMd(path: string, report: Report, exp: string, preset: string, backend: string, mins: string, workers: number): Promise<void> {
   const { execSync } = await import('node:child_process');
   const os = await import('node:os');
-  const dir = resolve(path, '..', 'results');
+  // The PNGs go beside the file, in a folder named after it (docs/results.md → docs/results/), so two result pages never share images.
+  const dir = resolve(path, '..', basename(path).replace(/\.md$/i, ''));
   await mkdir(dir, { recursive: true });
   let commit = 'unknown';
   try {
