@@ -7,7 +7,8 @@ import type { StudyConfig } from './config.js';
 import { FIGURES, figureByName, type FigureResult } from './figures/index.js';
 import { chain, failure, pipe, sequence, type Program } from './program.js';
 import { writeReport, type Report } from './report.js';
-import { graphOf, sequentialExecutor, type Executor } from './sweep.js';
+import { jobGraph } from './jobs.js';
+import { sequentialExecutor, type Executor } from './sweep.js';
 
 /** A named experiment: the figures it runs, written up as one report. */
 export interface ExperimentDef {
@@ -41,9 +42,9 @@ export function runExperiment(exp: ExperimentDef, study: StudyConfig, preset: st
   const figs = exp.figures.map((n) => figureByName(n));
   const missing = exp.figures.filter((_, i) => !figs[i]);
   if (missing.length) return RTE.left(failure(`unknown figure(s): ${missing.join(', ')}; \`experiment list\` shows them`));
-  const { graph, targets } = graphOf(figs.flatMap((f) => f!.runs(study)));
+  const graph = jobGraph(figs.flatMap((f) => f!.runs(study)));
   return pipe(
-    executor(graph, targets),
+    executor(graph, graph.targets),
     chain(() => sequence(figs.map((f) => f!.program(study)))),
     chain((results: FigureResult[]) => writeReport(`tandem — ${exp.description}`, exp.name, preset, study, results)),
   );

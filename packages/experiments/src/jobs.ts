@@ -54,9 +54,10 @@ const jobKey = (job: Job) => runId(job.kind, job.config, '');
 
 /**
  * The graph of everything `runs` need, each job once: data, SFT and setup runs, baselines,
- * replay sources, dataset sides and datasets, then the runs themselves.
+ * replay sources, dataset sides and datasets, then the runs themselves; `targets` are the
+ * indices of `runs` in it (what was asked for, as against what it depends on).
  */
-export function jobGraph(runs: readonly TrainRunConfig[]): JobGraph {
+export function jobGraph(runs: readonly TrainRunConfig[]): JobGraph & { targets: number[] } {
   const jobs: Job[] = [];
   const deps: number[][] = [];
   const index = new Map<string, number>();
@@ -85,8 +86,8 @@ export function jobGraph(runs: readonly TrainRunConfig[]): JobGraph {
     }
     return add({ kind: 'train', config: c }, on);
   };
-  runs.forEach(train);
-  return { jobs, deps };
+  const targets = runs.map(train);
+  return { jobs, deps, targets };
 }
 
 /** Runs a job graph's jobs one after another in this process, in graph order. */

@@ -8,7 +8,6 @@ import type { StudyConfig } from './config.js';
 
 import { jobGraph, runJobsInOrder, type JobGraph } from './jobs.js';
 import { chain, fromAsync, pipe, storeError, type Program } from './program.js';
-import { runId } from './hash.js';
 import { idOf, readResult } from './runs/cache.js';
 import { TrainResultCodec, type TrainResult, type TrainRunConfig } from './runs/train.js';
 import { offlineGrid, offlineOf, onlineOf, replayOf } from './study.js';
@@ -36,22 +35,15 @@ export type Executor = (g: JobGraph, targets: readonly number[]) => Program<void
 
 export const sequentialExecutor: Executor = (g) => runJobsInOrder(g);
 
-/** The graph of `runs` and the indices of the runs themselves in it. */
-export function graphOf(runs: readonly TrainRunConfig[]): { graph: JobGraph; targets: number[] } {
-  const graph = jobGraph(runs);
-  const keys = graph.jobs.map((j) => runId(j.kind, j.config, ''));
-  return { graph, targets: runs.map((c) => keys.indexOf(runId('train', c, ''))) };
-}
-
 /**
  * Runs a sweep: its job graph (data, SFT, setup, baselines, sources — shared and
  * cached — and the sweep's own runs) with `executor`; returns each run's result,
  * read back from the store.
  */
 export function runSweep(sweep: Sweep, executor: Executor = sequentialExecutor): Program<{ id: string; config: TrainRunConfig; result: TrainResult }[]> {
-  const { graph, targets } = graphOf(sweep.runs);
+  const graph = jobGraph(sweep.runs);
   return pipe(
-    executor(graph, targets),
+    executor(graph, graph.targets),
     chain(() => fromAsync(async (env) => Promise.all(sweep.runs.map(async (config) => {
       const id = idOf(env, 'train', config);
       const result = await readResult(env, id, TrainResultCodec);

@@ -4,7 +4,7 @@
  * the near-ideal ones included, beside the paper's sub-optimal regime. Protocol claims 7–8
  * (docs/decisions/study-protocol.md §3).
  */
-import { getTask } from '@tandem/rlhf';
+import { getTask, identicalResponses } from '@tandem/rlhf';
 import { initialSplit } from '../capacity.js';
 import type { Coverage, StudyConfig } from '../config.js';
 import { idOf } from '../runs/cache.js';
@@ -45,13 +45,12 @@ export function claim8Finding(sub: readonly HeadlinePoints[], cov: readonly Head
 export function coverageStats(s: StudyConfig, coverage: Coverage): { pairs: number; pairsWithIdeal: number; idealResponses: number } {
   const [train] = initialSplit({ ...s.data, coverage });
   const task = getTask(s.data.task);
-  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((t, i) => t === b[i]);
   let withIdeal = 0;
   let ideal = 0;
   for (const p of train.pairs) {
     const y = task.idealResponse(p.prompt);
-    const a = same(p.y1, y);
-    const b = same(p.y2, y);
+    const a = identicalResponses({ prompt: p.prompt, y1: p.y1, y2: y });
+    const b = identicalResponses({ prompt: p.prompt, y1: p.y2, y2: y });
     if (a || b) withIdeal++;
     ideal += Number(a) + Number(b);
   }

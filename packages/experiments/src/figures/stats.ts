@@ -68,7 +68,7 @@ export function bootstrap<R>(replicates: readonly R[], stat: (sample: readonly R
 export function bootstrapGroups<R>(groups: readonly (readonly R[])[], stat: (samples: readonly (readonly R[])[], draw: Draw) => number, o: { resamples?: number; seed?: number } = {}): Interval {
   const resamples = o.resamples ?? BOOTSTRAP.resamples;
   const rng = rngFromKey(key(o.seed ?? BOOTSTRAP.seed));
-  const estimate = stat(groups, (e) => e.value);
+  const estimate = stat(groups, storedValue);
   const draw: Draw = (e) => e.value + (e.se !== undefined && Number.isFinite(e.se) ? e.se : 0) * normal(rng);
   const values: number[] = [];
   let undefinedResamples = 0;
