@@ -342,8 +342,8 @@ describe('matmulF32 (wasm simd)', () => {
     expect(out[3]).toBeNaN(); // inf*0 + 2*1
   });
 
-  it('was generated from the current wasm/matmul.ts and wasm/softmax.ts (run scripts/build-wasm.mjs)', () => {
-    const source = ['matmul.ts', 'softmax.ts'].map((f) => readFileSync(new URL(`../wasm/${f}`, import.meta.url), 'utf8')).join('');
+  it('was generated from the current wasm/matmul.ts, softmax.ts and elementwise.ts (run scripts/build-wasm.mjs)', () => {
+    const source = ['matmul.ts', 'softmax.ts', 'elementwise.ts'].map((f) => readFileSync(new URL(`../wasm/${f}`, import.meta.url), 'utf8')).join('');
     expect(createHash('sha256').update(source).digest('hex')).toBe(KERNELS_SOURCE_SHA256);
   });
 });

@@ -14,6 +14,7 @@ import { shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { binaryKernels, forEachRow, rowColPattern, unaryKernel } from './elementwise.js';
 import { matmulF32 } from './wasm/matmul.js';
 import { SOFTMAX_WASM_MIN, softmaxF32 } from './wasm/softmax.js';
+import { adamF32, binaryF32, ELEMENTWISE_WASM_MIN, gtScalarF32, hasWasmBinary, reluF32, selectF32, sumF32 } from './wasm/elementwise.js';
 import { isTracing } from '../trace.js';
 
 type Arr = HostArray;
@@ -53,7 +54,29 @@ function release(s: Arr): void {
   pooledBytes += s.byteLength;
 }
 
+/**
+ * The float32 binary ops the wasm kernel has, on the layouts it has (same shape, a scalar,
+ * one value per row or per column, on either side); false if this call is not one of them.
+ */
+function binaryWasm(op: BinaryOp, a: Arr, aShape: Shape, b: Arr, bShape: Shape, outShape: Shape, out: Arr, n: number): boolean {
+  const [fa, fb, fo] = [a as Float32Array, b as Float32Array, out as Float32Array];
+  const last = outShape[outShape.length - 1]!;
+  if (a.length === n && b.length === n && shapesEqual(aShape, bShape)) binaryF32(op, 'same', false, fa, fb, fo, n / last, last);
+  else if (b.length === 1 && a.length === n) binaryF32(op, 'scalar', false, fa, fb, fo, n / last, last);
+  else if (a.length === 1 && b.length === n) binaryF32(op, 'scalar', true, fb, fa, fo, n / last, last);
+  else if (a.length === n && shapesEqual(aShape, outShape) && rowColPattern(bShape, outShape)) {
+    binaryF32(op, rowColPattern(bShape, outShape)!, false, fa, fb, fo, n / last, last);
+  } else if (b.length === n && shapesEqual(bShape, outShape) && rowColPattern(aShape, outShape)) {
+    binaryF32(op, rowColPattern(aShape, outShape)!, true, fb, fa, fo, n / last, last);
+  } else return false;
+  return true;
+}
+
 function reduceKernel(op: ReduceOp, x: Arr, out: Arr, outer: number, red: number, inner: number): void {
+  if (op === 'sum' && x instanceof Float32Array && outer * red * inner >= ELEMENTWISE_WASM_MIN) {
+    sumF32(x, out as Float32Array, outer, red, inner);
+    return;
+  }
   if (op === 'sum') {
     // Accumulate in float64 (exact for int32 sums below 2^53) in increasing index order, round once.
     if (inner === 1) {
@@ -325,7 +348,8 @@ export function createCpuBackend(): Backend<Arr> {
 
     unary(op: UnaryOp, x, size, dtype) {
       const out = alloc(dtype, size);
-      if (op === 'relu' && dtype === 'float32') reluBits(x as Float32Array, out as Float32Array, size);
+      if (op === 'relu' && dtype === 'float32' && size >= ELEMENTWISE_WASM_MIN) reluF32(x as Float32Array, out as Float32Array, size);
+      else if (op === 'relu' && dtype === 'float32') reluBits(x as Float32Array, out as Float32Array, size);
       else unaryKernel(op)(x, out, size);
       return out;
     },
@@ -333,6 +357,13 @@ export function createCpuBackend(): Backend<Arr> {
       const n = sizeOf(outShape);
       const out = alloc(binaryOutDType(op, dtype), n);
       if (n === 0) return out;
+      if (dtype === 'float32' && n >= ELEMENTWISE_WASM_MIN) {
+        if (hasWasmBinary(op) && binaryWasm(op, a, aShape, b, bShape, outShape, out, n)) return out;
+        if (op === 'gt' && b.length === 1 && a.length === n) {
+          gtScalarF32(a as Float32Array, b[0]!, out as Uint8Array, n);
+          return out;
+        }
+      }
       const k = binaryKernels(op, dtype);
       if (a.length === n && b.length === n && shapesEqual(aShape, bShape)) k.flat(a, b, out, n);
       else if (b.length === 1 && a.length === n) k.scalarB(a, b[0]!, out, n);
@@ -351,11 +382,13 @@ export function createCpuBackend(): Backend<Arr> {
       const out = alloc(dtype, n);
       if (n === 0) return out;
       if (c.length === n && a.length === n && b.length === n) {
-        if (dtype === 'float32') selectBits(c, bits(a), bits(b), 0, bits(out), n);
+        if (dtype === 'float32' && n >= ELEMENTWISE_WASM_MIN) selectF32(c as Uint8Array, a as Float32Array, b as Float32Array, out as Float32Array, n);
+        else if (dtype === 'float32') selectBits(c, bits(a), bits(b), 0, bits(out), n);
         else for (let i = 0; i < n; i++) out[i] = c[i] ? a[i]! : b[i]!;
       } else if (c.length === n && a.length === n && b.length === 1) {
         const bv = b[0]!;
-        if (dtype === 'float32') selectBits(c, bits(a), undefined, bits(b)[0]!, bits(out), n);
+        if (dtype === 'float32' && n >= ELEMENTWISE_WASM_MIN) selectF32(c as Uint8Array, a as Float32Array, b as Float32Array, out as Float32Array, n);
+        else if (dtype === 'float32') selectBits(c, bits(a), undefined, bits(b)[0]!, bits(out), n);
         else for (let i = 0; i < n; i++) out[i] = c[i] ? a[i]! : bv;
       } else if (c.length === n && a.length === 1 && b.length === n) {
         const av = a[0]!;
@@ -503,6 +536,10 @@ export function createCpuBackend(): Backend<Arr> {
       // are those of the separate ops: each is correctly rounded either way.
       const f = Math.fround;
       const m2 = alloc('float32', size), v2 = alloc('float32', size), u = alloc('float32', size);
+      if (size >= ELEMENTWISE_WASM_MIN) {
+        adamF32(g as Float32Array, m as Float32Array, v as Float32Array, p as Float32Array | undefined, m2 as Float32Array, v2 as Float32Array, u as Float32Array, size, c);
+        return [m2, v2, u];
+      }
       for (let i = 0; i < size; i++) {
         const gi = g[i]!, mi = m[i]!;
         const d = f(gi - mi);

@@ -49,6 +49,15 @@ interface KernelExports {
   exp(x: number): number;
   /** wasm/softmax.ts: lane `lane` of the two-lane exp of (a, b) (falls back to exp per lane where it must). */
   expPair(a: number, b: number, lane: number): number;
+  /** wasm/elementwise.ts: see elementwise.ts. */
+  binaryF32(op: number, mode: number, swap: number, fullPtr: number, smallPtr: number, outPtr: number, rows: number, n: number): void;
+  /** wasm/elementwise.ts: float64-accumulated sums (see elementwise.ts). */
+  sumF32(xPtr: number, outPtr: number, outer: number, red: number, inner: number, accPtr: number): void;
+  reluF32(xPtr: number, outPtr: number, n: number): void;
+  gtScalarF32(xPtr: number, s: number, outPtr: number, n: number): void;
+  selectF32(cPtr: number, aPtr: number, bPtr: number, bScalar: number, outPtr: number, n: number): void;
+  adamF32(gPtr: number, mPtr: number, vPtr: number, pPtr: number, m2Ptr: number, v2Ptr: number, uPtr: number, n: number,
+    lerpFromM: number, lerp: number, b2: number, oneMinusB2: number, negStepSize: number, bc2Sqrt: number, eps: number, negDecay: number): void;
 }
 
 /**

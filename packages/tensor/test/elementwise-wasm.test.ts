@@ -1,0 +1,189 @@
+// Property tests for the WebAssembly elementwise kernels (src/cpu/wasm/elementwise.ts,
+// wasm/elementwise.ts) and for the cpu backend's routing to them.
+//
+// References, each independent of the kernels:
+//  * IEEE float32 arithmetic as its definition: fround(a ∘ b) computed in float64 (exact
+//    for + − × ÷ after one rounding);
+//  * sums: a float64 sequential sum in increasing index order, rounded once (what the
+//    backend documents, and what the JavaScript loop computes);
+//  * relu / x > s / select by their definitions, on the bits;
+//  * Adam: the update's float32 operations one by one (fround after each).
+// Sizes straddle the SIMD width (tails of 0–3 elements, rows of 1–9 values, inner = 1 with
+// outer not a multiple of 4) and values include ±0, ±∞, NaN, subnormals and huge numbers.
+// NaN results compare equal to any NaN (wasm may return a different payload).
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as T from '../src/index.js';
+import { adamF32, binaryF32, gtScalarF32, reluF32, selectF32, sumF32, type BroadcastMode } from '../src/cpu/wasm/elementwise.js';
+
+const f = Math.fround;
+const sameBits = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
+
+const value = fc.oneof(
+  { arbitrary: fc.float({ noNaN: true, noDefaultInfinity: true, min: f(-1e4), max: f(1e4) }), weight: 8 },
+  { arbitrary: fc.float(), weight: 2 },
+  { arbitrary: fc.constantFrom(0, -0, Infinity, -Infinity, NaN, 1e-40, -1e-45, 3.4e38), weight: 1 },
+);
+const IEEE: Record<'add' | 'sub' | 'mul' | 'div', (a: number, b: number) => number> = {
+  add: (a, b) => f(a + b), sub: (a, b) => f(a - b), mul: (a, b) => f(a * b), div: (a, b) => f(a / b),
+};
+const OPS = Object.keys(IEEE) as (keyof typeof IEEE)[];
+
+function expectSame(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (!sameBits(got[i]!, want[i]!)) expect.fail(`${what}: element ${i} is ${got[i]}, want ${want[i]}`);
+  }
+}
+
+describe('wasm binaryF32', () => {
+  it('is IEEE float32 + − × ÷ for every broadcast layout, either operand on the left', () => {
+    const arb = fc.record({
+      rows: fc.integer({ min: 1, max: 6 }), n: fc.integer({ min: 1, max: 11 }),
+      mode: fc.constantFrom<BroadcastMode>('same', 'scalar', 'row', 'col'), swap: fc.boolean(), op: fc.constantFrom(...OPS),
+      seed: fc.array(value, { minLength: 80, maxLength: 80 }),
+    });
+    fc.assert(fc.property(arb, ({ rows, n, mode, swap, op, seed }) => {
+      const len = rows * n;
+      const full = Float32Array.from({ length: len }, (_, i) => seed[i % 80]!);
+      const sLen = mode === 'same' ? len : mode === 'scalar' ? 1 : mode === 'row' ? rows : n;
+      const small = Float32Array.from({ length: sLen }, (_, i) => seed[(i * 7 + 3) % 80]!);
+      const out = new Float32Array(len).fill(12345);
+      binaryF32(op, mode, swap, full, small, out, rows, n);
+      const want = Array.from({ length: len }, (_, i) => {
+        const r = Math.floor(i / n);
+        const s = small[mode === 'same' ? i : mode === 'scalar' ? 0 : mode === 'row' ? r : i % n]!;
+        return swap ? IEEE[op](s, full[i]!) : IEEE[op](full[i]!, s);
+      });
+      expectSame(out, want, `${op} ${mode}${swap ? ' swapped' : ''} [${rows}, ${n}]`);
+    }), { numRuns: 400 });
+  });
+
+  it('the cpu backend routes large float32 ops to it with the operands in the right places', async () => {
+    // 64 × 40 = 2560 elements (above the wasm threshold); sub and div are not commutative,
+    // so an operand swapped on the way shows.
+    const rows = 64, n = 40;
+    const a = Float32Array.from({ length: rows * n }, (_, i) => f(Math.sin(i) * 10));
+    const b = Float32Array.from({ length: rows * n }, (_, i) => f(Math.cos(i * 3) * 3 + 0.5));
+    const col = b.slice(0, n), row = b.slice(0, rows);
+    const cases: [string, number[], Float32Array, number[], (i: number) => [number, number]][] = [
+      ['same', [rows, n], b, [rows, n], (i) => [a[i]!, b[i]!]],
+      ['col', [rows, n], col, [n], (i) => [a[i]!, col[i % n]!]],
+      ['row', [rows, n], row, [rows, 1], (i) => [a[i]!, row[Math.floor(i / n)]!]],
+    ];
+    for (const op of ['sub', 'div'] as const) {
+      for (const [name, aShape, bData, bShape, pick] of cases) {
+        const ta = T.tensor(a, { shape: aShape }), tb = T.tensor(bData, { shape: bShape });
+        const ab = await T[op](ta, tb).data();
+        const ba = await T[op](tb, ta).data();
+        expectSame(ab, Array.from({ length: rows * n }, (_, i) => IEEE[op](...pick(i))), `${op} ${name}`);
+        expectSame(ba, Array.from({ length: rows * n }, (_, i) => { const [x, y] = pick(i); return IEEE[op](y, x); }), `${op} ${name} swapped`);
+      }
+      const s = f(1.7);
+      expectSame(await T[op](T.tensor(a, { shape: [rows, n] }), s).data(), Array.from(a, (x) => IEEE[op](x, s)), `${op} scalar`);
+      expectSame(await T[op](s, T.tensor(a, { shape: [rows, n] })).data(), Array.from(a, (x) => IEEE[op](s, x)), `${op} scalar swapped`);
+    }
+  });
+});
+
+describe('wasm sumF32', () => {
+  it('is the float64 sequential sum of each output, rounded once', () => {
+    const arb = fc.record({
+      outer: fc.integer({ min: 1, max: 9 }), red: fc.integer({ min: 1, max: 40 }), inner: fc.integer({ min: 1, max: 9 }),
+      seed: fc.array(value, { minLength: 97, maxLength: 97 }),
+    });
+    fc.assert(fc.property(arb, ({ outer, red, inner, seed }) => {
+      // Magnitudes that make the order matter: a float32 running sum, or any other order, differs.
+      const x = Float32Array.from({ length: outer * red * inner }, (_, i) => seed[i % 97]! * (i % 3 === 0 ? 1e7 : 1));
+      const out = new Float32Array(outer * inner).fill(12345);
+      sumF32(x, out, outer, red, inner);
+      const want: number[] = [];
+      for (let o = 0; o < outer; o++) {
+        for (let j = 0; j < inner; j++) {
+          let s = 0;
+          for (let r = 0; r < red; r++) s += x[(o * red + r) * inner + j]!;
+          want.push(f(s));
+        }
+      }
+      expectSame(out, want, `sum [${outer}, ${red}, ${inner}]`);
+    }), { numRuns: 400 });
+  });
+
+  it('keeps the order of additions where it matters (1e8 + 1 − 1e8, column and row sums)', () => {
+    // In float64 order: (1e8 + 1) − 1e8 = 1; reassociated as 1e8 − 1e8 + 1 also 1, but
+    // float32 accumulation gives 0 — and [1, 1e20, −1e20] in order gives 0 in float64.
+    const x = new Float32Array([1e8, 1, -1e8, 1, 1e20, -1e20, 3, 4, 5]);
+    const rows = new Float32Array(3);
+    sumF32(x, rows, 3, 3, 1);
+    expect(Array.from(rows)).toEqual([1, 0, 12]);
+    const cols = new Float32Array(3);
+    sumF32(x, cols, 1, 3, 3);
+    expect(Array.from(cols)).toEqual([f(1e8 + 1 + 3), f(1 + 1e20 + 4), f(-1e8 - 1e20 + 5)]);
+  });
+});
+
+describe('wasm relu, x > s, select', () => {
+  const words = fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 0, maxLength: 45 });
+  const asF32 = (ws: number[]) => new Float32Array(Uint32Array.from(ws).buffer);
+  const special = [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 1, 0x80000001, 0x3f800000, 0xbf800000];
+
+  it('relu: x < 0 → +0, everything else (−0, NaN) unchanged, on the bits', () => {
+    fc.assert(fc.property(words, (ws) => {
+      const x = asF32([...special, ...ws]);
+      const out = new Float32Array(x.length);
+      reluF32(x, out, x.length);
+      const got = new Uint32Array(out.buffer), u = new Uint32Array(x.buffer);
+      for (let i = 0; i < x.length; i++) expect(got[i]).toBe(x[i]! < 0 ? 0 : u[i]);
+    }));
+  });
+
+  it('x > s as bytes (NaN false), for scalars including ±0, ±∞ and NaN', () => {
+    fc.assert(fc.property(words, fc.constantFrom(0, -0, 1.5, -2, Infinity, -Infinity, NaN), (ws, s) => {
+      const x = asF32([...special, ...ws]);
+      const out = new Uint8Array(x.length).fill(7);
+      gtScalarF32(x, s, out, x.length);
+      expect(Array.from(out)).toEqual(Array.from(x, (v) => (v > s ? 1 : 0)));
+    }));
+  });
+
+  it('select: c ? a : b on the raw words, b per element or one word', () => {
+    fc.assert(fc.property(words, fc.boolean(), (ws, scalar) => {
+      const a = asF32([...special, ...ws]);
+      const n = a.length;
+      const b = scalar ? asF32([0x7fc00001]) : asF32(Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 0));
+      const c = Uint8Array.from({ length: n }, (_, i) => [0, 1, 2, 255][(i * 7) % 4]!);
+      const out = new Float32Array(n);
+      selectF32(c, a, b, out, n);
+      const got = new Uint32Array(out.buffer), ua = new Uint32Array(a.buffer), ub = new Uint32Array(b.buffer);
+      for (let i = 0; i < n; i++) expect(got[i]).toBe(c[i] ? ua[i] : ub[scalar ? 0 : i]);
+    }));
+  });
+});
+
+describe('wasm adamF32', () => {
+  it('is the float32 Adam update, op by op (with and without decay, either lerp form)', () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 0, max: 21 }), fromM: fc.boolean(), decay: fc.boolean(),
+      c: fc.tuple(...Array.from({ length: 7 }, () => fc.float({ noNaN: true, min: f(-2), max: f(2) }))),
+      seed: fc.array(value, { minLength: 64, maxLength: 64 }),
+    });
+    fc.assert(fc.property(arb, ({ n, fromM, decay, c, seed }) => {
+      const [lerp, b2, oneMinusB2, negStepSize, bc2Sqrt, eps, negDecay] = c;
+      const k = { lerpFromM: fromM, lerp, b2, oneMinusB2, negStepSize, bc2Sqrt, eps, negDecay };
+      const arr = (o: number) => Float32Array.from({ length: n }, (_, i) => seed[(i * 5 + o) % 64]!);
+      const [g, m, v, p] = [arr(0), arr(1), arr(2).map(Math.abs), arr(3)];
+      const [m2, v2, u] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+      adamF32(g, m, v, decay ? p : undefined, m2, v2, u, n, k);
+      for (let i = 0; i < n; i++) {
+        const d = f(g[i]! - m[i]!);
+        const mn = fromM ? f(m[i]! + f(d * lerp)) : f(g[i]! - f(d * lerp));
+        const vn = f(f(v[i]! * b2) + f(f(g[i]! * oneMinusB2) * g[i]!));
+        const step = f(f(mn * negStepSize) / f(f(f(Math.sqrt(vn)) / bc2Sqrt) + eps));
+        const un = decay ? f(f(p[i]! * negDecay) + step) : step;
+        if (!sameBits(m2[i]!, mn) || !sameBits(v2[i]!, vn) || !sameBits(u[i]!, un)) {
+          expect.fail(`element ${i}: [${m2[i]}, ${v2[i]}, ${u[i]}], want [${mn}, ${vn}, ${un}]`);
+        }
+      }
+    }), { numRuns: 300 });
+  });
+});
