@@ -10,13 +10,27 @@
 //  * Adam: the update's float32 operations one by one (fround after each).
 // Sizes straddle the SIMD width (tails of 0–3 elements, rows of 1–9 values, inner = 1 with
 // outer not a multiple of 4) and values include ±0, ±∞, NaN, subnormals and huge numbers.
+// Every kernel runs on arrays in the arena (read and written in place) and on plain arrays
+// (copied in and out), chosen per array: `place` moves an array into the arena.
 // NaN results compare equal to any NaN (wasm may return a different payload).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '../src/index.js';
-import { adamF32, binaryF32, gtScalarF32, reluF32, selectF32, sumF32, type BroadcastMode } from '../src/cpu/wasm/elementwise.js';
+import { adamF32, binaryF32, copyRows32, gtScalarF32, normalizeF32, reluF32, selectF32, sumF32, type BroadcastMode } from '../src/cpu/wasm/elementwise.js';
+import { arenaAlloc, getArena } from '../src/cpu/wasm/arena.js';
 
 const f = Math.fround;
+
+/** x itself, or (arena = true) a copy of it in a block of the arena. */
+function place<A extends Float32Array | Uint8Array>(x: A, arena: boolean): A {
+  if (!arena || x.byteLength === 0) return x;
+  const off = arenaAlloc(x.byteLength);
+  if (off < 0) throw new Error('arena full');
+  const y = (x instanceof Float32Array ? new Float32Array(getArena()!.buffer, off, x.length) : new Uint8Array(getArena()!.buffer, off, x.length)) as A;
+  y.set(x as never);
+  return y;
+}
+const where3 = fc.tuple(fc.boolean(), fc.boolean(), fc.boolean());
 const sameBits = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
 
 const value = fc.oneof(
@@ -41,14 +55,14 @@ describe('wasm binaryF32', () => {
     const arb = fc.record({
       rows: fc.integer({ min: 1, max: 6 }), n: fc.integer({ min: 1, max: 11 }),
       mode: fc.constantFrom<BroadcastMode>('same', 'scalar', 'row', 'col'), swap: fc.boolean(), op: fc.constantFrom(...OPS),
-      seed: fc.array(value, { minLength: 80, maxLength: 80 }),
+      seed: fc.array(value, { minLength: 80, maxLength: 80 }), at: where3,
     });
-    fc.assert(fc.property(arb, ({ rows, n, mode, swap, op, seed }) => {
+    fc.assert(fc.property(arb, ({ rows, n, mode, swap, op, seed, at }) => {
       const len = rows * n;
-      const full = Float32Array.from({ length: len }, (_, i) => seed[i % 80]!);
+      const full = place(Float32Array.from({ length: len }, (_, i) => seed[i % 80]!), at[0]);
       const sLen = mode === 'same' ? len : mode === 'scalar' ? 1 : mode === 'row' ? rows : n;
-      const small = Float32Array.from({ length: sLen }, (_, i) => seed[(i * 7 + 3) % 80]!);
-      const out = new Float32Array(len).fill(12345);
+      const small = place(Float32Array.from({ length: sLen }, (_, i) => seed[(i * 7 + 3) % 80]!), at[1]);
+      const out = place(new Float32Array(len).fill(12345), at[2]);
       binaryF32(op, mode, swap, full, small, out, rows, n);
       const want = Array.from({ length: len }, (_, i) => {
         const r = Math.floor(i / n);
@@ -90,12 +104,12 @@ describe('wasm sumF32', () => {
   it('is the float64 sequential sum of each output, rounded once', () => {
     const arb = fc.record({
       outer: fc.integer({ min: 1, max: 9 }), red: fc.integer({ min: 1, max: 40 }), inner: fc.integer({ min: 1, max: 9 }),
-      seed: fc.array(value, { minLength: 97, maxLength: 97 }),
+      seed: fc.array(value, { minLength: 97, maxLength: 97 }), at: where3,
     });
-    fc.assert(fc.property(arb, ({ outer, red, inner, seed }) => {
+    fc.assert(fc.property(arb, ({ outer, red, inner, seed, at }) => {
       // Magnitudes that make the order matter: a float32 running sum, or any other order, differs.
-      const x = Float32Array.from({ length: outer * red * inner }, (_, i) => seed[i % 97]! * (i % 3 === 0 ? 1e7 : 1));
-      const out = new Float32Array(outer * inner).fill(12345);
+      const x = place(Float32Array.from({ length: outer * red * inner }, (_, i) => seed[i % 97]! * (i % 3 === 0 ? 1e7 : 1)), at[0]);
+      const out = place(new Float32Array(outer * inner).fill(12345), at[1]);
       sumF32(x, out, outer, red, inner);
       const want: number[] = [];
       for (let o = 0; o < outer; o++) {
@@ -128,11 +142,11 @@ describe('wasm relu, x > s, select', () => {
   const special = [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 1, 0x80000001, 0x3f800000, 0xbf800000];
 
   it('relu: x < 0 → +0, everything else (−0, NaN) unchanged, on the bits', () => {
-    fc.assert(fc.property(words, (ws) => {
-      const x = asF32([...special, ...ws]);
-      const out = new Float32Array(x.length);
+    fc.assert(fc.property(words, where3, (ws, at) => {
+      const x = place(asF32([...special, ...ws]), at[0]);
+      const out = place(new Float32Array(x.length), at[1]);
       reluF32(x, out, x.length);
-      const got = new Uint32Array(out.buffer), u = new Uint32Array(x.buffer);
+      const got = new Uint32Array(out.buffer, out.byteOffset, out.length), u = new Uint32Array(x.buffer, x.byteOffset, x.length);
       for (let i = 0; i < x.length; i++) expect(got[i]).toBe(x[i]! < 0 ? 0 : u[i]);
     }));
   });
@@ -147,14 +161,15 @@ describe('wasm relu, x > s, select', () => {
   });
 
   it('select: c ? a : b on the raw words, b per element or one word', () => {
-    fc.assert(fc.property(words, fc.boolean(), (ws, scalar) => {
-      const a = asF32([...special, ...ws]);
+    fc.assert(fc.property(words, fc.boolean(), where3, (ws, scalar, at) => {
+      const a = place(asF32([...special, ...ws]), at[0]);
       const n = a.length;
-      const b = scalar ? asF32([0x7fc00001]) : asF32(Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 0));
-      const c = Uint8Array.from({ length: n }, (_, i) => [0, 1, 2, 255][(i * 7) % 4]!);
-      const out = new Float32Array(n);
+      const b = scalar ? asF32([0x7fc00001]) : place(asF32(Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 0)), at[1]);
+      const c = place(Uint8Array.from({ length: n }, (_, i) => [0, 1, 2, 255][(i * 7) % 4]!), at[1]);
+      const out = place(new Float32Array(n), at[2]);
       selectF32(c, a, b, out, n);
-      const got = new Uint32Array(out.buffer), ua = new Uint32Array(a.buffer), ub = new Uint32Array(b.buffer);
+      const u32 = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+      const got = u32(out), ua = u32(a), ub = u32(b);
       for (let i = 0; i < n; i++) expect(got[i]).toBe(c[i] ? ua[i] : ub[scalar ? 0 : i]);
     }));
   });
@@ -165,14 +180,14 @@ describe('wasm adamF32', () => {
     const arb = fc.record({
       n: fc.integer({ min: 0, max: 21 }), fromM: fc.boolean(), decay: fc.boolean(),
       c: fc.tuple(...Array.from({ length: 7 }, () => fc.float({ noNaN: true, min: f(-2), max: f(2) }))),
-      seed: fc.array(value, { minLength: 64, maxLength: 64 }),
+      seed: fc.array(value, { minLength: 64, maxLength: 64 }), at: where3,
     });
-    fc.assert(fc.property(arb, ({ n, fromM, decay, c, seed }) => {
+    fc.assert(fc.property(arb, ({ n, fromM, decay, c, seed, at }) => {
       const [lerp, b2, oneMinusB2, negStepSize, bc2Sqrt, eps, negDecay] = c;
       const k = { lerpFromM: fromM, lerp, b2, oneMinusB2, negStepSize, bc2Sqrt, eps, negDecay };
-      const arr = (o: number) => Float32Array.from({ length: n }, (_, i) => seed[(i * 5 + o) % 64]!);
-      const [g, m, v, p] = [arr(0), arr(1), arr(2).map(Math.abs), arr(3)];
-      const [m2, v2, u] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+      const arr = (o: number) => place(Float32Array.from({ length: n }, (_, i) => seed[(i * 5 + o) % 64]!), at[o % 2]);
+      const [g, m, v, p] = [arr(0), arr(1), place(arr(2).map(Math.abs), at[0]), arr(3)];
+      const [m2, v2, u] = [place(new Float32Array(n), at[2]), new Float32Array(n), place(new Float32Array(n), at[2])];
       adamF32(g, m, v, decay ? p : undefined, m2, v2, u, n, k);
       for (let i = 0; i < n; i++) {
         const d = f(g[i]! - m[i]!);
@@ -184,6 +199,68 @@ describe('wasm adamF32', () => {
           expect.fail(`element ${i}: [${m2[i]}, ${v2[i]}, ${u[i]}], want [${mn}, ${vn}, ${un}]`);
         }
       }
+    }), { numRuns: 300 });
+  });
+});
+
+describe('wasm copyRows32', () => {
+  it('copies x[base + Σ coord·stride] row by row: transposes, broadcasts (stride 0), strided slices', () => {
+    const arb = fc.integer({ min: 1, max: 4 }).chain((rank) => fc.record({
+      shape: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: rank, maxLength: rank }),
+      strides: fc.array(fc.integer({ min: -1, max: 40 }), { minLength: rank, maxLength: rank }),
+      at: where3,
+    }));
+    fc.assert(fc.property(arb, ({ shape, strides, at }) => {
+      const st = strides.map((s) => Math.max(0, s));
+      const reach = shape.reduce((acc, n, d) => acc + (n - 1) * st[d]!, 0);
+      const base = 3;
+      const x = place(Float32Array.from({ length: base + reach + 1 }, (_, i) => f(i * 1.5 - 7)), at[0]);
+      const total = shape.reduce((a, b) => a * b, 1);
+      const out = place(new Float32Array(total).fill(-1), at[1]);
+      copyRows32(x, out, shape, st, base);
+      const want: number[] = [];
+      const idx = shape.map(() => 0);
+      for (let i = 0; i < total; i++) {
+        want.push(x[base + idx.reduce((a, c, d) => a + c * st[d]!, 0)]!);
+        for (let d = shape.length - 1; d >= 0; d--) { if (++idx[d]! < shape[d]!) break; idx[d] = 0; }
+      }
+      expectSame(out, want, `copyRows [${shape}] strides [${st}]`);
+    }), { numRuns: 300 });
+  });
+
+  it('the cpu backend transposes large tensors with it (heads split: [B, T, H, dh] → [B, H, T, dh])', async () => {
+    const [b, t, h, dh] = [4, 24, 4, 16];
+    const x = T.tensor(Float32Array.from({ length: b * t * h * dh }, (_, i) => i), { shape: [b, t, h, dh] });
+    const y = await T.transpose(x, [0, 2, 1, 3]).data();
+    for (let i = 0; i < y.length; i += 13) {
+      const j = i % dh, ti = Math.floor(i / dh) % t, hi = Math.floor(i / (dh * t)) % h, bi = Math.floor(i / (dh * t * h));
+      expect(y[i]).toBe(((bi * t + ti) * h + hi) * dh + j);
+    }
+  });
+});
+
+describe('wasm normalizeF32', () => {
+  it("is LayerNorm's normalisation as documented: float64 sums in order, (x − μ)·(1/√(v/n + eps)) rounded once", () => {
+    const arb = fc.record({
+      rows: fc.integer({ min: 1, max: 7 }), n: fc.integer({ min: 1, max: 13 }),
+      eps: fc.constantFrom(1e-5, 0, 1e-12, 0.5), offset: fc.constantFrom(0, 1000, -3e5),
+      seed: fc.array(fc.float({ noNaN: true, noDefaultInfinity: true, min: f(-50), max: f(50) }), { minLength: 91, maxLength: 91 }), at: where3,
+    });
+    fc.assert(fc.property(arb, ({ rows, n, eps, offset, seed, at }) => {
+      const x = place(Float32Array.from({ length: rows * n }, (_, i) => f(seed[i % 91]! + offset)), at[0]);
+      const out = place(new Float32Array(rows * n).fill(9), at[1]);
+      normalizeF32(x, out, rows, n, eps);
+      const want: number[] = [];
+      for (let r = 0; r < rows; r++) {
+        let s = 0;
+        for (let j = 0; j < n; j++) s += x[r * n + j]!;
+        const mu = s / n;
+        let v = 0;
+        for (let j = 0; j < n; j++) v += (x[r * n + j]! - mu) * (x[r * n + j]! - mu);
+        const rstd = 1 / Math.sqrt(v / n + eps);
+        for (let j = 0; j < n; j++) want.push(f((x[r * n + j]! - mu) * rstd));
+      }
+      expectSame(out, want, `normalize [${rows}, ${n}] eps ${eps}`);
     }), { numRuns: 300 });
   });
 });

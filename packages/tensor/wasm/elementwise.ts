@@ -42,15 +42,15 @@ function op1(op: i32, a: f32, b: f32): f32 {
 
 /**
  * out[i] = a[i] ∘ b[i] over `len` elements where `b` advances by `bStep` (1: same-size
- * operands; 0: b is one value, splatted). `swap` computes b ∘ a instead (the broadcast
- * operand on the left).
+ * operands; 0: b is one value, splatted — the one at `b`, or `scalar` when b is 0).
+ * `swap` computes b ∘ a instead (the broadcast operand on the left).
  */
 // @ts-ignore: decorator
 @inline
-function run(op: i32, a: usize, b: usize, o: usize, len: i32, bStep: i32, swap: bool): void {
+function run(op: i32, a: usize, b: usize, o: usize, len: i32, bStep: i32, swap: bool, scalar: f32): void {
   let i: i32 = 0;
   if (bStep == 0) {
-    const s = load<f32>(b);
+    const s = b == 0 ? scalar : load<f32>(b);
     const v = f32x4.splat(s);
     if (swap) {
       for (; i + 4 <= len; i += 4) v128.store(o + (<usize>i << 2), op4(op, v, v128.load(a + (<usize>i << 2))));
@@ -71,21 +71,22 @@ function run(op: i32, a: usize, b: usize, o: usize, len: i32, bStep: i32, swap: 
 /**
  * A float32 binary operation over `rows` rows of `n` values; `full` is the operand with
  * the output's shape, `small` the other one, laid out by `mode`:
- *   0 same shape as full, 1 one value, 2 one value per row, 3 one value per column;
+ *   0 same shape as full, 1 one value (`scalar`; smallPtr unused), 2 one value per row,
+ *   3 one value per column;
  * `swap` = 1 computes small ∘ full (the broadcast operand on the left). `out` may be `full`.
  */
-export function binaryF32(op: i32, mode: i32, swap: i32, fullPtr: usize, smallPtr: usize, outPtr: usize, rows: i32, n: i32): void {
+export function binaryF32(op: i32, mode: i32, swap: i32, fullPtr: usize, smallPtr: usize, outPtr: usize, rows: i32, n: i32, scalar: f32): void {
   const sw = swap != 0;
   if (mode == 0) {
-    run(op, fullPtr, smallPtr, outPtr, rows * n, 1, sw);
+    run(op, fullPtr, smallPtr, outPtr, rows * n, 1, sw, 0);
   } else if (mode == 1) {
-    run(op, fullPtr, smallPtr, outPtr, rows * n, 0, sw);
+    run(op, fullPtr, 0, outPtr, rows * n, 0, sw, scalar);
   } else {
     const rowBytes = <usize>n << 2;
     for (let r: i32 = 0; r < rows; r++) {
       const off = <usize>r * rowBytes;
-      if (mode == 2) run(op, fullPtr + off, smallPtr + (<usize>r << 2), outPtr + off, n, 0, sw);
-      else run(op, fullPtr + off, smallPtr, outPtr + off, n, 1, sw);
+      if (mode == 2) run(op, fullPtr + off, smallPtr + (<usize>r << 2), outPtr + off, n, 0, sw, 0);
+      else run(op, fullPtr + off, smallPtr, outPtr + off, n, 1, sw, 0);
     }
   }
 }
@@ -178,11 +179,11 @@ export function gtScalarF32(xPtr: usize, s: f32, outPtr: usize, n: i32): void {
 
 /**
  * out[i] = c[i] ≠ 0 ? a[i] : b[i] on the raw bits (c bytes; a, b, out 32-bit words);
- * `bScalar` = 1: b is one word, splatted.
+ * `bScalar` = 1: b is the one word `bWord`, splatted (bPtr unused).
  */
-export function selectF32(cPtr: usize, aPtr: usize, bPtr: usize, bScalar: i32, outPtr: usize, n: i32): void {
+export function selectF32(cPtr: usize, aPtr: usize, bPtr: usize, bScalar: i32, bWord: u32, outPtr: usize, n: i32): void {
   const zero = i32x4.splat(0);
-  const bs = v128.load32_splat(bPtr);
+  const bs = i32x4.splat(bWord);
   let i: i32 = 0;
   for (; i + 4 <= n; i += 4) {
     const c = i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(cPtr + <usize>i))), zero);
@@ -190,7 +191,7 @@ export function selectF32(cPtr: usize, aPtr: usize, bPtr: usize, bScalar: i32, o
     v128.store(outPtr + (<usize>i << 2), v128.bitselect(v128.load(aPtr + (<usize>i << 2)), b, c));
   }
   for (; i < n; i++) {
-    const b = bScalar != 0 ? load<u32>(bPtr) : load<u32>(bPtr + (<usize>i << 2));
+    const b = bScalar != 0 ? bWord : load<u32>(bPtr + (<usize>i << 2));
     store<u32>(outPtr + (<usize>i << 2), load<u8>(cPtr + <usize>i) != 0 ? load<u32>(aPtr + (<usize>i << 2)) : b);
   }
 }
@@ -229,4 +230,107 @@ export function adamF32(gPtr: usize, mPtr: usize, vPtr: usize, pPtr: usize, m2Pt
     store<f32>(v2Ptr + o, vn);
     store<f32>(uPtr + o, pPtr != 0 ? load<f32>(pPtr + o) * negDecay + step : step);
   }
+}
+
+/**
+ * out[i] = x[base + Σ_d coord_d(i) · strides[d]] for 32-bit elements, row by row along the
+ * last axis (the backend's copyRows for float32 and int32: a transpose, a broadcast, a
+ * strided slice). `dims` holds rank i32 sizes, then rank i32 strides (in elements), then rank
+ * i32 of scratch for the coordinates; `total` is the number of elements of out.
+ */
+export function copyRows32(xPtr: usize, outPtr: usize, rank: i32, dims: usize, base: i32, total: i32): void {
+  const strides = dims + (<usize>rank << 2);
+  const idx = strides + (<usize>rank << 2);
+  memory.fill(idx, 0, <usize>rank << 2);
+  const len = load<i32>(dims + (<usize>(rank - 1) << 2));
+  const last = load<i32>(strides + (<usize>(rank - 1) << 2));
+  let src = base;
+  for (let o: i32 = 0; o < total; o += len) {
+    const out = outPtr + (<usize>o << 2);
+    const x = xPtr + (<usize>src << 2);
+    let j: i32 = 0;
+    if (last == 1) {
+      for (; j + 4 <= len; j += 4) v128.store(out + (<usize>j << 2), v128.load(x + (<usize>j << 2)));
+      for (; j < len; j++) store<u32>(out + (<usize>j << 2), load<u32>(x + (<usize>j << 2)));
+    } else if (last == 0) {
+      const w = load<u32>(x);
+      const v = i32x4.splat(w);
+      for (; j + 4 <= len; j += 4) v128.store(out + (<usize>j << 2), v);
+      for (; j < len; j++) store<u32>(out + (<usize>j << 2), w);
+    } else {
+      for (; j < len; j++) store<u32>(out + (<usize>j << 2), load<u32>(x + (<usize>(j * last) << 2)));
+    }
+    for (let d = rank - 2; d >= 0; d--) {
+      const id = idx + (<usize>d << 2);
+      const sd = load<i32>(strides + (<usize>d << 2));
+      const nd = load<i32>(dims + (<usize>d << 2));
+      const c = load<i32>(id) + 1;
+      src += sd;
+      if (c < nd) {
+        store<i32>(id, c);
+        break;
+      }
+      src -= sd * nd;
+      store<i32>(id, 0);
+    }
+  }
+}
+
+/**
+ * LayerNorm's normalisation over rows of n float32 values, in float64 exactly as the
+ * backend's JavaScript loop: s = Σ x (in order), μ = s/n, v = Σ (x − μ)² (in order),
+ * r = 1/√(v/n + eps), out = (x − μ)·r rounded to float32. Two rows go side by side in the
+ * f64x2 lanes (each lane its own sums); the output pass runs two columns at a time.
+ */
+export function normalizeF32(xPtr: usize, outPtr: usize, rows: i32, n: i32, eps: f64): void {
+  const rowBytes = <usize>n << 2;
+  const nf = f64x2.splat(<f64>n);
+  const ve = f64x2.splat(eps);
+  const one = f64x2.splat(1);
+  let r: i32 = 0;
+  for (; r + 2 <= rows; r += 2) {
+    const x0 = xPtr + <usize>r * rowBytes;
+    const x1 = x0 + rowBytes;
+    let s = f64x2.splat(0);
+    for (let j: i32 = 0; j < n; j++) {
+      const q = <usize>j << 2;
+      s = f64x2.add(s, f64x2.replace_lane(f64x2.splat(<f64>load<f32>(x0 + q)), 1, <f64>load<f32>(x1 + q)));
+    }
+    const mu = f64x2.div(s, nf);
+    let v = f64x2.splat(0);
+    for (let j: i32 = 0; j < n; j++) {
+      const q = <usize>j << 2;
+      const d = f64x2.sub(f64x2.replace_lane(f64x2.splat(<f64>load<f32>(x0 + q)), 1, <f64>load<f32>(x1 + q)), mu);
+      v = f64x2.add(v, f64x2.mul(d, d));
+    }
+    const rstd = f64x2.div(one, f64x2.sqrt(f64x2.add(f64x2.div(v, nf), ve)));
+    normalizeRow(x0, outPtr + <usize>r * rowBytes, n, f64x2.extract_lane(mu, 0), f64x2.extract_lane(rstd, 0));
+    normalizeRow(x1, outPtr + <usize>(r + 1) * rowBytes, n, f64x2.extract_lane(mu, 1), f64x2.extract_lane(rstd, 1));
+  }
+  for (; r < rows; r++) {
+    const x = xPtr + <usize>r * rowBytes;
+    let s: f64 = 0;
+    for (let j: i32 = 0; j < n; j++) s += <f64>load<f32>(x + (<usize>j << 2));
+    const mu = s / <f64>n;
+    let v: f64 = 0;
+    for (let j: i32 = 0; j < n; j++) {
+      const d = <f64>load<f32>(x + (<usize>j << 2)) - mu;
+      v += d * d;
+    }
+    normalizeRow(x, outPtr + <usize>r * rowBytes, n, mu, 1 / Math.sqrt(v / <f64>n + eps));
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function normalizeRow(x: usize, out: usize, n: i32, mu: f64, rstd: f64): void {
+  const m = f64x2.splat(mu);
+  const rs = f64x2.splat(rstd);
+  let j: i32 = 0;
+  for (; j + 2 <= n; j += 2) {
+    const q = <usize>j << 2;
+    const y = f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(v128.load64_zero(x + q)), m), rs);
+    v128.store64_lane(out + q, f32x4.demote_f64x2_zero(y), 0);
+  }
+  for (; j < n; j++) store<f32>(out + (<usize>j << 2), <f32>((<f64>load<f32>(x + (<usize>j << 2)) - mu) * rstd));
 }

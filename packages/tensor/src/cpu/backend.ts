@@ -14,7 +14,8 @@ import { shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { binaryKernels, forEachRow, rowColPattern, unaryKernel } from './elementwise.js';
 import { matmulF32 } from './wasm/matmul.js';
 import { SOFTMAX_WASM_MIN, softmaxF32 } from './wasm/softmax.js';
-import { adamF32, binaryF32, ELEMENTWISE_WASM_MIN, gtScalarF32, hasWasmBinary, reluF32, selectF32, sumF32 } from './wasm/elementwise.js';
+import { arenaAlloc, arenaFree, getArena, inArena } from './wasm/arena.js';
+import { adamF32, binaryF32, copyRows32, ELEMENTWISE_WASM_MIN, normalizeF32, gtScalarF32, hasWasmBinary, reluF32, selectF32, sumF32 } from './wasm/elementwise.js';
 import { isTracing } from '../trace.js';
 
 type Arr = HostArray;
@@ -26,32 +27,77 @@ let bytes = 0;
  * allocates the same shapes every time, and reusing warm arrays avoids most of the
  * allocation, zeroing and garbage-collection cost. Pooled arrays hold stale data, so
  * `alloc` callers must overwrite every element (or ask for `zeroed`).
+ *
+ * Arrays of at least ARENA_MIN_BYTES live in the arena (wasm/arena.ts), where the wasm
+ * kernels read and write them in place; the rest, and any array the arena cannot hold,
+ * are plain typed arrays. Pooled plain arrays are capped (they are garbage-collector
+ * heap); pooled arena arrays are not (they cost nothing there) but go back to the arena's
+ * allocator when it runs out of room. An arena array that is never released (a tensor
+ * never disposed) returns its block when the garbage collector takes it.
  */
 const pool = new Map<string, Arr[]>();
 let pooledBytes = 0;
 const POOL_LIMIT_BYTES = 256 * 1024 * 1024;
+const ARENA_MIN_BYTES = 1024;
+const arenaBlocks = new FinalizationRegistry<readonly [number, number]>(([offset, size]) => arenaFree(offset, size));
+
+function newArray(dtype: DType, size: number): Arr {
+  const n = size * bytesPerElement(dtype);
+  if (n >= ARENA_MIN_BYTES) {
+    let offset = arenaAlloc(n);
+    if (offset < 0 && returnPooledToArena()) offset = arenaAlloc(n);
+    if (offset >= 0) {
+      const buffer = getArena()!.buffer;
+      const a = dtype === 'float32' ? new Float32Array(buffer, offset, size) : dtype === 'int32' ? new Int32Array(buffer, offset, size) : new Uint8Array(buffer, offset, size);
+      arenaBlocks.register(a, [offset, n], a);
+      return a;
+    }
+  }
+  return allocHost(dtype, size);
+}
 
 function alloc(dtype: DType, size: number, zeroed = false): Arr {
   bytes += size * bytesPerElement(dtype);
   const list = pool.get(`${dtype}:${size}`);
   const reused = list?.pop();
   if (reused) {
-    pooledBytes -= reused.byteLength;
+    if (!inArena(reused)) pooledBytes -= reused.byteLength;
     if (zeroed) reused.fill(0);
     return reused;
   }
-  return allocHost(dtype, size);
+  const a = newArray(dtype, size);
+  // A fresh arena block may hold a freed block's bytes.
+  if (zeroed && inArena(a)) a.fill(0);
+  return a;
 }
 
 function release(s: Arr): void {
   bytes -= s.byteLength;
-  if (s.length === 0 || pooledBytes + s.byteLength > POOL_LIMIT_BYTES) return;
+  if (s.length === 0) return;
+  const arena = inArena(s);
+  if (!arena && pooledBytes + s.byteLength > POOL_LIMIT_BYTES) return;
   const dtype = s instanceof Float32Array ? 'float32' : s instanceof Int32Array ? 'int32' : 'bool';
   const k = `${dtype}:${s.length}`;
   let list = pool.get(k);
   if (!list) pool.set(k, (list = []));
   list.push(s);
-  pooledBytes += s.byteLength;
+  if (!arena) pooledBytes += s.byteLength;
+}
+
+/** Hands every pooled arena array back to the arena's allocator; whether there was any. */
+function returnPooledToArena(): boolean {
+  let any = false;
+  for (const list of pool.values()) {
+    for (let i = list.length - 1; i >= 0; i--) {
+      const a = list[i]!;
+      if (!inArena(a)) continue;
+      arenaBlocks.unregister(a);
+      arenaFree(a.byteOffset, a.byteLength);
+      list.splice(i, 1);
+      any = true;
+    }
+  }
+  return any;
 }
 
 /**
@@ -440,7 +486,8 @@ export function createCpuBackend(): Backend<Arr> {
       if (isContiguous(v)) out.set(x.subarray(v.offset, v.offset + n));
       else {
         const c = coalesce(v.shape, [v.strides]);
-        copyRows(words(x), words(out), c.shape, c.strides[0]!, v.offset);
+        if (dtype !== 'bool' && n >= ELEMENTWISE_WASM_MIN) copyRows32(x as Float32Array | Int32Array, out as Float32Array | Int32Array, c.shape, c.strides[0]!, v.offset);
+        else copyRows(words(x), words(out), c.shape, c.strides[0]!, v.offset);
       }
       return out;
     },
@@ -517,6 +564,10 @@ export function createCpuBackend(): Backend<Arr> {
     },
     normalize(x, rows, n, eps) {
       const out = alloc('float32', rows * n);
+      if (rows * n >= ELEMENTWISE_WASM_MIN) {
+        normalizeF32(x as Float32Array, out as Float32Array, rows, n, eps);
+        return out;
+      }
       for (let r = 0, o = 0; r < rows; r++, o += n) {
         let s = 0;
         for (let j = 0; j < n; j++) s += x[o + j]!;

@@ -28,9 +28,10 @@
 import { startHelperThread } from './thread.node.js';
 import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels.generated.js';
 import type { HelperThread } from './thread.js';
+import { arenaScratch, getArena, inArena } from './arena.js';
 
 /** The module's exports (see wasm/matmul.ts for the contracts). */
-interface KernelExports {
+export interface KernelExports {
   matmul(
     aPtr: number, bPtr: number, cPtr: number,
     m: number, k: number, n: number,
@@ -50,12 +51,14 @@ interface KernelExports {
   /** wasm/softmax.ts: lane `lane` of the two-lane exp of (a, b) (falls back to exp per lane where it must). */
   expPair(a: number, b: number, lane: number): number;
   /** wasm/elementwise.ts: see elementwise.ts. */
-  binaryF32(op: number, mode: number, swap: number, fullPtr: number, smallPtr: number, outPtr: number, rows: number, n: number): void;
+  binaryF32(op: number, mode: number, swap: number, fullPtr: number, smallPtr: number, outPtr: number, rows: number, n: number, scalar: number): void;
   /** wasm/elementwise.ts: float64-accumulated sums (see elementwise.ts). */
   sumF32(xPtr: number, outPtr: number, outer: number, red: number, inner: number, accPtr: number): void;
   reluF32(xPtr: number, outPtr: number, n: number): void;
+  copyRows32(xPtr: number, outPtr: number, rank: number, dims: number, base: number, total: number): void;
+  normalizeF32(xPtr: number, outPtr: number, rows: number, n: number, eps: number): void;
   gtScalarF32(xPtr: number, s: number, outPtr: number, n: number): void;
-  selectF32(cPtr: number, aPtr: number, bPtr: number, bScalar: number, outPtr: number, n: number): void;
+  selectF32(cPtr: number, aPtr: number, bPtr: number, bScalar: number, bWord: number, outPtr: number, n: number): void;
   adamF32(gPtr: number, mPtr: number, vPtr: number, pPtr: number, m2Ptr: number, v2Ptr: number, uPtr: number, n: number,
     lerpFromM: number, lerp: number, b2: number, oneMinusB2: number, negStepSize: number, bc2Sqrt: number, eps: number, negDecay: number): void;
 }
@@ -74,7 +77,7 @@ interface WasmApi {
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: unknown };
   Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+export const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 const PAGE = 65536;
 /** wasm32 address-space limit. */
@@ -443,6 +446,20 @@ export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
   }
 
   const p = matmulF32UsesThreads(batch, m, k, n, needA, needB) ? readyPool() : null;
+  const tA = transA ? 1 : 0;
+  const tB = transB ? 1 : 0;
+  // Operands and product on the arena (arena.ts): the kernel reads and writes them in place.
+  if (p === null && inArena(a) && inArena(b) && inArena(out)) {
+    const e = getArena()!.exports;
+    const packB = align64(e.packBytes(n));
+    const packA = align64(transA ? e.packABytes() : 0);
+    const base = arenaScratch(packB + packA + e.tmpBytes());
+    if (base >= 0) {
+      e.matmul(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n, tA, tB, aBatchStride, bBatchStride,
+        0, batch, 0, m, 0, Math.ceil(n / NR), base, base + packB, base + packB + packA);
+      return;
+    }
+  }
   const kr = p !== null ? p.kr : (single ??= loadKernels(KERNELS_WASM_BASE64, false));
   const aOff = kr.heapBase;
   const bOff = align64(aOff + needA * 4);
@@ -455,8 +472,6 @@ export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
   f32.set(a.length === needA ? a : a.subarray(0, needA), aOff >>> 2);
   f32.set(b.length === needB ? b : b.subarray(0, needB), bOff >>> 2);
   const [pack, packA, tmp] = scratchPtrs(kr, mainScratch, n, transA);
-  const tA = transA ? 1 : 0;
-  const tB = transB ? 1 : 0;
   if (p === null) {
     kr.exports.matmul(aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride,
       0, batch, 0, m, 0, Math.ceil(n / NR), pack, packA, tmp);

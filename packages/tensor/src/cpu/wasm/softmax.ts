@@ -4,35 +4,27 @@
 // for all but tiny problems: the same float64 operations in the same order, with an exp
 // that is V8's Math.exp bit for bit (see wasm/softmax.ts); the log-softmax's one Math.log
 // per row stays here in JavaScript. See docs/decisions/wasm-softmax.md.
+import { withArrays } from './arena.js';
+import { exact } from './elementwise.js';
 import { singleKernels } from './matmul.js';
 
 /** Below this many elements the JavaScript loop is used (copy-in/out and call overhead). */
 export const SOFTMAX_WASM_MIN = 256;
 
-function align64(x: number): number {
-  return Math.ceil(x / 64) * 64;
-}
-
-/** out = softmax(x) (or log-softmax) over rows of n float32 values; out is fully overwritten. */
+/** out = softmax(x) (or log-softmax) over rows of n float32 values; out is fully overwritten (out may be x). */
 export function softmaxF32(x: Float32Array, out: Float32Array, rows: number, n: number, log: boolean): void {
   const len = rows * n;
   if (len === 0) return;
-  const bytes = align64(len * 4) + rows * 16;
-  let k = singleKernels(bytes);
-  const xOff = k.heapBase;
-  const auxOff = xOff + align64(len * 4);
-  k.f32.set(x.length === len ? x : x.subarray(0, len), xOff >>> 2);
-  if (!log) {
-    k.exports.softmaxRows(xOff, xOff, rows, n, 0, auxOff);
-  } else {
-    k.exports.softmaxRows(xOff, xOff, rows, n, 1, auxOff);
-    k = singleKernels(bytes);
-    const aux = k.f64;
-    for (let r = 0, a = (auxOff >>> 3) + 1; r < rows; r++, a += 2) aux[a] = Math.log(aux[a]!);
-    k.exports.softmaxRows(xOff, xOff, rows, n, 2, auxOff);
-  }
-  k = singleKernels(bytes);
-  out.set(k.f32.subarray(xOff >>> 2, (xOff >>> 2) + len));
+  withArrays([exact(x, len)], [exact(out, len)], rows * 16, (k, [xp, op], aux) => {
+    if (!log) {
+      k.exports.softmaxRows(xp!, op!, rows, n, 0, aux);
+      return;
+    }
+    k.exports.softmaxRows(xp!, op!, rows, n, 1, aux);
+    const f64 = k.f64;
+    for (let r = 0, a = (aux >>> 3) + 1; r < rows; r++, a += 2) f64[a] = Math.log(f64[a]!);
+    k.exports.softmaxRows(xp!, op!, rows, n, 2, aux);
+  });
 }
 
 /** The kernel's exp (for tests): V8's Math.exp, bit for bit. */
