@@ -17,18 +17,13 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '../src/index.js';
 import { adamF32, binaryF32, copyRows32, gtScalarF32, normalizeF32, reluF32, selectF32, sumF32, type BroadcastMode } from '../src/cpu/wasm/elementwise.js';
-import { arenaAlloc, getArena } from '../src/cpu/wasm/arena.js';
+import { inArenaCopy } from './helpers/arena.js';
 
 const f = Math.fround;
 
-/** x itself, or (arena = true) a copy of it in a block of the arena. */
+/** x itself, or (arena = true) a copy of it in a block of the arena (never freed: the test process is short). */
 function place<A extends Float32Array | Uint8Array>(x: A, arena: boolean): A {
-  if (!arena || x.byteLength === 0) return x;
-  const off = arenaAlloc(x.byteLength);
-  if (off < 0) throw new Error('arena full');
-  const y = (x instanceof Float32Array ? new Float32Array(getArena()!.buffer, off, x.length) : new Uint8Array(getArena()!.buffer, off, x.length)) as A;
-  y.set(x as never);
-  return y;
+  return arena ? inArenaCopy(x)[0] : x;
 }
 const where3 = fc.tuple(fc.boolean(), fc.boolean(), fc.boolean());
 const sameBits = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));

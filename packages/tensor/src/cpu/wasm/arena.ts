@@ -1,14 +1,15 @@
 // The cpu backend's arena: the storage of its tensors, placed in the linear memory of an
 // instance of the wasm kernels, so that a kernel reads its operands and writes its result
 // in place instead of copying them in and out (which had become a fifth of a training
-// step once the loops themselves were SIMD). See docs/decisions/cpu-arena.md.
+// step once the loops themselves were SIMD), and so that the matmul's second thread can
+// work on them too. See docs/decisions/cpu-arena.md.
 //
-// The memory is ordinary (not shared) and is created at its full size and never grown:
-// growing an ordinary wasm memory detaches every view on it, and tensors' storage are such
-// views. The size only reserves address space — pages are committed when first touched —
-// so 1 GiB costs nothing until used. JavaScript loops over views on it run at the speed of
-// plain typed arrays (a *shared* memory's views would be ~3x slower in V8, so the two-thread
-// matmul keeps its own shared memory and copies).
+// The memory is created at its full size and never grown (maximum = initial): growing an
+// ordinary wasm memory detaches every view on it, and tensors' storage are such views. The
+// size only reserves address space — pages are committed when first touched — so 1 GiB
+// costs nothing until used. It is a *shared* memory where the host has shared memory
+// (Node; a cross-origin isolated page), so the matmul's worker thread runs on it; an
+// ordinary one otherwise (one thread).
 //
 // Allocation: 64-byte aligned blocks. The backend keeps freed blocks by dtype and length
 // and hands them out again (its pool), so a training step's steady state never reaches
@@ -16,7 +17,7 @@
 // coalesce with their neighbours, then a bump from the top. When a block does not fit,
 // the caller falls back to a plain typed array (kernels then copy, as before): the arena
 // is an optimisation and never a limit on what can be allocated.
-import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
+import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels.generated.js';
 import { decodeBase64, type KernelExports, singleKernels, wasmApi } from './matmul.js';
 
 const PAGE = 65536;
@@ -26,15 +27,22 @@ const ALIGN = 64;
 let sizes = [1024 * 1024 * 1024, 256 * 1024 * 1024, 64 * 1024 * 1024];
 
 export interface Arena {
+  /** The compiled kernels module (the shared-memory build when `shared`). */
+  readonly module: object;
+  readonly memory: { readonly buffer: ArrayBuffer | SharedArrayBuffer };
   readonly exports: KernelExports;
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /** Views of the whole memory (valid for the arena's life: it never grows). */
   readonly f32: Float32Array;
   readonly f64: Float64Array;
   readonly bytes: number;
+  /** Whether the memory is shared, so a worker thread can run kernels on it (matmul.ts's pool). */
+  readonly shared: boolean;
 }
 
 let arena: Arena | null | undefined;
 let enabled = true;
+let allowShared = true;
 /** First byte never handed out (everything at and above it is free). */
 let top = 0;
 /** Free ranges below `top`, ordered by address, never adjacent (they coalesce): [offset, bytes]. */
@@ -42,21 +50,28 @@ const free: [number, number][] = [];
 /** The kernels' scratch block (see {@link arenaScratch}). */
 let scratch = { offset: -1, bytes: 0 };
 
-function create(): Arena | null {
-  if (!enabled) return null;
-  const module = new wasmApi.Module(decodeBase64(KERNELS_WASM_BASE64));
+function instantiate(base64: string, shared: boolean): Arena | null {
+  const module = new wasmApi.Module(decodeBase64(base64));
   for (const size of sizes) {
     try {
-      const memory = new wasmApi.Memory({ initial: size / PAGE, maximum: size / PAGE });
+      const memory = new wasmApi.Memory({ initial: size / PAGE, maximum: size / PAGE, shared });
       const exports = new wasmApi.Instance(module, { env: { memory } }).exports as KernelExports;
-      const buffer = memory.buffer as ArrayBuffer;
+      const buffer = memory.buffer;
       top = Math.ceil(exports.heapBase() / ALIGN) * ALIGN;
-      return { exports, buffer, f32: new Float32Array(buffer), f64: new Float64Array(buffer), bytes: size };
+      return { module, memory, exports, buffer, f32: new Float32Array(buffer), f64: new Float64Array(buffer), bytes: size, shared };
     } catch {
       // Too large for this host: try the next size.
     }
   }
   return null;
+}
+
+function create(): Arena | null {
+  if (!enabled) return null;
+  // Shared where the host has shared memory (Node; browsers when cross-origin isolated), so
+  // the matmul's second thread works on the tensors in place; ordinary otherwise.
+  const shared = allowShared && typeof SharedArrayBuffer === 'function' ? instantiate(KERNELS_SHARED_WASM_BASE64, true) : null;
+  return shared ?? instantiate(KERNELS_WASM_BASE64, false);
 }
 
 /** The arena, created on first use; null where wasm memories cannot be made (or it is disabled). */
@@ -68,13 +83,15 @@ export function getArena(): Arena | null {
 /**
  * Options of the arena, effective only before it is created (the first cpu tensor of at
  * least 1 KiB creates it): `enabled: false` keeps every array a plain typed array (for
- * hosts that must not reserve address space); `bytes` (a multiple of 64 KiB) is its size
- * instead of 1 GiB. Results are the same bits either way. Returns the settings in force and
- * the size of the arena if it exists (0 otherwise).
+ * hosts that must not reserve address space; the matmul then runs on one thread);
+ * `bytes` (a multiple of 64 KiB) is its size instead of 1 GiB; `shared: false` makes its
+ * memory ordinary even where shared memory exists (one thread). Results are the same bits
+ * either way. Returns the settings in force and the arena's size and kind if it exists.
  */
-export function configureArena(options: { enabled?: boolean; bytes?: number } = {}): { enabled: boolean; bytes: number } {
+export function configureArena(options: { enabled?: boolean; bytes?: number; shared?: boolean } = {}): { enabled: boolean; bytes: number; shared: boolean } {
   if (arena === undefined) {
     if (options.enabled !== undefined) enabled = options.enabled;
+    if (options.shared !== undefined) allowShared = options.shared;
     if (options.bytes !== undefined) {
       if (!(Number.isInteger(options.bytes) && options.bytes > 0 && options.bytes % PAGE === 0 && options.bytes <= 2 ** 32 - PAGE)) {
         throw new RangeError(`configureArena: bytes must be a positive multiple of 65536 below 4 GiB, got ${options.bytes}`);
@@ -82,7 +99,7 @@ export function configureArena(options: { enabled?: boolean; bytes?: number } = 
       sizes = [options.bytes];
     }
   }
-  return { enabled, bytes: arena?.bytes ?? 0 };
+  return { enabled, bytes: arena?.bytes ?? 0, shared: arena?.shared ?? false };
 }
 
 /** Whether `x` is a view on the arena (so a kernel may use its byte offset as a pointer). */
@@ -178,30 +195,52 @@ function align(x: number): number {
 /**
  * Runs one kernel call over `inputs` (read) and `outputs` (written; an output may also be
  * an input, for in-place calls): `call` receives the instance, a pointer per array (inputs
- * then outputs) and a scratch pointer with `scratchBytes` bytes. When every array is a view
- * on the arena the pointers are the arrays themselves; otherwise the call runs on the
- * copying instance: inputs are copied into its memory, outputs out of it afterwards. Each
- * array must be exactly as long as the kernel reads or writes (pass a subarray).
+ * then outputs) and a scratch pointer with `scratchBytes` bytes. On the arena instance an
+ * array that is a view on the arena is passed in place; any other is copied into the
+ * arena's scratch region (inputs before the call, outputs after it). Without an arena (or
+ * when its scratch cannot grow) the call runs on the copying instance (matmul.ts's
+ * single-thread instance) with every array copied. Each array must be exactly as long as
+ * the kernel reads or writes (pass a subarray).
  */
 export function withArrays(inputs: readonly View[], outputs: readonly View[], scratchBytes: number,
   call: (m: KernelMemory, ptrs: number[], scratch: number) => void): void {
   if (arena != null) {
-    let all = true;
-    for (const x of inputs) all &&= x.buffer === arena.buffer;
-    for (const x of outputs) all &&= x.buffer === arena.buffer;
-    const s = all ? (scratchBytes > 0 ? arenaScratch(scratchBytes) : 0) : -1;
-    if (s >= 0) {
+    const buf = arena.buffer;
+    let extra = 0;
+    for (const x of inputs) if (x.buffer !== buf) extra += align(x.byteLength);
+    for (const x of outputs) if (x.buffer !== buf) extra += align(x.byteLength);
+    const base = extra + scratchBytes > 0 ? arenaScratch(extra + scratchBytes) : 0;
+    if (base >= 0) {
       const ptrs: number[] = [];
-      for (const x of inputs) ptrs.push(x.byteOffset);
-      for (const x of outputs) ptrs.push(x.byteOffset);
-      call(arena, ptrs, s);
+      let q = base;
+      for (const x of inputs) {
+        if (x.buffer === buf) ptrs.push(x.byteOffset);
+        else {
+          new Uint8Array(buf, q, x.byteLength).set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+          ptrs.push(q);
+          q += align(x.byteLength);
+        }
+      }
+      for (const x of outputs) {
+        if (x.buffer === buf) ptrs.push(x.byteOffset);
+        else {
+          ptrs.push(q);
+          q += align(x.byteLength);
+        }
+      }
+      call(arena, ptrs, q);
+      outputs.forEach((x, i) => {
+        if (x.buffer !== buf) new Uint8Array(x.buffer, x.byteOffset, x.byteLength).set(new Uint8Array(buf, ptrs[inputs.length + i]!, x.byteLength));
+      });
       return;
     }
   }
   let bytes = 0;
   const offs: number[] = [];
-  for (const x of inputs) offs.push((bytes += align(x.byteLength)) - align(x.byteLength));
-  for (const x of outputs) offs.push((bytes += align(x.byteLength)) - align(x.byteLength));
+  for (const x of [...inputs, ...outputs]) {
+    offs.push(bytes);
+    bytes += align(x.byteLength);
+  }
   const k = singleKernels(bytes + scratchBytes);
   const ptrs = offs.map((o) => k.heapBase + o);
   const u8 = new Uint8Array(k.f32.buffer);

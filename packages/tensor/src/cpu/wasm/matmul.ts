@@ -1,34 +1,32 @@
 // Synchronous float32 batched matmul on the WebAssembly SIMD kernel in
 // packages/tensor/wasm/matmul.ts (compiled into ./kernels.generated.ts).
 //
-// Single-thread path (the default, and all small problems): one module instance on one
-// ordinary linear memory, created lazily on first use and kept for the life of the
-// process. A call costs a few argument checks, copying the operands into linear memory,
-// one wasm call (which loops over the batch itself) and one copy out: ~0.1-0.3 us of
-// overhead at tiny sizes.
+// On the arena (arena.ts; the normal case): the cpu backend's tensors live in the linear
+// memory of the arena's instance, so the kernel reads A and B and writes C in place (an
+// operand that is not an arena view is first copied into the arena's scratch region). The
+// per-thread scratch (B panels | A^T block (transA only) | edge tile, each 64-byte aligned)
+// is taken from the same region. A call costs a few argument checks and one wasm call.
 //
-// Two-thread path (large problems only): a second instance of the same kernels on a
-// *shared* memory, plus one worker thread running its own instance on that memory. The
-// output is cut into chunks (whole batch entries, or ranges of 8-column panels, or row
-// ranges); both threads claim chunks from an atomic counter and the main thread blocks
-// (Atomics.wait) until all are done, so the API stays synchronous. A chunk's result does
-// not depend on which thread computes it, or on the chunking: every output element is
-// the same sequential k loop (see wasm/matmul.ts), so results are bit-identical to the
+// Two-thread path (problems from ~2 MFLOP, when the arena's memory is shared): one worker
+// thread runs its own instance of the kernels on the arena's memory. The output is cut
+// into chunks (whole batch entries, or ranges of 8-column panels, or row ranges); both
+// threads claim chunks from an atomic counter and the main thread blocks (Atomics.wait)
+// until all are done, so the API stays synchronous. A chunk's result does not depend on
+// which thread computes it, or on the chunking: every output element is the same
+// sequential k loop (see wasm/matmul.ts), so results are bit-identical to the
 // single-thread path. The k sum is never split.
 //
-// Linear memory layout for a call (byte offsets, each region 64-byte aligned):
-//   [heapBase .. )  A | B | C | scratch of the main thread | scratch of the worker
-// where a thread's scratch is: B panels | A^T block (transA only) | edge tile.
-// Memories only ever grow (wasm memories cannot shrink); each is sized for the largest
-// call it has served.
+// Without an arena (disabled, or full): a separate single-thread instance on its own
+// ordinary memory, grown as needed; A, B and C are copied in and out
+//   [heapBase .. )  A | B | C | scratch.
 
 // The helper thread is a worker_thread under Node and a Web Worker in a browser (only
 // where the page is cross-origin isolated, so shared memory exists): bundlers targeting
 // browsers replace ./thread.node.js by ./thread.browser.js (package.json's `browser` map).
 import { startHelperThread } from './thread.node.js';
-import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels.generated.js';
+import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
 import type { HelperThread } from './thread.js';
-import { arenaScratch, getArena, inArena } from './arena.js';
+import { type Arena, arenaScratch, getArena, inArena } from './arena.js';
 
 /** The module's exports (see wasm/matmul.ts for the contracts). */
 export interface KernelExports {
@@ -236,7 +234,8 @@ for (;;) {
 }`;
 
 interface Pool {
-  readonly kr: Kernels;
+  /** The arena's instance (the pool runs only on a shared arena: the worker reads tensors in place). */
+  readonly kr: Arena;
   readonly ctl: Int32Array;
   readonly worker: HelperThread;
   gen: number;
@@ -248,25 +247,23 @@ interface Pool {
 }
 
 /**
- * Tunables of the two-thread path (see configureMatmulF32). Measured on the 2-vCPU EPYC
- * dev VM, other core idle, one thread vs two (median per call):
- *   192^3 246 vs 158 us · 256^3 566 vs 326 us · 1024^3 36.8 vs 19.1 ms
- *   768x64 @ 64x192 318 vs 195 us · 768x64 @ 64x256 451 vs 298 us
- *   768x256 @ 256x64 431 vs 302 us · (768x64)^T @ 768x256 456 vs 291 us
- *   8 x 128^3 599 vs 373 us
- * Below ~8 MFLOP the fixed costs eat the gain: waking an idle vCPU takes up to ~100 us
- * (the worker then takes no chunk at all), and V8 copies typed arrays into and out of a
- * *shared* memory ~3-4x slower than into an ordinary one (~30 vs ~100 GB/s), so small
- * problems and problems with little arithmetic per copied byte (batched attention)
- * stay on one thread. With another process saturating one core, threaded calls were
- * 0.8-0.9x as fast per call (the back-off below limits this; overall throughput was
- * still higher because the process gets a larger share of the cores).
+ * Tunables of the two-thread path (see configureMatmulF32). The operands live in the
+ * shared arena (arena.ts), so a threaded call copies nothing; what it costs is publishing
+ * the job and waiting for the worker's last chunk (a few us while the worker spins, up to
+ * ~100 us to wake an idle vCPU — it then takes no chunk at all and only the publishing is
+ * lost). Measured on the 2-vCPU dev VM, RW-1 train step (ms/step, 60 steps) by minFlops:
+ * one thread 42.8 · 8e6 40.5–41.5 · 4e6 38.5 · 3e6 ~37 · 2e6 36.8–36.9 · 1e6 37.5 · 5e5 38.9;
+ * minFlopsPerByte 8 vs 2 vs 0 at 1–2e6: 36.9 vs 38.2 vs 37.9 (problems with little
+ * arithmetic per byte, the batched attention products, do better on one thread).
+ * With another process saturating one core, threaded calls were 0.8-0.9x as fast per
+ * call (the back-off below limits this; overall throughput was still higher because the
+ * process gets a larger share of the cores).
  */
 const config = {
   threads: true,
   /** Below this many flops (2*batch*m*k*n) one thread is used. */
-  minFlops: 8e6,
-  /** ...and below this many flops per byte copied in and out (A, B and C). */
+  minFlops: 2e6,
+  /** ...and below this many flops per byte of A, B and C. */
   minFlopsPerByte: 8,
   /** Atomics.load polls the worker makes before sleeping (a few ns each). */
   workerSpin: 10000,
@@ -293,7 +290,8 @@ let pool: Pool | null | undefined;
 
 function startPool(): Pool | null {
   try {
-    const kr = loadKernels(KERNELS_SHARED_WASM_BASE64, true);
+    const kr = getArena();
+    if (kr === null || !kr.shared) return null;
     const ctl = new Int32Array(new SharedArrayBuffer(CTL_INTS * 4));
     const worker = startHelperThread(WORKER_BODY, { module: kr.module, memory: kr.memory, ctl: ctl.buffer as SharedArrayBuffer, SPIN: config.workerSpin });
     if (worker === null) return null;
@@ -368,7 +366,7 @@ export async function matmulF32ThreadsReady(timeoutMs = 10_000): Promise<boolean
  * re-packs A^T (when transA), a chunk of rows packs only its own A^T rows but re-packs
  * all of B (unless B is read in place).
  */
-function chunkTable(kr: Kernels, batch: number, m: number, k: number, n: number,
+function chunkTable(e: KernelExports, batch: number, m: number, k: number, n: number,
   transA: boolean, transB: boolean): number[][] {
   const nPanels = Math.ceil(n / NR);
   const tiles = Math.ceil(m / MR);
@@ -379,7 +377,7 @@ function chunkTable(kr: Kernels, batch: number, m: number, k: number, n: number,
     return cuts;
   };
   const chunks: number[][] = [];
-  const packsB = kr.exports.readsBDirect(k, n, transB ? 1 : 0) === 0;
+  const packsB = e.readsBDirect(k, n, transB ? 1 : 0) === 0;
   // Re-packing cost per extra chunk: columns redo m*k (A^T), rows redo k*n (B).
   const colCost = transA ? m * k : 0;
   const rowCost = packsB ? k * n : 0;
@@ -445,106 +443,129 @@ export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
     aBatchStride = 0;
   }
 
-  const p = matmulF32UsesThreads(batch, m, k, n, needA, needB) ? readyPool() : null;
   const tA = transA ? 1 : 0;
   const tB = transB ? 1 : 0;
-  // Operands and product on the arena (arena.ts): the kernel reads and writes them in place.
-  if (p === null && inArena(a) && inArena(b) && inArena(out)) {
-    const e = getArena()!.exports;
+  const nPanels = Math.ceil(n / NR);
+  const ar = getArena();
+  if (ar !== null) {
+    // On the arena (arena.ts): operands and product that are arena views are read and
+    // written in place; any other is copied into the scratch region first (or out after).
+    const p = matmulF32UsesThreads(batch, m, k, n, needA, needB) ? readyPool() : null;
+    const e = ar.exports;
     const packB = align64(e.packBytes(n));
     const packA = align64(transA ? e.packABytes() : 0);
-    const base = arenaScratch(packB + packA + e.tmpBytes());
+    const perThread = packB + packA + align64(e.tmpBytes());
+    const aIn = inArena(a), bIn = inArena(b), cIn = inArena(out);
+    const copies = (aIn ? 0 : align64(needA * 4)) + (bIn ? 0 : align64(needB * 4)) + (cIn ? 0 : align64(outLen * 4));
+    const base = arenaScratch(copies + perThread * (p !== null ? 2 : 1));
     if (base >= 0) {
-      e.matmul(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n, tA, tB, aBatchStride, bBatchStride,
-        0, batch, 0, m, 0, Math.ceil(n / NR), base, base + packB, base + packB + packA);
+      let q = base;
+      const place = (x: Float32Array, len: number): number => {
+        ar.f32.set(x.length === len ? x : x.subarray(0, len), q >>> 2);
+        q += align64(len * 4);
+        return q - align64(len * 4);
+      };
+      const aPtr = aIn ? a.byteOffset : place(a, needA);
+      const bPtr = bIn ? b.byteOffset : place(b, needB);
+      const cPtr = cIn ? out.byteOffset : (q += align64(outLen * 4)) - align64(outLen * 4);
+      const main = [q, q + packB, q + packB + packA] as const;
+      if (p === null) {
+        e.matmul(aPtr, bPtr, cPtr, m, k, n, tA, tB, aBatchStride, bBatchStride, 0, batch, 0, m, 0, nPanels, main[0], main[1], main[2]);
+      } else {
+        const w = q + perThread;
+        runThreaded(p, [aPtr, bPtr, cPtr, m, k, n, tA, tB, aBatchStride, bBatchStride], main, [w, w + packB, w + packB + packA],
+          chunkTable(e, batch, m, k, n, transA, transB), batch, nPanels);
+      }
+      if (!cIn) out.set(ar.f32.subarray(cPtr >>> 2, (cPtr >>> 2) + outLen));
       return;
     }
   }
-  const kr = p !== null ? p.kr : (single ??= loadKernels(KERNELS_WASM_BASE64, false));
+  // No arena (or no room in it): copy everything into the single-thread instance.
+  const kr = (single ??= loadKernels(KERNELS_WASM_BASE64, false));
   const aOff = kr.heapBase;
   const bOff = align64(aOff + needA * 4);
   const cOff = align64(bOff + needB * 4);
   const mainScratch = align64(cOff + outLen * 4);
-  const workerScratch = mainScratch + align64(scratchBytes(kr, n, transA));
-  ensureMemory(kr, p !== null ? workerScratch + scratchBytes(kr, n, transA) : workerScratch);
-
+  ensureMemory(kr, mainScratch + scratchBytes(kr, n, transA));
   const f32 = kr.f32;
   f32.set(a.length === needA ? a : a.subarray(0, needA), aOff >>> 2);
   f32.set(b.length === needB ? b : b.subarray(0, needB), bOff >>> 2);
   const [pack, packA, tmp] = scratchPtrs(kr, mainScratch, n, transA);
-  if (p === null) {
-    kr.exports.matmul(aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride,
-      0, batch, 0, m, 0, Math.ceil(n / NR), pack, packA, tmp);
-  } else {
-    const chunks = chunkTable(kr, batch, m, k, n, transA, transB);
-    const ctl = p.ctl;
-    const args = [aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride];
-    for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i];
-    const wp = scratchPtrs(kr, workerScratch, n, transA);
-    for (let i = 0; i < 3; i++) ctl[WSCRATCH + i] = wp[i];
-    for (let c = 0; c < chunks.length; c++) {
-      for (let i = 0; i < 6; i++) ctl[TABLE + 6 * c + i] = chunks[c][i];
-    }
-    // Publish: DONE/ERROR first, then the claim word (which makes chunks claimable),
-    // then wake the worker. Atomics are sequentially consistent, so a worker that
-    // claims a chunk sees all the plain writes above.
-    const tStart = performance.now();
-    p.gen = (p.gen + 1) & 0xfffff;
-    Atomics.store(ctl, DONE, 0);
-    Atomics.store(ctl, ERROR, 0);
-    Atomics.store(ctl, NEXT, (p.gen << 12) | (chunks.length << 6));
-    Atomics.store(ctl, JOB, p.gen);
-    Atomics.notify(ctl, JOB);
-    // The main thread works too, claiming chunks until none are left.
-    for (;;) {
-      const v = Atomics.load(ctl, NEXT);
-      const idx = v & 63;
-      if (idx >= chunks.length) break;
-      if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
-      const t = chunks[idx];
-      kr.exports.matmul(aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride,
-        t[0], t[1], t[2], t[3], t[4], t[5], pack, packA, tmp);
-      Atomics.add(ctl, DONE, 1);
-    }
-    // Wait for the worker's chunks: a short spin (it is usually about to finish), then sleep.
-    const tMain = performance.now();
-    let spins = 0;
-    for (;;) {
-      const done = Atomics.load(ctl, DONE);
-      if (done >= chunks.length) break;
-      if (++spins > 2000 && canWait) {
-        // A browser's main thread may not block: there the loop keeps spinning.
-        try {
-          Atomics.wait(ctl, DONE, done, 1);
-        } catch {
-          canWait = false;
-        }
+  kr.exports.matmul(aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride, 0, batch, 0, m, 0, nPanels, pack, packA, tmp);
+  out.set(f32.subarray(cOff >>> 2, (cOff >>> 2) + outLen));
+}
+
+/**
+ * One matmul split over the two threads: `args` are the kernel's first ten arguments,
+ * `main` / `worker` each thread's [pack, packA, tmp] scratch pointers, `chunks` the output
+ * ranges both threads claim from the atomic counter. Returns when every chunk is done.
+ */
+function runThreaded(p: Pool, args: readonly number[], main: readonly [number, number, number], worker: readonly [number, number, number],
+  chunks: number[][], batch: number, nPanels: number): void {
+  const e = p.kr.exports;
+  const ctl = p.ctl;
+  for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
+  for (let i = 0; i < 3; i++) ctl[WSCRATCH + i] = worker[i]!;
+  for (let c = 0; c < chunks.length; c++) {
+    for (let i = 0; i < 6; i++) ctl[TABLE + 6 * c + i] = chunks[c]![i]!;
+  }
+  const [aPtr, bPtr, cPtr, m, k, n, tA, tB, aStride, bStride] = args as [number, number, number, number, number, number, number, number, number, number];
+  // Publish: DONE/ERROR first, then the claim word (which makes chunks claimable),
+  // then wake the worker. Atomics are sequentially consistent, so a worker that
+  // claims a chunk sees all the plain writes above.
+  const tStart = performance.now();
+  p.gen = (p.gen + 1) & 0xfffff;
+  Atomics.store(ctl, DONE, 0);
+  Atomics.store(ctl, ERROR, 0);
+  Atomics.store(ctl, NEXT, (p.gen << 12) | (chunks.length << 6));
+  Atomics.store(ctl, JOB, p.gen);
+  Atomics.notify(ctl, JOB);
+  // The main thread works too, claiming chunks until none are left.
+  for (;;) {
+    const v = Atomics.load(ctl, NEXT);
+    const idx = v & 63;
+    if (idx >= chunks.length) break;
+    if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+    const t = chunks[idx]!;
+    e.matmul(aPtr, bPtr, cPtr, m, k, n, tA, tB, aStride, bStride, t[0]!, t[1]!, t[2]!, t[3]!, t[4]!, t[5]!, main[0], main[1], main[2]);
+    Atomics.add(ctl, DONE, 1);
+  }
+  // Wait for the worker's chunks: a short spin (it is usually about to finish), then sleep.
+  const tMain = performance.now();
+  let spins = 0;
+  for (;;) {
+    const done = Atomics.load(ctl, DONE);
+    if (done >= chunks.length) break;
+    if (++spins > 2000 && canWait) {
+      // A browser's main thread may not block: there the loop keeps spinning.
+      try {
+        Atomics.wait(ctl, DONE, done, 1);
+      } catch {
+        canWait = false;
       }
     }
-    // Contention back-off. On an idle machine the worker finishes its last chunk about
-    // when the main thread runs out of chunks (waits of at most about one chunk). When
-    // the cores are busy with other processes the worker gets descheduled mid-chunk and
-    // the main thread waits up to a scheduler time slice, which made two threads up to
-    // 1.5-3x *slower* than one. So when the wait exceeds half of the main thread's own
-    // work (and 20 us), the next 4, 8, ... 256 eligible calls run on one thread; each
-    // call without such a stall halves the back-off. (A worker that wakes too late to
-    // take any chunk, e.g. because an idle vCPU takes ~100 us to wake, costs little and
-    // does not count.) This only decides who computes what, never the arithmetic, so
-    // results are unaffected.
-    const waited = performance.now() - tMain;
-    if (waited > 0.02 && waited > 0.5 * (tMain - tStart)) {
-      p.backoff = Math.min(256, Math.max(4, 2 * p.backoff));
-      p.skip = p.backoff;
-    } else {
-      p.backoff >>= 1;
-    }
-    if (Atomics.load(ctl, ERROR) !== 0) {
-      // Cannot happen with validated arguments; if it does, stop using the worker and
-      // recompute every chunk here (same bits).
-      p.broken = true;
-      kr.exports.matmul(aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride,
-        0, batch, 0, m, 0, Math.ceil(n / NR), pack, packA, tmp);
-    }
   }
-  out.set(f32.subarray(cOff >>> 2, (cOff >>> 2) + outLen));
+  // Contention back-off. On an idle machine the worker finishes its last chunk about
+  // when the main thread runs out of chunks (waits of at most about one chunk). When
+  // the cores are busy with other processes the worker gets descheduled mid-chunk and
+  // the main thread waits up to a scheduler time slice, which made two threads up to
+  // 1.5-3x *slower* than one. So when the wait exceeds half of the main thread's own
+  // work (and 20 us), the next 4, 8, ... 256 eligible calls run on one thread; each
+  // call without such a stall halves the back-off. (A worker that wakes too late to
+  // take any chunk, e.g. because an idle vCPU takes ~100 us to wake, costs little and
+  // does not count.) This only decides who computes what, never the arithmetic, so
+  // results are unaffected.
+  const waited = performance.now() - tMain;
+  if (waited > 0.02 && waited > 0.5 * (tMain - tStart)) {
+    p.backoff = Math.min(256, Math.max(4, 2 * p.backoff));
+    p.skip = p.backoff;
+  } else {
+    p.backoff >>= 1;
+  }
+  if (Atomics.load(ctl, ERROR) !== 0) {
+    // Cannot happen with validated arguments; if it does, stop using the worker and
+    // recompute every chunk here (same bits).
+    p.broken = true;
+    e.matmul(aPtr, bPtr, cPtr, m, k, n, tA, tB, aStride, bStride, 0, batch, 0, m, 0, nPanels, main[0], main[1], main[2]);
+  }
 }
