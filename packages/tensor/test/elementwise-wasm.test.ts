@@ -18,6 +18,10 @@ import fc from 'fast-check';
 import * as T from '../src/index.js';
 import { adamF32, binaryF32, copyRows32, gtScalarF32, normalizeF32, reluF32, selectF32, sumF32, type BroadcastMode } from '../src/cpu/wasm/elementwise.js';
 import { inArenaCopy } from './helpers/arena.js';
+import { configureArena } from '../src/cpu/wasm/arena.js';
+import { configureMatmulF32, matmulF32ThreadsReady, parallelKernelCalls } from '../src/cpu/wasm/matmul.js';
+import { softmaxF32 } from '../src/cpu/wasm/softmax.js';
+import { softmaxJs } from '../src/cpu/backend.js';
 
 const f = Math.fround;
 
@@ -257,5 +261,77 @@ describe('wasm normalizeF32', () => {
       }
       expectSame(out, want, `normalize [${rows}, ${n}] eps ${eps}`);
     }), { numRuns: 300 });
+  });
+});
+
+describe('large calls, split over the two threads where the arena is shared', () => {
+  it('give the definitions\' bits for every kernel (uneven row and element splits)', async () => {
+    // Threads exist exactly where the arena's memory is shared (not in arena-ordinary /
+    // arena-off runs of this file); the split must happen there and nowhere else.
+    const threads = await matmulF32ThreadsReady();
+    expect(threads).toBe(configureArena().shared);
+    // No contention back-off: every eligible call is split, so each split is checked.
+    configureMatmulF32({ backoff: false });
+    const before = parallelKernelCalls();
+    const rows = 301, n = 131, len = rows * n; // 39 431 elements: above the split threshold, ragged parts
+    const rnd = (k: number) => Float32Array.from({ length: len }, (_, i) => f(Math.sin(i * 0.37 + k) * (i % 7 === 0 ? 1e5 : 3)));
+    const [x, y] = [place(rnd(1), true), place(rnd(2), true)];
+    const colV = place(rnd(3).subarray(0, n), true), rowV = place(rnd(4).subarray(0, rows), true);
+    for (const [mode, small, pick] of [
+      ['same', y, (i: number) => y[i]!], ['row', rowV, (i: number) => rowV[Math.floor(i / n)]!],
+      ['col', colV, (i: number) => colV[i % n]!], ['scalar', new Float32Array([f(1.25)]), () => f(1.25)],
+    ] as const) {
+      const out = place(new Float32Array(len), true);
+      binaryF32('sub', mode, true, x, small, out, rows, n);
+      expectSame(out, Array.from({ length: len }, (_, i) => f(pick(i) - x[i]!)), `sub ${mode} swapped, large`);
+    }
+    const sums = place(new Float32Array(rows), true);
+    sumF32(x, sums, rows, n, 1);
+    expectSame(sums, Array.from({ length: rows }, (_, r) => { let s = 0; for (let j = 0; j < n; j++) s += x[r * n + j]!; return f(s); }), 'row sums, large');
+    // Column sums: each thread needs its own accumulator row (long enough that both run at once).
+    const big = place(Float32Array.from({ length: 8 * 600 * n }, (_, i) => x[i % len]! + (i % 5)), true);
+    const colSums = place(new Float32Array(8 * n), true);
+    sumF32(big, colSums, 8, 600, n);
+    expectSame(colSums, Array.from({ length: 8 * n }, (_, i) => { const [o, j] = [Math.floor(i / n), i % n]; let s = 0; for (let r = 0; r < 600; r++) s += big[(o * 600 + r) * n + j]!; return f(s); }), 'column sums, large');
+    const relu = place(new Float32Array(len), true);
+    reluF32(x, relu, len);
+    expectSame(relu, Array.from(x, (v) => (v < 0 ? 0 : v)), 'relu, large');
+    const gt = place(new Uint8Array(len), true);
+    gtScalarF32(x, 0.5, gt, len);
+    expect(Array.from(gt)).toEqual(Array.from(x, (v) => (v > 0.5 ? 1 : 0)));
+    const sel = place(new Float32Array(len), true);
+    selectF32(gt, x, y, sel, len);
+    expectSame(sel, Array.from(x, (v, i) => (gt[i] ? v : y[i]!)), 'select, large');
+    const norm = place(new Float32Array(len), true);
+    normalizeF32(x, norm, rows, n, 1e-5);
+    for (let r = 0; r < rows; r += 37) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += x[r * n + j]!;
+      const mu = s / n;
+      let v = 0;
+      for (let j = 0; j < n; j++) v += (x[r * n + j]! - mu) ** 2;
+      const rstd = 1 / Math.sqrt(v / n + 1e-5);
+      for (let j = 0; j < n; j++) expect(Object.is(norm[r * n + j], f((x[r * n + j]! - mu) * rstd))).toBe(true);
+    }
+    for (const log of [false, true]) {
+      const sm = place(new Float32Array(len), true);
+      softmaxF32(x, sm, rows, n, log);
+      const want = new Float32Array(len);
+      softmaxJs(x, want, rows, n, log);
+      expectSame(sm, want, `${log ? 'log-' : ''}softmax, large`);
+    }
+    const [m2, v2, u] = [place(new Float32Array(len), true), place(new Float32Array(len), true), place(new Float32Array(len), true)];
+    const c = { lerpFromM: false, lerp: f(0.1), b2: f(0.999), oneMinusB2: f(0.001), negStepSize: f(-1e-3), bc2Sqrt: f(0.3), eps: f(1e-8), negDecay: f(-0.01) };
+    adamF32(x, y, relu, x, m2, v2, u, len, c);
+    for (let i = 0; i < len; i += 101) {
+      const d = f(x[i]! - y[i]!);
+      const mn = f(x[i]! - f(d * c.lerp));
+      const vn = f(f(relu[i]! * c.b2) + f(f(x[i]! * c.oneMinusB2) * x[i]!));
+      const step = f(f(mn * c.negStepSize) / f(f(f(Math.sqrt(vn)) / c.bc2Sqrt) + c.eps));
+      expect([m2[i], v2[i], u[i]]).toEqual([mn, vn, f(f(x[i]! * c.negDecay) + step)]);
+    }
+    // 4 binary + 2 sums + relu + gt + select + normalize + 3 softmax passes + adam = 14 split calls.
+    expect(parallelKernelCalls() - before).toBe(threads ? 14 : 0);
+    configureMatmulF32({ backoff: true });
   });
 });

@@ -7,9 +7,26 @@
 // payload may differ. See docs/decisions/wasm-elementwise.md.
 import type { BinaryOp } from '../../primitives.js';
 import { withArrays } from './arena.js';
+import { parallelKernel } from './matmul.js';
 
 /** Below this many output elements the JavaScript loops are used (copy-in/out and call overhead). */
 export const ELEMENTWISE_WASM_MIN = 2048;
+
+/**
+ * From this many elements a call is split over the two threads (where the arena is shared
+ * and the matmul's worker is up): the chunks write disjoint outputs with the same per-
+ * element arithmetic, so the bits do not depend on the split.
+ */
+export const parallelMin = { elements: 32768 };
+const PARTS = 4;
+
+/** [start, end) ranges cutting `total` units into at most PARTS parts (none if below 2 units). */
+function cuts(total: number): [number, number][] {
+  const parts = Math.min(PARTS, total);
+  const out: [number, number][] = [];
+  for (let c = 0; c < parts; c++) out.push([Math.floor((c * total) / parts), Math.floor(((c + 1) * total) / parts)]);
+  return out;
+}
 
 /** The operators the kernel has, by its op code. */
 const OPS: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
@@ -32,41 +49,65 @@ export function binaryF32(op: BinaryOp, mode: BroadcastMode, swap: boolean, full
   out: Float32Array, rows: number, n: number): void {
   const len = rows * n;
   const sLen = mode === 'same' ? len : mode === 'row' ? rows : n;
+  const [code, m, sw] = [OPS[op]!, MODES[mode], swap ? 1 : 0];
   // A scalar goes by value (a one-element array would not be in the arena).
-  if (mode === 'scalar') {
-    withArrays([exact(full, len)], [exact(out, len)], 0, (k, [f, o]) =>
-      k.exports.binaryF32(OPS[op]!, MODES[mode], swap ? 1 : 0, f!, 0, o!, rows, n, small[0]!));
-  } else {
-    withArrays([exact(full, len), exact(small, sLen)], [exact(out, len)], 0, (k, [f, s, o]) =>
-      k.exports.binaryF32(OPS[op]!, MODES[mode], swap ? 1 : 0, f!, s!, o!, rows, n, 0));
-  }
+  const scalar = mode === 'scalar' ? small[0]! : 0;
+  const ins = mode === 'scalar' ? [exact(full, len)] : [exact(full, len), exact(small, sLen)];
+  withArrays(ins, [exact(out, len)], 0, (k, ptrs) => {
+    const f = ptrs[0]!, o = ptrs[ptrs.length - 1]!, s = mode === 'scalar' ? 0 : ptrs[1]!;
+    if (len >= parallelMin.elements) {
+      // Same-shape and scalar operands split by elements, per-row and per-column ones by rows.
+      const flat = mode === 'same' || mode === 'scalar';
+      const chunks = flat
+        ? cuts(len).map(([a, b]) => [code, m, sw, f + 4 * a, mode === 'same' ? s + 4 * a : 0, o + 4 * a, 1, b - a, scalar])
+        : cuts(rows).map(([a, b]) => [code, m, sw, f + 4 * a * n, mode === 'row' ? s + 4 * a : s, o + 4 * a * n, b - a, n, scalar]);
+      if (parallelKernel(k, 'binaryF32', chunks)) return;
+    }
+    k.exports.binaryF32(code, m, sw, f, s, o, rows, n, scalar);
+  });
 }
 
 /** out[o·inner + j] = Σ_r x[(o·red + r)·inner + j], each sum in float64 in increasing r, rounded once. */
 export function sumF32(x: Float32Array, out: Float32Array, outer: number, red: number, inner: number): void {
-  withArrays([exact(x, outer * red * inner)], [exact(out, outer * inner)], inner * 8, (k, [xp, op], acc) =>
-    k.exports.sumF32(xp!, op!, outer, red, inner, acc));
+  // Twice the accumulator scratch: one per thread when the rows are split.
+  withArrays([exact(x, outer * red * inner)], [exact(out, outer * inner)], inner * 16, (k, [xp, op], acc) => {
+    if (outer >= 2 && outer * red * inner >= parallelMin.elements) {
+      const chunks = cuts(outer).map(([a, b]) => [xp! + 4 * a * red * inner, op! + 4 * a * inner, b - a, red, inner, 0]);
+      if (parallelKernel(k, 'sumF32', chunks, 5, acc, inner * 8)) return;
+    }
+    k.exports.sumF32(xp!, op!, outer, red, inner, acc);
+  });
 }
 
 /** out = relu(x) (the bit-mask relu: x < 0 → +0; −0 and NaN unchanged). */
 export function reluF32(x: Float32Array, out: Float32Array, n: number): void {
-  withArrays([exact(x, n)], [exact(out, n)], 0, (k, [xp, op]) => k.exports.reluF32(xp!, op!, n));
+  withArrays([exact(x, n)], [exact(out, n)], 0, (k, [xp, op]) => {
+    if (n >= parallelMin.elements && parallelKernel(k, 'reluF32', cuts(n).map(([a, b]) => [xp! + 4 * a, op! + 4 * a, b - a]))) return;
+    k.exports.reluF32(xp!, op!, n);
+  });
 }
 
 /** out[i] = x[i] > s ? 1 : 0 over n elements (out: bytes). */
 export function gtScalarF32(x: Float32Array, s: number, out: Uint8Array, n: number): void {
-  withArrays([exact(x, n)], [exact(out, n)], 0, (k, [xp, op]) => k.exports.gtScalarF32(xp!, s, op!, n));
+  withArrays([exact(x, n)], [exact(out, n)], 0, (k, [xp, op]) => {
+    if (n >= parallelMin.elements && parallelKernel(k, 'gtScalarF32', cuts(n).map(([a, b]) => [xp! + 4 * a, s, op! + a, b - a]))) return;
+    k.exports.gtScalarF32(xp!, s, op!, n);
+  });
 }
 
 /** out = c ? a : b on the raw 32-bit words (c bytes); b has n elements, or 1 (a scalar). */
 export function selectF32(c: Uint8Array, a: Float32Array, b: Float32Array, out: Float32Array, n: number): void {
-  if (b.length === 1) {
-    // The scalar's bits go by value (a one-element array would not be in the arena).
-    const word = new Uint32Array(b.buffer, b.byteOffset, 1)[0]!;
-    withArrays([exact(c, n), exact(a, n)], [exact(out, n)], 0, (k, [cp, ap, op]) => k.exports.selectF32(cp!, ap!, 0, 1, word, op!, n));
-  } else {
-    withArrays([exact(c, n), exact(a, n), exact(b, n)], [exact(out, n)], 0, (k, [cp, ap, bp, op]) => k.exports.selectF32(cp!, ap!, bp!, 0, 0, op!, n));
-  }
+  // A scalar b's bits go by value (a one-element array would not be in the arena).
+  const scalar = b.length === 1;
+  const word = scalar ? new Uint32Array(b.buffer, b.byteOffset, 1)[0]! : 0;
+  const ins = scalar ? [exact(c, n), exact(a, n)] : [exact(c, n), exact(a, n), exact(b, n)];
+  withArrays(ins, [exact(out, n)], 0, (k, ptrs) => {
+    const [cp, ap] = ptrs as [number, number];
+    const bp = scalar ? 0 : ptrs[2]!, op = ptrs[ptrs.length - 1]!;
+    if (n >= parallelMin.elements
+      && parallelKernel(k, 'selectF32', cuts(n).map(([i, j]) => [cp + i, ap + 4 * i, scalar ? 0 : bp + 4 * i, scalar ? 1 : 0, word, op + 4 * i, j - i]))) return;
+    k.exports.selectF32(cp, ap, bp, scalar ? 1 : 0, word, op, n);
+  });
 }
 
 /** The constants of an Adam update (float32 values; see the backend's AdamConstants). */
@@ -83,7 +124,10 @@ export function adamF32(g: Float32Array, m: Float32Array, v: Float32Array, p: Fl
   withArrays(ins, [exact(m2, n), exact(v2, n), exact(u, n)], 0, (k, ptrs) => {
     const [gp, mp, vp] = ptrs as [number, number, number];
     const [pp, m2p, v2p, up] = (p ? ptrs.slice(3) : [0, ...ptrs.slice(3)]) as [number, number, number, number];
-    k.exports.adamF32(gp, mp, vp, pp, m2p, v2p, up, n, c.lerpFromM ? 1 : 0, c.lerp, c.b2, c.oneMinusB2, c.negStepSize, c.bc2Sqrt, c.eps, c.negDecay);
+    const consts = [c.lerpFromM ? 1 : 0, c.lerp, c.b2, c.oneMinusB2, c.negStepSize, c.bc2Sqrt, c.eps, c.negDecay];
+    if (n >= parallelMin.elements && parallelKernel(k, 'adamF32', cuts(n).map(([a, b]) =>
+      [gp + 4 * a, mp + 4 * a, vp + 4 * a, p ? pp + 4 * a : 0, m2p + 4 * a, v2p + 4 * a, up + 4 * a, b - a, ...consts]))) return;
+    k.exports.adamF32(gp, mp, vp, pp, m2p, v2p, up, n, consts[0]!, c.lerp, c.b2, c.oneMinusB2, c.negStepSize, c.bc2Sqrt, c.eps, c.negDecay);
   });
 }
 
@@ -110,5 +154,9 @@ export function copyRows32(x: Float32Array | Int32Array, out: Float32Array | Int
 
 /** LayerNorm's normalisation of rows of n float32 values (float64 inside, as the JavaScript loop). */
 export function normalizeF32(x: Float32Array, out: Float32Array, rows: number, n: number, eps: number): void {
-  withArrays([exact(x, rows * n)], [exact(out, rows * n)], 0, (k, [xp, op]) => k.exports.normalizeF32(xp!, op!, rows, n, eps));
+  withArrays([exact(x, rows * n)], [exact(out, rows * n)], 0, (k, [xp, op]) => {
+    if (rows * n >= parallelMin.elements
+      && parallelKernel(k, 'normalizeF32', cuts(rows).map(([a, b]) => [xp! + 4 * a * n, op! + 4 * a * n, b - a, n, eps]))) return;
+    k.exports.normalizeF32(xp!, op!, rows, n, eps);
+  });
 }

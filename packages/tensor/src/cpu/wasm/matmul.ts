@@ -168,17 +168,26 @@ function scratchPtrs(kr: Kernels, base: number, n: number, transA: boolean): [nu
 
 // ---- two-thread pool ------------------------------------------------------------------
 
-// Control block (Int32Array on its own SharedArrayBuffer) shared with the worker.
+// Control block (its own SharedArrayBuffer) shared with the worker: int32 words, then the
+// chunks' arguments as float64 (exact for every i32 pointer and size, and for the f32/f64
+// scalars some kernels take).
 const READY = 0; // worker: 1 once its instance exists, -1 if it failed to start
 const JOB = 1; // main: generation of the latest job (wakes the worker)
 const NEXT = 2; // claim word: gen << 12 | chunkCount << 6 | nextChunkIndex
 const DONE = 3; // chunks finished in the current job
 const ERROR = 4; // worker: 1 if a chunk threw (main then redoes the call alone)
-const ARGS = 8; // the 10 kernel arguments common to all chunks (pointers, sizes, flags, strides)
-const WSCRATCH = 24; // worker's [pack, packA, tmp]
-const TABLE = 32; // per chunk: b0, b1, m0, m1, jp0, jp1
+const FN = 5; // the kernel export to call, as an index into KERNEL_FNS
+const NARGS = 6; // its argument count
+const SCRATCH_AT = 7; // where in the arguments each thread puts its own scratch pointers
+const SCRATCH_N = 8; // how many (0: none)
+const WSCRATCH = 9; // the worker's scratch pointers (up to 3)
+const CTL_HEADER_BYTES = 64;
 const MAX_CHUNKS = 8;
-const CTL_INTS = TABLE + 6 * MAX_CHUNKS;
+const MAX_ARGS = 20;
+const CTL_BYTES = CTL_HEADER_BYTES + 8 * MAX_CHUNKS * MAX_ARGS;
+/** The kernel exports a job may call (wasm/matmul.ts, softmax.ts, elementwise.ts). */
+const KERNEL_FNS = ['matmul', 'binaryF32', 'reluF32', 'gtScalarF32', 'selectF32', 'adamF32', 'sumF32', 'normalizeF32', 'softmaxRows'] as const;
+export type ParallelKernel = (typeof KERNEL_FNS)[number];
 
 /**
  * Worker body: the source of a function of its start data ({ module, memory, ctl, SPIN }),
@@ -186,18 +195,22 @@ const CTL_INTS = TABLE + 6 * MAX_CHUNKS;
  * and WebAssembly only, so it runs as a worker_thread and as a Web Worker. It blocks in
  * Atomics.wait between jobs, so it never returns to its event loop (under Node it is
  * unref'd and cannot keep the process alive). After a job it spins briefly (~50 us) before sleeping,
- * because large matmuls often come back to back (a training step) and waking a sleeping
+ * because large kernels often come back to back (a training step) and waking a sleeping
  * thread costs tens of microseconds (up to ~100 us for an idle vCPU).
  * A chunk is claimed by a compare-and-swap on the claim word, which carries the job's
  * generation and chunk count, so a worker that wakes late can never claim a chunk of a
- * job other than the one whose arguments are currently published.
+ * job other than the one whose arguments are currently published. A chunk is one call of
+ * the job's kernel export with that chunk's arguments, the worker's own scratch pointers
+ * substituted at SCRATCH_AT.
  */
 const WORKER_BODY = `(workerData) => {
 const { module, memory, ctl, SPIN } = workerData;
 const c = new Int32Array(ctl);
-let kernel;
+const a = new Float64Array(ctl, ${CTL_HEADER_BYTES});
+let fns;
 try {
-  kernel = new WebAssembly.Instance(module, { env: { memory } }).exports.matmul;
+  const e = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  fns = ${JSON.stringify(KERNEL_FNS)}.map((n) => e[n]);
 } catch (e) {
   Atomics.store(c, ${READY}, -1);
   Atomics.notify(c, ${READY});
@@ -219,11 +232,11 @@ for (;;) {
     if ((v >>> 12) !== (gen & 0xfffff) || idx >= ((v >>> 6) & 63)) break;
     if (Atomics.compareExchange(c, ${NEXT}, v, v + 1) !== v) continue;
     try {
-      const t = ${TABLE} + 6 * idx;
-      kernel(c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}],
-        c[${ARGS + 6}], c[${ARGS + 7}], c[${ARGS + 8}], c[${ARGS + 9}],
-        c[t], c[t + 1], c[t + 2], c[t + 3], c[t + 4], c[t + 5],
-        c[${WSCRATCH}], c[${WSCRATCH + 1}], c[${WSCRATCH + 2}]);
+      const n = c[${NARGS}], at = c[${SCRATCH_AT}], sn = c[${SCRATCH_N}];
+      const args = new Array(n);
+      for (let i = 0; i < n; i++) args[i] = a[idx * ${MAX_ARGS} + i];
+      for (let i = 0; i < sn; i++) args[at + i] = c[${WSCRATCH} + i];
+      fns[c[${FN}]](...args);
     } catch (e) {
       Atomics.store(c, ${ERROR}, 1);
     }
@@ -237,6 +250,7 @@ interface Pool {
   /** The arena's instance (the pool runs only on a shared arena: the worker reads tensors in place). */
   readonly kr: Arena;
   readonly ctl: Int32Array;
+  readonly args: Float64Array;
   readonly worker: HelperThread;
   gen: number;
   broken: boolean;
@@ -267,6 +281,8 @@ const config = {
   minFlopsPerByte: 8,
   /** Atomics.load polls the worker makes before sleeping (a few ns each). */
   workerSpin: 10000,
+  /** The contention back-off (see runParallel); off only where a test needs every eligible call split. */
+  backoff: true,
 };
 
 let single: Kernels | undefined;
@@ -292,10 +308,11 @@ function startPool(): Pool | null {
   try {
     const kr = getArena();
     if (kr === null || !kr.shared) return null;
-    const ctl = new Int32Array(new SharedArrayBuffer(CTL_INTS * 4));
+    const sab = new SharedArrayBuffer(CTL_BYTES);
+    const ctl = new Int32Array(sab);
     const worker = startHelperThread(WORKER_BODY, { module: kr.module, memory: kr.memory, ctl: ctl.buffer as SharedArrayBuffer, SPIN: config.workerSpin });
     if (worker === null) return null;
-    const p: Pool = { kr, ctl, worker, gen: 0, broken: false, skip: 0, backoff: 0 };
+    const p: Pool = { kr, ctl, args: new Float64Array(sab, CTL_HEADER_BYTES), worker, gen: 0, broken: false, skip: 0, backoff: 0 };
     worker.onFail(() => {
       p.broken = true;
     });
@@ -323,15 +340,21 @@ function readyPool(): Pool | null {
  * Options of the cpu matmul (all optional; returns the resulting settings).
  * `threads: false` forces one thread (results are bit-identical either way).
  * `minFlops` / `minFlopsPerByte`: the problem size (2*batch*m*k*n) and arithmetic
- * intensity (flops per byte of A, B and C copied) from which a second thread is used.
+ * intensity (flops per byte of A, B and C) from which a second thread is used.
+ * `backoff: false` turns off the contention back-off (tests that need every eligible
+ * call split). `threads` also governs the split of large elementwise kernels.
  */
 export function configureMatmulF32(
-  options: { threads?: boolean; minFlops?: number; minFlopsPerByte?: number } = {},
-): { threads: boolean; minFlops: number; minFlopsPerByte: number } {
+  options: { threads?: boolean; minFlops?: number; minFlopsPerByte?: number; backoff?: boolean } = {},
+): { threads: boolean; minFlops: number; minFlopsPerByte: number; backoff: boolean } {
   if (options.threads !== undefined) config.threads = options.threads;
   if (options.minFlops !== undefined) config.minFlops = options.minFlops;
   if (options.minFlopsPerByte !== undefined) config.minFlopsPerByte = options.minFlopsPerByte;
-  return { threads: config.threads, minFlops: config.minFlops, minFlopsPerByte: config.minFlopsPerByte };
+  if (options.backoff !== undefined) {
+    config.backoff = options.backoff;
+    if (pool) pool.skip = pool.backoff = 0;
+  }
+  return { threads: config.threads, minFlops: config.minFlops, minFlopsPerByte: config.minFlopsPerByte, backoff: config.backoff };
 }
 
 /** Whether a problem of this size would be split over two threads (when they are ready). */
@@ -473,8 +496,9 @@ export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
         e.matmul(aPtr, bPtr, cPtr, m, k, n, tA, tB, aBatchStride, bBatchStride, 0, batch, 0, m, 0, nPanels, main[0], main[1], main[2]);
       } else {
         const w = q + perThread;
-        runThreaded(p, [aPtr, bPtr, cPtr, m, k, n, tA, tB, aBatchStride, bBatchStride], main, [w, w + packB, w + packB + packA],
-          chunkTable(e, batch, m, k, n, transA, transB), batch, nPanels);
+        const common = [aPtr, bPtr, cPtr, m, k, n, tA, tB, aBatchStride, bBatchStride];
+        runParallel(p, 'matmul', chunkTable(e, batch, m, k, n, transA, transB).map((t) => [...common, ...t, 0, 0, 0]), 16,
+          main, [w, w + packB, w + packB + packA]);
       }
       if (!cIn) out.set(ar.f32.subarray(cPtr >>> 2, (cPtr >>> 2) + outLen));
       return;
@@ -496,20 +520,22 @@ export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
 }
 
 /**
- * One matmul split over the two threads: `args` are the kernel's first ten arguments,
- * `main` / `worker` each thread's [pack, packA, tmp] scratch pointers, `chunks` the output
- * ranges both threads claim from the atomic counter. Returns when every chunk is done.
+ * One kernel call split over the two threads: each of `chunks` is a full argument list of
+ * the kernel export `fn`, except that each thread writes its own scratch pointers (`main`
+ * or `worker`) at `scratchAt`. Both threads claim chunks from the atomic counter; returns
+ * when every chunk is done. The chunks must write disjoint outputs.
  */
-function runThreaded(p: Pool, args: readonly number[], main: readonly [number, number, number], worker: readonly [number, number, number],
-  chunks: number[][], batch: number, nPanels: number): void {
-  const e = p.kr.exports;
+function runParallel(p: Pool, fn: ParallelKernel, chunks: readonly (readonly number[])[], scratchAt: number,
+  main: readonly number[], worker: readonly number[]): void {
+  const e = p.kr.exports as unknown as Record<ParallelKernel, (...args: number[]) => void>;
   const ctl = p.ctl;
-  for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
-  for (let i = 0; i < 3; i++) ctl[WSCRATCH + i] = worker[i]!;
-  for (let c = 0; c < chunks.length; c++) {
-    for (let i = 0; i < 6; i++) ctl[TABLE + 6 * c + i] = chunks[c]![i]!;
-  }
-  const [aPtr, bPtr, cPtr, m, k, n, tA, tB, aStride, bStride] = args as [number, number, number, number, number, number, number, number, number, number];
+  const nargs = chunks[0]!.length;
+  ctl[FN] = KERNEL_FNS.indexOf(fn);
+  ctl[NARGS] = nargs;
+  ctl[SCRATCH_AT] = scratchAt;
+  ctl[SCRATCH_N] = worker.length;
+  for (let i = 0; i < worker.length; i++) ctl[WSCRATCH + i] = worker[i]!;
+  for (let c = 0; c < chunks.length; c++) p.args.set(chunks[c]!, c * MAX_ARGS);
   // Publish: DONE/ERROR first, then the claim word (which makes chunks claimable),
   // then wake the worker. Atomics are sequentially consistent, so a worker that
   // claims a chunk sees all the plain writes above.
@@ -520,14 +546,18 @@ function runThreaded(p: Pool, args: readonly number[], main: readonly [number, n
   Atomics.store(ctl, NEXT, (p.gen << 12) | (chunks.length << 6));
   Atomics.store(ctl, JOB, p.gen);
   Atomics.notify(ctl, JOB);
+  const own = (c: readonly number[]) => {
+    const args = c.slice();
+    for (let i = 0; i < main.length; i++) args[scratchAt + i] = main[i]!;
+    e[fn](...args);
+  };
   // The main thread works too, claiming chunks until none are left.
   for (;;) {
     const v = Atomics.load(ctl, NEXT);
     const idx = v & 63;
     if (idx >= chunks.length) break;
     if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
-    const t = chunks[idx]!;
-    e.matmul(aPtr, bPtr, cPtr, m, k, n, tA, tB, aStride, bStride, t[0]!, t[1]!, t[2]!, t[3]!, t[4]!, t[5]!, main[0], main[1], main[2]);
+    own(chunks[idx]!);
     Atomics.add(ctl, DONE, 1);
   }
   // Wait for the worker's chunks: a short spin (it is usually about to finish), then sleep.
@@ -556,7 +586,7 @@ function runThreaded(p: Pool, args: readonly number[], main: readonly [number, n
   // does not count.) This only decides who computes what, never the arithmetic, so
   // results are unaffected.
   const waited = performance.now() - tMain;
-  if (waited > 0.02 && waited > 0.5 * (tMain - tStart)) {
+  if (config.backoff && waited > 0.02 && waited > 0.5 * (tMain - tStart)) {
     p.backoff = Math.min(256, Math.max(4, 2 * p.backoff));
     p.skip = p.backoff;
   } else {
@@ -564,8 +594,33 @@ function runThreaded(p: Pool, args: readonly number[], main: readonly [number, n
   }
   if (Atomics.load(ctl, ERROR) !== 0) {
     // Cannot happen with validated arguments; if it does, stop using the worker and
-    // recompute every chunk here (same bits).
+    // recompute every chunk here (same bits: chunks write disjoint outputs).
     p.broken = true;
-    e.matmul(aPtr, bPtr, cPtr, m, k, n, tA, tB, aStride, bStride, 0, batch, 0, m, 0, nPanels, main[0], main[1], main[2]);
+    for (const c of chunks) own(c);
   }
+}
+
+let parallelCalls = 0;
+/** How many kernel calls other than matmuls have been split over the two threads (for tests). */
+export function parallelKernelCalls(): number {
+  return parallelCalls;
+}
+
+/**
+ * Runs one call of a kernel export on both threads when the worker is ready and the call
+ * is on the arena (`m` is the arena: the worker can reach only the arena's memory):
+ * `chunks` as in runParallel, each thread's scratch of `scratchBytes` taken from
+ * `scratchBase` (main) and `scratchBase + scratchBytes` (worker) — the caller reserves
+ * twice. Returns false (and does nothing) otherwise; the caller then makes the call itself.
+ */
+export function parallelKernel(m: object, fn: ParallelKernel, chunks: readonly (readonly number[])[],
+  scratchAt = -1, scratchBase = 0, scratchBytes = 0): boolean {
+  if (chunks.length < 2 || !config.threads) return false;
+  const p = readyPool();
+  if (p === null || m !== p.kr) return false;
+  parallelCalls++;
+  const sc = scratchAt < 0 ? [] : [scratchBase];
+  const wc = scratchAt < 0 ? [] : [scratchBase + scratchBytes];
+  runParallel(p, fn, chunks, Math.max(0, scratchAt), sc, wc);
+  return true;
 }

@@ -5,8 +5,8 @@
 // that is V8's Math.exp bit for bit (see wasm/softmax.ts); the log-softmax's one Math.log
 // per row stays here in JavaScript. See docs/decisions/wasm-softmax.md.
 import { withArrays } from './arena.js';
-import { exact } from './elementwise.js';
-import { singleKernels } from './matmul.js';
+import { exact, parallelMin } from './elementwise.js';
+import { parallelKernel, singleKernels } from './matmul.js';
 
 /** Below this many elements the JavaScript loop is used (copy-in/out and call overhead). */
 export const SOFTMAX_WASM_MIN = 256;
@@ -16,14 +16,26 @@ export function softmaxF32(x: Float32Array, out: Float32Array, rows: number, n: 
   const len = rows * n;
   if (len === 0) return;
   withArrays([exact(x, len)], [exact(out, len)], rows * 16, (k, [xp, op], aux) => {
+    // One pass over the rows, split over the two threads where it pays (rows are independent).
+    const pass = (mode: number) => {
+      if (len >= parallelMin.elements && rows >= 2) {
+        const parts = Math.min(4, rows);
+        const chunks = Array.from({ length: parts }, (_, c) => {
+          const [a, b] = [Math.floor((c * rows) / parts), Math.floor(((c + 1) * rows) / parts)];
+          return [xp! + 4 * a * n, op! + 4 * a * n, b - a, n, mode, aux + 16 * a];
+        });
+        if (parallelKernel(k, 'softmaxRows', chunks)) return;
+      }
+      k.exports.softmaxRows(xp!, op!, rows, n, mode, aux);
+    };
     if (!log) {
-      k.exports.softmaxRows(xp!, op!, rows, n, 0, aux);
+      pass(0);
       return;
     }
-    k.exports.softmaxRows(xp!, op!, rows, n, 1, aux);
+    pass(1);
     const f64 = k.f64;
     for (let r = 0, a = (aux >>> 3) + 1; r < rows; r++, a += 2) f64[a] = Math.log(f64[a]!);
-    k.exports.softmaxRows(xp!, op!, rows, n, 2, aux);
+    pass(2);
   });
 }
 
