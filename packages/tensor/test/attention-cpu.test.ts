@@ -54,6 +54,23 @@ describe('cpu fused attention', () => {
     }), { numRuns: 150 });
   });
 
+  it("gives the composite's bits at sizes where the heads are split, scaled and biased by the wasm kernels", async () => {
+    // q and the scores above 2048 elements: the split/merge transposes and the scale+bias
+    // pass run in wasm (src/cpu/wasm/elementwise.ts) instead of the JavaScript loops.
+    const large = fc.record({
+      b: fc.integer({ min: 2, max: 4 }), tq: fc.integer({ min: 17, max: 40 }), tk: fc.integer({ min: 17, max: 40 }),
+      h: fc.integer({ min: 2, max: 4 }), dh: fc.integer({ min: 9, max: 16 }), kvHeads: fc.boolean(),
+      bias: fc.constantFrom('none', 'key', 'causal', 'full', 'head'), seed: fc.integer({ min: 1, max: 2 ** 30 }),
+    });
+    await fc.assert(fc.asyncProperty(large, async (p) => {
+      const { q, k, v, bias } = build(p);
+      const fused = T.multiHeadAttention(q, k, v, p.h, { bias, kvHeads: p.kvHeads });
+      const comp = noFused(() => T.multiHeadAttention(q, k, v, p.h, { bias, kvHeads: p.kvHeads }));
+      expect(await bitsOf(fused)).toEqual(await bitsOf(comp));
+      T.dispose([q, k, v, bias, fused, comp].filter((x): x is T.Tensor => x !== undefined));
+    }), { numRuns: 40 });
+  });
+
   it('is within a few ulps of a float64 reference', async () => {
     const p = { b: 2, tq: 24, tk: 24, h: 4, dh: 16, kvHeads: false, bias: 'key', seed: 7 };
     const { q, k, v, bias } = build(p);

@@ -334,3 +334,36 @@ function normalizeRow(x: usize, out: usize, n: i32, mu: f64, rstd: f64): void {
   }
   for (; j < n; j++) store<f32>(out + (<usize>j << 2), <f32>((<f64>load<f32>(x + (<usize>j << 2)) - mu) * rstd));
 }
+
+/**
+ * The attention scores' scale and bias in one pass: out = (s·scale) + bias, each operation
+ * rounded to float32 (the composite's mul, then add). s and out are [b, h, tq, tk]
+ * contiguous (out may be s); the bias element of (bi, hi, i, j) is at
+ * bias[bi·s0 + hi·s1 + i·s2 + j·s3] (strides 0 where it broadcasts).
+ */
+export function scaleBiasF32(sPtr: usize, outPtr: usize, b: i32, h: i32, tq: i32, tk: i32, scale: f32,
+  biasPtr: usize, s0: i32, s1: i32, s2: i32, s3: i32): void {
+  const vs = f32x4.splat(scale);
+  let x = sPtr;
+  let o = outPtr;
+  for (let bi: i32 = 0; bi < b; bi++) {
+    for (let hi: i32 = 0; hi < h; hi++) {
+      for (let i: i32 = 0; i < tq; i++) {
+        const row = biasPtr + (<usize>(bi * s0 + hi * s1 + i * s2) << 2);
+        let j: i32 = 0;
+        if (s3 == 1) {
+          for (; j + 4 <= tk; j += 4) {
+            const q = <usize>j << 2;
+            v128.store(o + q, f32x4.add(f32x4.mul(v128.load(x + q), vs), v128.load(row + q)));
+          }
+        }
+        for (; j < tk; j++) {
+          const q = <usize>j << 2;
+          store<f32>(o + q, load<f32>(x + q) * scale + load<f32>(row + (<usize>(j * s3) << 2)));
+        }
+        x += <usize>tk << 2;
+        o += <usize>tk << 2;
+      }
+    }
+  }
+}

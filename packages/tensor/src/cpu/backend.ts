@@ -14,8 +14,8 @@ import { shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { binaryKernels, forEachRow, rowColPattern, unaryKernel } from './elementwise.js';
 import { matmulF32 } from './wasm/matmul.js';
 import { SOFTMAX_WASM_MIN, softmaxF32 } from './wasm/softmax.js';
-import { arenaAlloc, arenaFree, getArena, inArena } from './wasm/arena.js';
-import { adamF32, binaryF32, copyRows32, ELEMENTWISE_WASM_MIN, normalizeF32, gtScalarF32, hasWasmBinary, reluF32, selectF32, sumF32 } from './wasm/elementwise.js';
+import { arenaAllocOrReclaim, arenaFree, getArena, inArena, setArenaReclaim } from './wasm/arena.js';
+import { adamF32, binaryF32, copyRows32, ELEMENTWISE_WASM_MIN, normalizeF32, scaleBiasF32, gtScalarF32, hasWasmBinary, reluF32, selectF32, sumF32 } from './wasm/elementwise.js';
 import { isTracing } from '../trace.js';
 
 type Arr = HostArray;
@@ -30,13 +30,17 @@ let bytes = 0;
  *
  * Arrays of at least ARENA_MIN_BYTES live in the arena (wasm/arena.ts), where the wasm
  * kernels read and write them in place; the rest, and any array the arena cannot hold,
- * are plain typed arrays. Pooled plain arrays are capped (they are garbage-collector
- * heap); pooled arena arrays are not (they cost nothing there) but go back to the arena's
- * allocator when it runs out of room. An arena array that is never released (a tensor
- * never disposed) returns its block when the garbage collector takes it.
+ * are plain typed arrays. Pooled arrays are capped at 256 MiB each way: past the cap a
+ * plain array is left to the garbage collector, an arena array's block goes back to the
+ * arena's allocator; and when the arena runs out of room every pooled arena array goes
+ * back there (coalescing) before the allocation is tried again. An arena array that is
+ * never released (a tensor never disposed) returns its block when the garbage collector
+ * takes it.
  */
 const pool = new Map<string, Arr[]>();
 let pooledBytes = 0;
+let pooledArenaBytes = 0;
+/** Cap on pooled bytes, for plain arrays and (separately) for arena arrays. */
 const POOL_LIMIT_BYTES = 256 * 1024 * 1024;
 const ARENA_MIN_BYTES = 1024;
 const arenaBlocks = new FinalizationRegistry<readonly [number, number]>(([offset, size]) => arenaFree(offset, size));
@@ -44,8 +48,7 @@ const arenaBlocks = new FinalizationRegistry<readonly [number, number]>(([offset
 function newArray(dtype: DType, size: number): Arr {
   const n = size * bytesPerElement(dtype);
   if (n >= ARENA_MIN_BYTES) {
-    let offset = arenaAlloc(n);
-    if (offset < 0 && returnPooledToArena()) offset = arenaAlloc(n);
+    const offset = arenaAllocOrReclaim(n);
     if (offset >= 0) {
       const buffer = getArena()!.buffer;
       const a = dtype === 'float32' ? new Float32Array(buffer, offset, size) : dtype === 'int32' ? new Int32Array(buffer, offset, size) : new Uint8Array(buffer, offset, size);
@@ -61,7 +64,8 @@ function alloc(dtype: DType, size: number, zeroed = false): Arr {
   const list = pool.get(`${dtype}:${size}`);
   const reused = list?.pop();
   if (reused) {
-    if (!inArena(reused)) pooledBytes -= reused.byteLength;
+    if (inArena(reused)) pooledArenaBytes -= reused.byteLength;
+    else pooledBytes -= reused.byteLength;
     if (zeroed) reused.fill(0);
     return reused;
   }
@@ -75,14 +79,23 @@ function release(s: Arr): void {
   bytes -= s.byteLength;
   if (s.length === 0) return;
   const arena = inArena(s);
+  if (arena && pooledArenaBytes + s.byteLength > POOL_LIMIT_BYTES) {
+    // Past the cap the block goes straight back to the allocator (and coalesces there).
+    arenaBlocks.unregister(s);
+    arenaFree(s.byteOffset, s.byteLength);
+    return;
+  }
   if (!arena && pooledBytes + s.byteLength > POOL_LIMIT_BYTES) return;
   const dtype = s instanceof Float32Array ? 'float32' : s instanceof Int32Array ? 'int32' : 'bool';
   const k = `${dtype}:${s.length}`;
   let list = pool.get(k);
   if (!list) pool.set(k, (list = []));
   list.push(s);
-  if (!arena) pooledBytes += s.byteLength;
+  if (arena) pooledArenaBytes += s.byteLength;
+  else pooledBytes += s.byteLength;
 }
+
+setArenaReclaim(returnPooledToArena);
 
 /** Hands every pooled arena array back to the arena's allocator; whether there was any. */
 function returnPooledToArena(): boolean {
@@ -93,6 +106,7 @@ function returnPooledToArena(): boolean {
       if (!inArena(a)) continue;
       arenaBlocks.unregister(a);
       arenaFree(a.byteOffset, a.byteLength);
+      pooledArenaBytes -= a.byteLength;
       list.splice(i, 1);
       any = true;
     }
@@ -296,6 +310,10 @@ function softmaxRows(x: Float32Array, out: Float32Array, rows: number, n: number
 /** [B, T, H·dh] → [B, H, T, dh] (the composite's splitHeads transpose, as a copy). */
 function splitHeadsInto(x: Float32Array, out: Float32Array, b: number, t: number, h: number, dh: number): void {
   const d = h * dh;
+  if (b * t * d >= ELEMENTWISE_WASM_MIN) {
+    copyRows32(x, out, [b, h, t, dh], [t * d, dh, d, 1], 0);
+    return;
+  }
   for (let bi = 0; bi < b; bi++) {
     for (let hi = 0; hi < h; hi++) {
       let o = (bi * h + hi) * t * dh;
@@ -307,6 +325,10 @@ function splitHeadsInto(x: Float32Array, out: Float32Array, b: number, t: number
 /** [B, H, T, dh] → [B, T, H·dh] (mergeHeads). */
 function mergeHeadsInto(x: Float32Array, out: Float32Array, b: number, t: number, h: number, dh: number): void {
   const d = h * dh;
+  if (b * t * d >= ELEMENTWISE_WASM_MIN) {
+    copyRows32(x, out, [b, t, h, dh], [h * t * dh, dh, t * dh, 1], 0);
+    return;
+  }
   for (let bi = 0; bi < b; bi++) {
     for (let hi = 0; hi < h; hi++) {
       let i = (bi * h + hi) * t * dh;
@@ -340,7 +362,10 @@ function attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, bia
   matmulF32(qh, kh, s, bh, tq, dh, tk, false, true, tq * dh, tk * dh);
   // s·scale, then + bias, each rounded to float32 (the composite's mul and add).
   const sc = Math.fround(scale);
-  if (!bias) {
+  if (s.length >= ELEMENTWISE_WASM_MIN) {
+    if (bias) scaleBiasF32(s, [b, h, tq, tk], sc, bias, a.biasStrides!);
+    else binaryF32('mul', 'scalar', false, s, new Float32Array([sc]), s, s.length / tk, tk);
+  } else if (!bias) {
     for (let i = 0; i < s.length; i++) s[i] = s[i]! * sc;
   } else {
     const [s0, s1, s2, s3] = a.biasStrides!;

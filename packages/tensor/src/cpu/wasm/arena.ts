@@ -6,8 +6,8 @@
 //
 // The memory is created at its full size and never grown (maximum = initial): growing an
 // ordinary wasm memory detaches every view on it, and tensors' storage are such views. The
-// size only reserves address space — pages are committed when first touched — so 1 GiB
-// costs nothing until used. It is a *shared* memory where the host has shared memory
+// size (4 GiB, wasm32's whole address space, where the host allows) only reserves address
+// space — pages are committed when first touched — so it costs nothing until used. It is a *shared* memory where the host has shared memory
 // (Node; a cross-origin isolated page), so the matmul's worker thread runs on it; an
 // ordinary one otherwise (one thread).
 //
@@ -24,7 +24,7 @@ const PAGE = 65536;
 const ALIGN = 64;
 
 /** Arena sizes tried in turn (a browser may refuse a large memory); see configureArena. */
-let sizes = [1024 * 1024 * 1024, 256 * 1024 * 1024, 64 * 1024 * 1024];
+let sizes = [4 * 1024 * 1024 * 1024, 1024 * 1024 * 1024, 256 * 1024 * 1024, 64 * 1024 * 1024];
 
 export interface Arena {
   /** The compiled kernels module (the shared-memory build when `shared`). */
@@ -84,7 +84,7 @@ export function getArena(): Arena | null {
  * Options of the arena, effective only before it is created (the first cpu tensor of at
  * least 1 KiB creates it): `enabled: false` keeps every array a plain typed array (for
  * hosts that must not reserve address space; the matmul then runs on one thread);
- * `bytes` (a multiple of 64 KiB) is its size instead of 1 GiB; `shared: false` makes its
+ * `bytes` (a multiple of 64 KiB, at most 4 GiB) is its size instead of 4 GiB; `shared: false` makes its
  * memory ordinary even where shared memory exists (one thread). Results are the same bits
  * either way. Returns the settings in force and the arena's size and kind if it exists.
  */
@@ -93,8 +93,8 @@ export function configureArena(options: { enabled?: boolean; bytes?: number; sha
     if (options.enabled !== undefined) enabled = options.enabled;
     if (options.shared !== undefined) allowShared = options.shared;
     if (options.bytes !== undefined) {
-      if (!(Number.isInteger(options.bytes) && options.bytes > 0 && options.bytes % PAGE === 0 && options.bytes <= 2 ** 32 - PAGE)) {
-        throw new RangeError(`configureArena: bytes must be a positive multiple of 65536 below 4 GiB, got ${options.bytes}`);
+      if (!(Number.isInteger(options.bytes) && options.bytes > 0 && options.bytes % PAGE === 0 && options.bytes <= 2 ** 32)) {
+        throw new RangeError(`configureArena: bytes must be a positive multiple of 65536 up to 4 GiB, got ${options.bytes}`);
       }
       sizes = [options.bytes];
     }
@@ -160,6 +160,23 @@ export function arenaFree(offset: number, bytes: number): void {
   }
 }
 
+/** Gives blocks held for reuse back to the allocator (set by the owner of such a cache: the backend's pool); whether any were. */
+let reclaim: () => boolean = () => false;
+
+/** Registers the function that hands cached blocks back when a block does not fit (the cpu backend's pool). */
+export function setArenaReclaim(f: () => boolean): void {
+  reclaim = f;
+}
+
+/**
+ * A block of at least `bytes` bytes, first giving cached blocks back to the allocator if it
+ * does not fit: its offset, or -1 if it still does not fit (or there is no arena).
+ */
+export function arenaAllocOrReclaim(bytes: number): number {
+  const off = arenaAlloc(bytes);
+  return off >= 0 || !reclaim() ? off : arenaAlloc(bytes);
+}
+
 /** Bytes of the arena in use (handed out and not freed), for tests. */
 export function arenaBytesInUse(): number {
   return top - free.reduce((s, r) => s + r[1], 0) - (arena ? Math.ceil(arena.exports.heapBase() / ALIGN) * ALIGN : 0);
@@ -174,7 +191,8 @@ export function arenaScratch(bytes: number): number {
   if (scratch.offset >= 0 && bytes <= scratch.bytes) return scratch.offset;
   if (scratch.offset >= 0) arenaFree(scratch.offset, scratch.bytes);
   const want = Math.max(bytes, 65536, Math.floor(scratch.bytes * 1.5));
-  const off = arenaAlloc(want);
+  let off = arenaAlloc(want);
+  if (off < 0 && reclaim()) off = arenaAlloc(want);
   scratch = off < 0 ? { offset: -1, bytes: 0 } : { offset: off, bytes: want };
   return off;
 }
@@ -190,6 +208,12 @@ export interface KernelMemory {
 
 function align(x: number): number {
   return Math.ceil(x / ALIGN) * ALIGN;
+}
+
+/** Copies x's bytes to `offset` in `buf`. */
+function copyBytes(x: View, buf: ArrayBuffer | SharedArrayBuffer, offset: number): void {
+  if (x instanceof Float32Array) new Float32Array(buf, offset, x.length).set(x);
+  else new Uint8Array(buf, offset, x.byteLength).set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
 }
 
 /**
@@ -216,7 +240,7 @@ export function withArrays(inputs: readonly View[], outputs: readonly View[], sc
       for (const x of inputs) {
         if (x.buffer === buf) ptrs.push(x.byteOffset);
         else {
-          new Uint8Array(buf, q, x.byteLength).set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+          copyBytes(x, buf, q);
           ptrs.push(q);
           q += align(x.byteLength);
         }
@@ -229,9 +253,12 @@ export function withArrays(inputs: readonly View[], outputs: readonly View[], sc
         }
       }
       call(arena, ptrs, q);
-      outputs.forEach((x, i) => {
-        if (x.buffer !== buf) new Uint8Array(x.buffer, x.byteOffset, x.byteLength).set(new Uint8Array(buf, ptrs[inputs.length + i]!, x.byteLength));
-      });
+      if (extra > 0) {
+        for (let i = 0; i < outputs.length; i++) {
+          const x = outputs[i]!;
+          if (x.buffer !== buf) new Uint8Array(x.buffer, x.byteOffset, x.byteLength).set(new Uint8Array(buf, ptrs[inputs.length + i]!, x.byteLength));
+        }
+      }
       return;
     }
   }

@@ -160,3 +160,17 @@ export function normalizeF32(x: Float32Array, out: Float32Array, rows: number, n
     k.exports.normalizeF32(xp!, op!, rows, n, eps);
   });
 }
+
+/**
+ * In place over the attention scores s [b, h, tq, tk]: s = (s·scale) + bias[bi·s0 + hi·s1 +
+ * i·s2 + j·s3], each operation rounded to float32. `bias` holds every element those strides reach.
+ */
+export function scaleBiasF32(s: Float32Array, dims: readonly [number, number, number, number], scale: number,
+  bias: Float32Array, strides: readonly [number, number, number, number]): void {
+  const [b, h, tq, tk] = dims;
+  const [s0, s1, s2, s3] = strides;
+  const reach = (b - 1) * s0 + (h - 1) * s1 + (tq - 1) * s2 + (tk - 1) * s3 + 1;
+  const scores = exact(s, b * h * tq * tk);
+  withArrays([exact(bias, reach), scores], [scores], 0, (k, [bp, sp, op]) =>
+    k.exports.scaleBiasF32(sp!, op!, b, h, tq, tk, scale, bp!, s0, s1, s2, s3));
+}

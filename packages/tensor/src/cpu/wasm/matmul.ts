@@ -55,6 +55,7 @@ export interface KernelExports {
   reluF32(xPtr: number, outPtr: number, n: number): void;
   copyRows32(xPtr: number, outPtr: number, rank: number, dims: number, base: number, total: number): void;
   normalizeF32(xPtr: number, outPtr: number, rows: number, n: number, eps: number): void;
+  scaleBiasF32(sPtr: number, outPtr: number, b: number, h: number, tq: number, tk: number, scale: number, biasPtr: number, s0: number, s1: number, s2: number, s3: number): void;
   gtScalarF32(xPtr: number, s: number, outPtr: number, n: number): void;
   selectF32(cPtr: number, aPtr: number, bPtr: number, bScalar: number, bWord: number, outPtr: number, n: number): void;
   adamF32(gPtr: number, mPtr: number, vPtr: number, pPtr: number, m2Ptr: number, v2Ptr: number, uPtr: number, n: number,
