@@ -10,7 +10,7 @@ import { RlhfError } from './errors.js';
 import type { Labeller } from './labellers.js';
 import { rngFromKey, rngs } from './rng.js';
 import { behavioursFor, getTask, judge, rate, type BehaviourPolicy, type Coverage, type Task } from './tasks/index.js';
-import type { Comparison, Pair, PairDataset, Provenance, Tokens } from './types.js';
+import { sameTokens, type Comparison, type Pair, type PairDataset, type Provenance, type Tokens } from './types.js';
 
 const freezeTokens = (ts: Tokens): Tokens => (Object.isFrozen(ts) ? ts : Object.freeze([...ts]));
 
@@ -306,10 +306,6 @@ export function datasetStats(ds: PairDataset, task?: Task): DatasetStats {
     meanLengthY1: l1 / n,
     meanLengthY2: l2 / n,
   });
-}
-
-function sameTokens(a: Tokens, b: Tokens): boolean {
-  return a.length === b.length && a.every((t, i) => t === b[i]);
 }
 
 function checkSize(op: string, n: number): void {

@@ -14,7 +14,7 @@ import { padTokens } from './batch.js';
 import { RlhfError } from './errors.js';
 import type { Judge } from './labellers.js';
 import { logProbs, sampleResponses, type PolicySpec } from './policy.js';
-import { estimate, type Comparison, type Metrics, type Pair, type PairBatch, type Tokens } from './types.js';
+import { estimate, sameTokens, type Comparison, type Metrics, type Pair, type PairBatch, type Tokens } from './types.js';
 
 /** Judges (noise-free preferences with ties) are defined with the labellers; evaluators take them. */
 export type { Judge } from './labellers.js';
@@ -61,7 +61,7 @@ export function combine(...evs: Evaluator[]): Evaluator {
 
 /** True when the two responses of `c` are the same tokens. */
 export function identicalResponses(c: Comparison): boolean {
-  return c.y1.length === c.y2.length && c.y1.every((t, i) => t === c.y2[i]);
+  return sameTokens(c.y1, c.y2);
 }
 
 /** The comparisons of `items` whose responses differ (the only ones an accuracy counts; see {@link accuracyScores}). */

@@ -7,6 +7,11 @@
 /** Token ids. Every task shares the special ids of @tandem/nn's tokenizer: PAD 0, BOS 1, EOS 2, SEP 3. */
 export type Tokens = readonly number[];
 
+/** Whether two token sequences are the same, token for token. */
+export function sameTokens(a: Tokens, b: Tokens): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
+}
+
 /** Where a pair came from, for analysis and for the figures' dataset ablations. */
 export interface Provenance {
   /** The task that generated the prompt. */

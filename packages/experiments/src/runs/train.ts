@@ -24,7 +24,7 @@ import * as RTE from 'fp-ts/lib/ReaderTaskEither.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { adam, decodeCheckpoint, type Checkpoint, type TransformerParams } from '@tandem/nn';
 import {
-  LOSSES, classifierEvaluator, combine, estimate, getTask, initTrainState, meanSe, memoJudge, offlineSampler, onlineSampler, proxyAccuracyEvaluator,
+  LOSSES, classifierEvaluator, combine, estimate, getTask, identicalResponses, initTrainState, meanSe, memoJudge, offlineSampler, onlineSampler, proxyAccuracyEvaluator,
   replaySampler, runTraining, sampleResponses, sampledEvaluator, shuffleStream, streamClassifierEvaluator, winnerLogProbEvaluator,
   type Evaluator, type Judge, type Labeller, type PairBatch, type PairDataset, type Sampler, type StepInfo, type Tokens, type TrainSetup, type TrainState,
 } from '@tandem/rlhf';
@@ -383,11 +383,10 @@ function streamEvaluators(run: OpenRun, stream: readonly PairBatch[]): Evaluator
 }
 
 /** Two responses equal token for token. */
-const sameResponse = (a: Tokens, b: Tokens) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The fraction of the batches' pairs whose two responses are identical (`identicalStream`): on-policy pairs that carry no preference. */
 function identicalPairsEvaluator(batches: readonly PairBatch[]): Evaluator {
-  return async () => ({ identicalStream: estimate(meanSe(batches.flatMap((b) => b.pairs.map((p) => (sameResponse(p.y1, p.y2) ? 1 : 0))))) });
+  return async () => ({ identicalStream: estimate(meanSe(batches.flatMap((b) => b.pairs.map((p) => (identicalResponses(p) ? 1 : 0))))) });
 }
 
 /**
@@ -521,7 +520,7 @@ function finish(run: OpenRun, start: Progress): (p: Progress) => Program<TrainRe
       paramsHash: await treeHash(final.params),
       optHash: await treeHash(final.opt),
       streamHash: run.cfg.method.kind === 'online' ? sha256(JSON.stringify(p.stream.map((b) => b.pairs.map((x) => [x.prompt, x.y1, x.y2, x.preference])))) : null,
-      identicalPairs: run.cfg.method.kind === 'online' ? meanSe(p.stream.flatMap((b) => b.pairs.map((x) => (sameResponse(x.y1, x.y2) ? 1 : 0))))[0] : null,
+      identicalPairs: run.cfg.method.kind === 'online' ? meanSe(p.stream.flatMap((b) => b.pairs.map((x) => (identicalResponses(x) ? 1 : 0))))[0] : null,
       final: last,
     };
     dispose([final.params, final.opt]);

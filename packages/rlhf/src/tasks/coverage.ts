@@ -9,6 +9,7 @@
 import { foldIn, key, type Key } from '@tandem/tensor';
 import { RlhfError } from '../errors.js';
 import { rngFromKey } from '../rng.js';
+import { sameTokens } from '../types.js';
 import type { BehaviourPolicy, Task } from './task.js';
 
 /** Which behaviour policies a D_initial mixture draws from (see {@link behavioursFor}). */
@@ -58,7 +59,7 @@ export function exactIdealRate(task: Task, behaviour: BehaviourPolicy, o: ExactI
     const p = task.samplePrompt(prompts);
     const ideal = task.idealResponse(p);
     const y = behaviour.sample(responses, p, task);
-    if (y.length === ideal.length && y.every((t, j) => t === ideal[j])) hits++;
+    if (sameTokens(y, ideal)) hits++;
   }
   return hits / n;
 }
