@@ -44,7 +44,7 @@
  * because they are private to train.ts / cache.ts or cannot be split by wrapping:
  * - rlhf's `sampledEvaluator`: its sampling, KL and self-classification run inside one
  *   function that takes no sampling function, so it is a step-by-step copy (the same
- *   sampleResponses call and key, one judge call, a copy of evaluators.ts' private `klAlong`,
+ *   sampleResponses call and key, one judge call, rlhf's `klAlong`,
  *   rlhf's classifierAccuracy). At each run's last evaluation the real `sampledEvaluator` is
  *   run on the same policy and key, untimed and left out of the wall time, and the bench
  *   fails unless its metrics, judge calls and judged pairs are identical to the copy's.
@@ -63,7 +63,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adam, nextTokenLogProbs, type TransformerParams } from '@tandem/nn';
 import {
-  LOSSES, accuracyMetrics, classifierAccuracy, classifierEvaluator, combine, distinctPairs, estimate, getTask, identicalResponses, initTrainState,
+  LOSSES, accuracyMetrics, classifierAccuracy, classifierEvaluator, combine, distinctPairs, estimate, getTask, identicalResponses, initTrainState, klAlong,
   meanSe, memoJudge, offlineSampler, onlineSampler, padTokens, proxyAccuracyEvaluator, runTraining, sampleResponses, sampledEvaluator,
   streamClassifierEvaluator, winnerLogProbEvaluator,
   type Comparison, type EvalContext, type Evaluator, type Judge, type Labeller, type Metrics, type PairBatch, type PolicySpec, type Sampler, type Tokens,
@@ -140,22 +140,6 @@ class Clock {
 const timedJudge = (c: Clock, j: Judge): Judge => (items) => c.time('judging', () => j(items));
 const timedLabeller = (c: Clock, l: Labeller): Labeller => ({ name: l.name, label: (items, k) => c.time('judging', () => l.label(items, k)) });
 const timedEvaluator = (c: Clock, p: Phase, ev: Evaluator): Evaluator => (policy, ctx) => c.time(p, () => ev(policy, ctx));
-
-/** A copy of evaluators.ts' private klAlong: exact KL(π‖π_sft) along given responses, one value per prompt. */
-async function klAlong(policy: TransformerParams, ctx: EvalContext, prompts: readonly Tokens[], ys: readonly Tokens[]): Promise<number[]> {
-  if (prompts.length === 0) return [];
-  const perPrompt = tidy(() => {
-    const x = padTokens(prompts, ctx.spec.widths.prompt, ctx.backend, 'prompt');
-    const y = padTokens(ys, ctx.spec.widths.response, ctx.backend, 'response');
-    const lp = nextTokenLogProbs(policy, ctx.spec.cfg, x.ids, y.ids, { srcMask: x.mask });
-    const lq = nextTokenLogProbs(ctx.sft, ctx.spec.cfg, x.ids, y.ids, { srcMask: x.mask });
-    const klPos = maximum(sum(mul(exp(lp), sub(lp, lq)), -1), 0);
-    return sum(where(y.mask, klPos, 0), -1);
-  });
-  const kl = Array.from(await perPrompt.data());
-  perPrompt.dispose();
-  return kl;
-}
 
 interface SampledOptions {
   prompts: readonly Tokens[];

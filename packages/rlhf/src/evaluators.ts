@@ -133,7 +133,7 @@ export function accuracyMetrics(name: string, a: Accuracy): Metrics {
  * between the full next-token distributions of π and π_sft at every position of y (up to
  * and including EOS), summed over positions.
  */
-async function klAlong(policy: TransformerParams, ctx: EvalContext, prompts: readonly Tokens[], ys: readonly Tokens[]): Promise<number[]> {
+export async function klAlong(policy: TransformerParams, ctx: EvalContext, prompts: readonly Tokens[], ys: readonly Tokens[]): Promise<number[]> {
   if (prompts.length === 0) return [];
   const perPrompt = tidy(() => {
     const x = padTokens(prompts, ctx.spec.widths.prompt, ctx.backend, 'prompt');
