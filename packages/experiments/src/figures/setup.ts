@@ -43,14 +43,13 @@ export const setupFigure: FigureDef = {
         const setup = await readResult<SetupResult>(env, idOf(env, 'setup', on.setup));
         const ms = await metricsOf(env, on);
         const proxyAcc = ms.flatMap((r) => (r.metrics.proxyAccuracy && !Number.isNaN(r.metrics.proxyAccuracy.value) ? [r.metrics.proxyAccuracy.value] : []));
-        const idStream = ms.flatMap((r) => (r.metrics.identicalStream ? [r.metrics.identicalStream.value] : []));
         const init = data?.initial;
         return [
           c.cell.task, c.cell.coverage, c.cell.replicate,
           ...fit(data?.golden), fmt(data?.goldenAgreement),
           ...fit(setup?.proxy),
           fmt(init?.meanUtility, 2), fmt(init?.meanUtilityWinner, 2), fmt(init?.meanUtilityLoser, 2),
-          fmt(results[i]!.identicalPairs), fmt(mean(idStream)), fmt(mean(proxyAcc)),
+          fmt(results[i]!.identicalPairs), fmt(mean(proxyAcc)),
         ];
       }));
       return {
@@ -62,7 +61,7 @@ export const setupFigure: FigureDef = {
             'golden steps', 'golden val acc', 'golden test acc', 'D_golden = raters',
             'proxy steps', 'proxy val acc', 'proxy test acc',
             'D_initial mean u', 'winner u', 'loser u',
-            'identical pairs in D_online', 'identical (mean over evaluations)', 'proxy acc on distinct on-policy pairs (mean over evaluations)',
+            'identical pairs in D_online', 'proxy acc on distinct on-policy pairs (mean over evaluations)',
           ],
           rows,
         }],
