@@ -15,7 +15,7 @@ import { binaryKernels, forEachRow, rowColPattern, unaryKernel } from './element
 import { matmulF32 } from './wasm/matmul.js';
 import { SOFTMAX_WASM_MIN, softmaxF32 } from './wasm/softmax.js';
 import { arenaAllocOrReclaim, arenaFree, getArena, inArena, setArenaReclaim } from './wasm/arena.js';
-import { adamF32, binaryF32, copyRows32, ELEMENTWISE_WASM_MIN, normalizeF32, scaleBiasF32, gtScalarF32, hasWasmBinary, reluF32, selectF32, sumF32 } from './wasm/elementwise.js';
+import { adamF32, binaryF32, type BroadcastMode, copyRows32, ELEMENTWISE_WASM_MIN, normalizeF32, scaleBiasF32, gtScalarF32, hasWasmBinary, reluF32, selectF32, sumF32 } from './wasm/elementwise.js';
 import { isTracing } from '../trace.js';
 
 type Arr = HostArray;
@@ -115,21 +115,19 @@ function returnPooledToArena(): boolean {
 }
 
 /**
- * The float32 binary ops the wasm kernel has, on the layouts it has (same shape, a scalar,
- * one value per row or per column, on either side); false if this call is not one of them.
+ * How a binary op's operands lie against its output of n elements: the same shape, one
+ * value, one value per row or per column of the last axis (`swap`: the broadcast operand
+ * is the left one), or anything else (strided). The JavaScript and the wasm kernels share it.
  */
-function binaryWasm(op: BinaryOp, a: Arr, aShape: Shape, b: Arr, bShape: Shape, outShape: Shape, out: Arr, n: number): boolean {
-  const [fa, fb, fo] = [a as Float32Array, b as Float32Array, out as Float32Array];
-  const last = outShape[outShape.length - 1]!;
-  if (a.length === n && b.length === n && shapesEqual(aShape, bShape)) binaryF32(op, 'same', false, fa, fb, fo, n / last, last);
-  else if (b.length === 1 && a.length === n) binaryF32(op, 'scalar', false, fa, fb, fo, n / last, last);
-  else if (a.length === 1 && b.length === n) binaryF32(op, 'scalar', true, fb, fa, fo, n / last, last);
-  else if (a.length === n && shapesEqual(aShape, outShape) && rowColPattern(bShape, outShape)) {
-    binaryF32(op, rowColPattern(bShape, outShape)!, false, fa, fb, fo, n / last, last);
-  } else if (b.length === n && shapesEqual(bShape, outShape) && rowColPattern(aShape, outShape)) {
-    binaryF32(op, rowColPattern(aShape, outShape)!, true, fb, fa, fo, n / last, last);
-  } else return false;
-  return true;
+function binaryLayout(a: Arr, aShape: Shape, b: Arr, bShape: Shape, outShape: Shape, n: number): { kind: BroadcastMode | 'strided'; swap: boolean } {
+  if (a.length === n && b.length === n && shapesEqual(aShape, bShape)) return { kind: 'same', swap: false };
+  if (b.length === 1 && a.length === n) return { kind: 'scalar', swap: false };
+  if (a.length === 1 && b.length === n) return { kind: 'scalar', swap: true };
+  const rowColB = a.length === n && shapesEqual(aShape, outShape) ? rowColPattern(bShape, outShape) : undefined;
+  if (rowColB) return { kind: rowColB, swap: false };
+  const rowColA = b.length === n && shapesEqual(bShape, outShape) ? rowColPattern(aShape, outShape) : undefined;
+  if (rowColA) return { kind: rowColA, swap: true };
+  return { kind: 'strided', swap: false };
 }
 
 function reduceKernel(op: ReduceOp, x: Arr, out: Arr, outer: number, red: number, inner: number): void {
@@ -428,24 +426,26 @@ export function createCpuBackend(): Backend<Arr> {
       const n = sizeOf(outShape);
       const out = alloc(binaryOutDType(op, dtype), n);
       if (n === 0) return out;
-      if (dtype === 'float32' && n >= ELEMENTWISE_WASM_MIN) {
-        if (hasWasmBinary(op) && binaryWasm(op, a, aShape, b, bShape, outShape, out, n)) return out;
-        if (op === 'gt' && b.length === 1 && a.length === n) {
+      const { kind, swap } = binaryLayout(a, aShape, b, bShape, outShape, n);
+      // The operand with the output's shape, and the other one.
+      const [full, small] = swap ? [b, a] : [a, b];
+      const last = outShape[outShape.length - 1]!;
+      if (dtype === 'float32' && n >= ELEMENTWISE_WASM_MIN && kind !== 'strided') {
+        if (hasWasmBinary(op)) {
+          binaryF32(op, kind, swap, full as Float32Array, small as Float32Array, out as Float32Array, n / last, last);
+          return out;
+        }
+        if (op === 'gt' && kind === 'scalar' && !swap) {
           gtScalarF32(a as Float32Array, b[0]!, out as Uint8Array, n);
           return out;
         }
       }
       const k = binaryKernels(op, dtype);
-      if (a.length === n && b.length === n && shapesEqual(aShape, bShape)) k.flat(a, b, out, n);
-      else if (b.length === 1 && a.length === n) k.scalarB(a, b[0]!, out, n);
-      else if (a.length === 1 && b.length === n) k.scalarA(b, a[0]!, out, n);
-      else if (a.length === n && shapesEqual(aShape, outShape) && rowColPattern(bShape, outShape)) {
-        const last = outShape[outShape.length - 1]!;
-        (rowColPattern(bShape, outShape) === 'row' ? k.perRowB : k.perColB)(a, b, out, n / last, last);
-      } else if (b.length === n && shapesEqual(bShape, outShape) && rowColPattern(aShape, outShape)) {
-        const last = outShape[outShape.length - 1]!;
-        (rowColPattern(aShape, outShape) === 'row' ? k.perRowA : k.perColA)(b, a, out, n / last, last);
-      } else k.strided(a, b, out, outShape, broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape));
+      if (kind === 'same') k.flat(a, b, out, n);
+      else if (kind === 'scalar') (swap ? k.scalarA : k.scalarB)(full, small[0]!, out, n);
+      else if (kind === 'row') (swap ? k.perRowA : k.perRowB)(full, small, out, n / last, last);
+      else if (kind === 'col') (swap ? k.perColA : k.perColB)(full, small, out, n / last, last);
+      else k.strided(a, b, out, outShape, broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape));
       return out;
     },
     where(c, cShape, a, aShape, b, bShape, outShape, dtype) {

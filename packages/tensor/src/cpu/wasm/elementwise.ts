@@ -73,7 +73,7 @@ export function sumF32(x: Float32Array, out: Float32Array, outer: number, red: n
   withArrays([exact(x, outer * red * inner)], [exact(out, outer * inner)], inner * 16, (k, [xp, op], acc) => {
     if (outer >= 2 && outer * red * inner >= parallelMin.elements) {
       const chunks = cuts(outer).map(([a, b]) => [xp! + 4 * a * red * inner, op! + 4 * a * inner, b - a, red, inner, 0]);
-      if (parallelKernel(k, 'sumF32', chunks, 5, acc, inner * 8)) return;
+      if (parallelKernel(k, 'sumF32', chunks, { at: 5, main: [acc], worker: [acc + inner * 8] })) return;
     }
     k.exports.sumF32(xp!, op!, outer, red, inner, acc);
   });

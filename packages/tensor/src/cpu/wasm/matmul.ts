@@ -26,7 +26,8 @@
 import { startHelperThread } from './thread.node.js';
 import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
 import type { HelperThread } from './thread.js';
-import { type Arena, arenaScratch, getArena, inArena } from './arena.js';
+import { type Arena, getArena, withArrays } from './arena.js';
+import { exact } from './elementwise.js';
 
 /** The module's exports (see wasm/matmul.ts for the contracts). */
 export interface KernelExports {
@@ -87,13 +88,11 @@ const NR = 8;
 /** Rows per micro-tile of the kernel (MR in wasm/matmul.ts). */
 const MR = 5;
 
+/** The copying (single-thread) instance: its memory grows as calls need (see ensureMemory). */
 interface Kernels {
-  readonly module: object;
   readonly memory: WasmMemory;
   readonly exports: KernelExports;
   readonly heapBase: number;
-  readonly tmpBytes: number;
-  readonly packABytes: number;
   /** View of the whole memory; replaced whenever the memory grows. */
   f32: Float32Array;
 }
@@ -120,23 +119,13 @@ export function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
-function loadKernels(base64: string, shared: boolean): Kernels {
+function loadKernels(base64: string): Kernels {
   // Synchronous compile: fine in Node, and in browsers too since the module is a few KiB
   // (Chromium refuses synchronous compiles on the main thread only above 8 MB).
   const module = new wasmApi.Module(decodeBase64(base64));
-  const memory = shared
-    ? new wasmApi.Memory({ initial: 16, maximum: MAX_PAGES, shared: true })
-    : new wasmApi.Memory({ initial: 16 });
+  const memory = new wasmApi.Memory({ initial: 16 });
   const exports = new wasmApi.Instance(module, { env: { memory } }).exports as KernelExports;
-  return {
-    module,
-    memory,
-    exports,
-    heapBase: align64(exports.heapBase()),
-    tmpBytes: exports.tmpBytes(),
-    packABytes: exports.packABytes(),
-    f32: new Float32Array(memory.buffer),
-  };
+  return { memory, exports, heapBase: align64(exports.heapBase()), f32: new Float32Array(memory.buffer) };
 }
 
 function align64(x: number): number {
@@ -156,15 +145,15 @@ function ensureMemory(kr: Kernels, bytes: number): void {
   kr.f32 = new Float32Array(kr.memory.buffer);
 }
 
-/** Bytes of one thread's scratch region for a problem with n output columns. */
-function scratchBytes(kr: Kernels, n: number, transA: boolean): number {
-  return align64(kr.exports.packBytes(n)) + align64(transA ? kr.packABytes : 0) + kr.tmpBytes;
-}
-
-/** Pointers [pack, packA, tmp] of a scratch region starting at `base`. */
-function scratchPtrs(kr: Kernels, base: number, n: number, transA: boolean): [number, number, number] {
-  const packA = base + align64(kr.exports.packBytes(n));
-  return [base, packA, packA + align64(transA ? kr.packABytes : 0)];
+/**
+ * One thread's scratch region for a problem with n output columns — B panels | A^T block
+ * (transA only) | edge tile, each 64-byte aligned: its size, and its [pack, packA, tmp]
+ * pointers when it starts at `base`.
+ */
+function scratchLayout(e: KernelExports, n: number, transA: boolean): { bytes: number; ptrs(base: number): number[] } {
+  const packB = align64(e.packBytes(n));
+  const packA = align64(transA ? e.packABytes() : 0);
+  return { bytes: packB + packA + align64(e.tmpBytes()), ptrs: (base) => [base, base + packB, base + packB + packA] };
 }
 
 // ---- two-thread pool ------------------------------------------------------------------
@@ -294,7 +283,7 @@ let single: Kernels | undefined;
  * at least `bytes` long (re-read after every call: the memory may have grown).
  */
 export function singleKernels(bytes: number): { exports: KernelExports; heapBase: number; f32: Float32Array; f64: Float64Array } {
-  const kr = (single ??= loadKernels(KERNELS_WASM_BASE64, false));
+  const kr = (single ??= loadKernels(KERNELS_WASM_BASE64));
   ensureMemory(kr, kr.heapBase + bytes);
   if (kr.f32.buffer !== f64View?.buffer) f64View = new Float64Array(kr.f32.buffer);
   return { exports: kr.exports, heapBase: kr.heapBase, f32: kr.f32, f64: f64View };
@@ -469,55 +458,18 @@ export function matmulF32(a: Float32Array, b: Float32Array, out: Float32Array,
 
   const tA = transA ? 1 : 0;
   const tB = transB ? 1 : 0;
-  const nPanels = Math.ceil(n / NR);
-  const ar = getArena();
-  if (ar !== null) {
-    // On the arena (arena.ts): operands and product that are arena views are read and
-    // written in place; any other is copied into the scratch region first (or out after).
-    const p = matmulF32UsesThreads(batch, m, k, n, needA, needB) ? readyPool() : null;
-    const e = ar.exports;
-    const packB = align64(e.packBytes(n));
-    const packA = align64(transA ? e.packABytes() : 0);
-    const perThread = packB + packA + align64(e.tmpBytes());
-    const aIn = inArena(a), bIn = inArena(b), cIn = inArena(out);
-    const copies = (aIn ? 0 : align64(needA * 4)) + (bIn ? 0 : align64(needB * 4)) + (cIn ? 0 : align64(outLen * 4));
-    const base = arenaScratch(copies + perThread * (p !== null ? 2 : 1));
-    if (base >= 0) {
-      let q = base;
-      const place = (x: Float32Array, len: number): number => {
-        ar.f32.set(x.length === len ? x : x.subarray(0, len), q >>> 2);
-        q += align64(len * 4);
-        return q - align64(len * 4);
-      };
-      const aPtr = aIn ? a.byteOffset : place(a, needA);
-      const bPtr = bIn ? b.byteOffset : place(b, needB);
-      const cPtr = cIn ? out.byteOffset : (q += align64(outLen * 4)) - align64(outLen * 4);
-      const main = [q, q + packB, q + packB + packA] as const;
-      if (p === null) {
-        e.matmul(aPtr, bPtr, cPtr, m, k, n, tA, tB, aBatchStride, bBatchStride, 0, batch, 0, m, 0, nPanels, main[0], main[1], main[2]);
-      } else {
-        const w = q + perThread;
-        const common = [aPtr, bPtr, cPtr, m, k, n, tA, tB, aBatchStride, bBatchStride];
-        runParallel(p, 'matmul', chunkTable(e, batch, m, k, n, transA, transB).map((t) => [...common, ...t, 0, 0, 0]), 16,
-          main, [w, w + packB, w + packB + packA]);
-      }
-      if (!cIn) out.set(ar.f32.subarray(cPtr >>> 2, (cPtr >>> 2) + outLen));
-      return;
+  const threaded = matmulF32UsesThreads(batch, m, k, n, needA, needB);
+  // Scratch for two threads (the second half is the worker's, if it takes part).
+  const scratch = scratchLayout(getArena()?.exports ?? singleKernels(0).exports, n, transA);
+  withArrays([exact(a, needA), exact(b, needB)], [exact(out, outLen)], 2 * scratch.bytes, (kr, [aPtr, bPtr, cPtr], base) => {
+    const args = [aPtr!, bPtr!, cPtr!, m, k, n, tA, tB, aBatchStride, bBatchStride];
+    if (threaded) {
+      const chunks = chunkTable(kr.exports, batch, m, k, n, transA, transB).map((t) => [...args, ...t, 0, 0, 0]);
+      if (parallelKernel(kr, 'matmul', chunks, { at: 16, main: scratch.ptrs(base), worker: scratch.ptrs(base + scratch.bytes) })) return;
     }
-  }
-  // No arena (or no room in it): copy everything into the single-thread instance.
-  const kr = (single ??= loadKernels(KERNELS_WASM_BASE64, false));
-  const aOff = kr.heapBase;
-  const bOff = align64(aOff + needA * 4);
-  const cOff = align64(bOff + needB * 4);
-  const mainScratch = align64(cOff + outLen * 4);
-  ensureMemory(kr, mainScratch + scratchBytes(kr, n, transA));
-  const f32 = kr.f32;
-  f32.set(a.length === needA ? a : a.subarray(0, needA), aOff >>> 2);
-  f32.set(b.length === needB ? b : b.subarray(0, needB), bOff >>> 2);
-  const [pack, packA, tmp] = scratchPtrs(kr, mainScratch, n, transA);
-  kr.exports.matmul(aOff, bOff, cOff, m, k, n, tA, tB, aBatchStride, bBatchStride, 0, batch, 0, m, 0, nPanels, pack, packA, tmp);
-  out.set(f32.subarray(cOff >>> 2, (cOff >>> 2) + outLen));
+    const [pack, packA, tmp] = scratch.ptrs(base) as [number, number, number];
+    kr.exports.matmul(aPtr!, bPtr!, cPtr!, m, k, n, tA, tB, aBatchStride, bBatchStride, 0, batch, 0, m, 0, Math.ceil(n / NR), pack, packA, tmp);
+  });
 }
 
 /**
@@ -602,7 +554,7 @@ function runParallel(p: Pool, fn: ParallelKernel, chunks: readonly (readonly num
 }
 
 let parallelCalls = 0;
-/** How many kernel calls other than matmuls have been split over the two threads (for tests). */
+/** How many kernel calls have been split over the two threads (for tests). */
 export function parallelKernelCalls(): number {
   return parallelCalls;
 }
@@ -610,18 +562,16 @@ export function parallelKernelCalls(): number {
 /**
  * Runs one call of a kernel export on both threads when the worker is ready and the call
  * is on the arena (`m` is the arena: the worker can reach only the arena's memory):
- * `chunks` as in runParallel, each thread's scratch of `scratchBytes` taken from
- * `scratchBase` (main) and `scratchBase + scratchBytes` (worker) — the caller reserves
- * twice. Returns false (and does nothing) otherwise; the caller then makes the call itself.
+ * `chunks` as in runParallel; `scratch`, if the kernel takes scratch pointers, says where
+ * in the arguments they go and each thread's own (the caller reserves both). Returns false
+ * (and does nothing) otherwise; the caller then makes the call itself.
  */
 export function parallelKernel(m: object, fn: ParallelKernel, chunks: readonly (readonly number[])[],
-  scratchAt = -1, scratchBase = 0, scratchBytes = 0): boolean {
+  scratch?: { at: number; main: readonly number[]; worker: readonly number[] }): boolean {
   if (chunks.length < 2 || !config.threads) return false;
   const p = readyPool();
   if (p === null || m !== p.kr) return false;
   parallelCalls++;
-  const sc = scratchAt < 0 ? [] : [scratchBase];
-  const wc = scratchAt < 0 ? [] : [scratchBase + scratchBytes];
-  runParallel(p, fn, chunks, Math.max(0, scratchAt), sc, wc);
+  runParallel(p, fn, chunks, scratch?.at ?? 0, scratch?.main ?? [], scratch?.worker ?? []);
   return true;
 }
